@@ -1,0 +1,61 @@
+"""Child-process entry of :mod:`harness.isolation`: run one scenario in-process, write the result file, exit.
+
+Usage (internal): ``python -P -m harness._child REQUEST.json``. The result file is written atomically and the
+process leaves with ``os._exit`` so threads stuck in a hung scenario cannot block or crash its exit.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from harness.engine import load_ref, run_in_process
+from harness.errors import UsageError
+from harness.settings import StressSettings
+
+
+def _execute(request: dict) -> dict:
+    raw = request["settings"]
+    settings = StressSettings(**{**raw, "report_dir": Path(raw["report_dir"])})
+    try:
+        obj = load_ref(request["ref"])
+    except UsageError as exc:
+        return {"usage_error": str(exc)}
+    except BaseException as exc:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return {"load_error": {"type": type(exc).__qualname__, "count": 1, "first_traceback": text}}
+    try:
+        result = run_in_process(
+            obj,
+            name=request["name"],
+            target=request["target"],
+            settings=settings,
+            on_failure=request["on_failure"],
+            rerun=request["rerun"],
+        )
+    except UsageError as exc:
+        return {"usage_error": str(exc)}
+    return {"result": result.to_json()}
+
+
+def main(request_path: str) -> None:
+    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    faulthandler.enable(all_threads=True)
+    faulthandler.dump_traceback_later(request["watchdog_s"], exit=True)
+    payload = _execute(request)
+    faulthandler.cancel_dump_traceback_later()
+    result_path = Path(request["result_path"])
+    temp = result_path.with_suffix(".tmp")
+    temp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(temp, result_path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,32 @@
+"""``doctor``: show the interpreter facts and whether it is fit to give a free-threading verdict (exit 0/3)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from harness import interpreter_request
+from harness.commands._options import add_common, python_of
+from harness.errors import EXIT_SAFE, EXIT_UNFIT
+from harness.interpreter import probe
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("doctor", help="interpreter facts and fitness to judge free-threading")
+    add_common(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    facts = probe(python_of(args))
+    fitness = facts.fitness()
+    request = interpreter_request.normalise(args.python) if args.python else None
+    if args.json:
+        record = {"request": request, **facts.to_json(), "fit": fitness.fit, "reasons": list(fitness.reasons)}
+        print(json.dumps(record, indent=2))
+    else:
+        if request:
+            print(f"request: {request}")
+        print("\n".join(facts.describe()))
+        print(f"verdict: {fitness.note}")
+    return EXIT_SAFE if fitness.fit else EXIT_UNFIT

@@ -1,0 +1,40 @@
+"""``imports``: audit modules, each alone in a fresh interpreter (exit 0 GIL-free, 1 culprit, 2 not found, 3 unfit)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from harness.commands._options import add_common, python_of
+from harness.import_audit import audit
+from harness.interpreter import probe
+from harness.verdict import decide
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("imports", help="check that importing each module keeps the GIL off")
+    add_common(parser)
+    parser.add_argument("modules", nargs="+", metavar="MODULE", help="dotted module names to import")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    python = python_of(args)
+    facts = probe(python)
+    facts.fitness().require()
+    results = audit(args.modules, python=python)
+    verdict, exit_code = decide(results, [])
+    if args.json:
+        record = {"verdict": verdict, "exit_code": exit_code, "interpreter": facts.to_json(),
+                  "imports": [r.to_json() for r in results]}
+        print(json.dumps(record, indent=2))
+        return exit_code
+    for result in results:
+        print(f"{result.module}: {result.status}")
+        detail = result.error or result.warning
+        if detail:
+            print("    " + detail.replace("\n", "\n    "))
+    culprits = [r.module for r in results if r.status != "gil-free"]
+    print(f"{verdict}: " + (f"{len(culprits)} of {len(results)} modules not GIL-free: {', '.join(culprits)}"
+                            if culprits else f"all {len(results)} modules keep the GIL off"))
+    return exit_code

@@ -1,0 +1,26 @@
+"""Exit codes and the user-facing errors that map to them (one line each, never a traceback)."""
+
+from __future__ import annotations
+
+EXIT_SAFE = 0
+EXIT_UNSAFE = 1
+EXIT_USAGE = 2
+EXIT_UNFIT = 3
+
+
+class HarnessError(Exception):
+    """An error shown to the user as one line; ``exit_code`` is what the command exits with."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(HarnessError):
+    """Bad flag, bad value, unknown target or unreadable input (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class UnfitError(HarnessError):
+    """The interpreter cannot give a free-threading verdict (exit 3)."""
+
+    exit_code = EXIT_UNFIT

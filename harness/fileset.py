@@ -1,0 +1,184 @@
+"""The release fileset check: does a folder of wheels fill every expected interpreter x platform cell with
+exactly the right ABI? Cells are matched on the ABI tag (``cp314t`` is its own cell, never a ``cp314`` one)
+and on platform family + architecture (any manylinux/musllinux/macOS version; universal2 fills both Macs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+from packaging.tags import Tag
+from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
+from harness.errors import UsageError
+from harness.wheel_tags import WheelInfo, read_wheel
+
+CellStatus = Literal["present", "missing", "wrong-abi"]
+
+_CELL_INTERPRETER_RE = re.compile(r"(?P<python>(?:cp|pp)\d{2,3})(?P<ft>t?)")
+_PLATFORM_FAMILIES = ("manylinux", "musllinux", "macosx", "linux", "win")
+_CELL_PLATFORM_RE = re.compile(rf"(?:{'|'.join(_PLATFORM_FAMILIES)})_[a-z0-9_]+|win32")
+_LINUX_TAG_RE = re.compile(r"(?P<family>manylinux|musllinux)(?:1|2010|2014|_\d+_\d+)_(?P<arch>.+)")
+_MACOS_TAG_RE = re.compile(r"macosx_\d+_\d+_(?P<arch>.+)")
+_MACOS_MULTI_ARCH = {
+    "universal2": ("arm64", "x86_64"),
+    "intel": ("i386", "x86_64"),
+    "fat": ("i386", "ppc"),
+    "fat3": ("i386", "ppc", "x86_64"),
+    "fat64": ("ppc64", "x86_64"),
+    "universal": ("i386", "ppc", "ppc64", "x86_64"),
+}
+CELL_EXAMPLES = "cp311-manylinux_x86_64, cp314t-win_amd64, pp311-macosx_arm64"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One expected release artefact: ``interpreter`` is the ABI it must carry (cp314, cp314t, pp311)."""
+
+    interpreter: str
+    platform: str
+
+    @property
+    def python_tag(self) -> str:
+        return self.interpreter.rstrip("t")
+
+    def __str__(self) -> str:
+        return f"{self.interpreter}-{self.platform}"
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    status: CellStatus
+    wheels: list[str]  # the wheels filling it, or the wrong-ABI ones claiming its slot
+
+    def to_json(self) -> dict[str, object]:
+        return {"cell": str(self.cell), "status": self.status, "wheels": self.wheels}
+
+
+@dataclass
+class FilesetReport:
+    directory: Path
+    cells: list[CellResult]
+    unmatched: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    sdists: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.invalid and all(result.status == "present" for result in self.cells)
+
+
+def parse_cell(text: str) -> Cell:
+    """``cp314t-manylinux_aarch64`` -> Cell; ``UsageError`` naming the bad part otherwise."""
+    interpreter, _, platform = text.strip().lower().partition("-")
+    match = _CELL_INTERPRETER_RE.fullmatch(interpreter)
+    if match is None or (match["ft"] and interpreter.startswith("pp")):
+        raise UsageError(f"cell {text!r}: interpreter {interpreter!r} should be like cp311, cp314t or pp311")
+    if not _CELL_PLATFORM_RE.fullmatch(platform):
+        raise UsageError(
+            f"cell {text!r}: platform {platform!r} should be family_arch with family one of "
+            f"{', '.join(_PLATFORM_FAMILIES)} ({CELL_EXAMPLES})"
+        )
+    return Cell(interpreter, platform)
+
+
+def platform_keys(platform: str) -> set[str]:
+    """The family_arch cells a platform tag fills: ``manylinux_2_28_x86_64`` -> {``manylinux_x86_64``}."""
+    if match := _LINUX_TAG_RE.fullmatch(platform):
+        return {f"{match['family']}_{match['arch']}"}
+    if match := _MACOS_TAG_RE.fullmatch(platform):
+        arch = match["arch"]
+        return {f"macosx_{a}" for a in (arch, *_MACOS_MULTI_ARCH.get(arch, ()))}
+    return {platform}
+
+
+def tag_interpreter(tag: Tag) -> str | None:
+    """The cell interpreter a tag fills exactly: its ABI for CPython (cp314/cp314t), its python tag for PyPy."""
+    if tag.interpreter.startswith("cp") and tag.abi in (tag.interpreter, tag.interpreter + "t"):
+        return tag.abi
+    if tag.interpreter.startswith("pp") and tag.abi.startswith(f"pypy{tag.interpreter[2:]}_"):
+        return tag.interpreter
+    return None
+
+
+def check(directory: Path, expected: Sequence[Cell]) -> FilesetReport:
+    """Match every wheel in ``directory`` (not recursive) against the expected cells."""
+    if not directory.is_dir():
+        raise UsageError(f"fileset directory {directory} does not exist or is not a directory")
+    wheels: list[WheelInfo] = []
+    report = FilesetReport(directory=directory, cells=[])
+    for path in sorted(directory.iterdir()):
+        if path.name.endswith(".whl"):
+            try:
+                wheels.append(read_wheel(path))
+            except UsageError as exc:
+                report.invalid.append(str(exc))
+        elif _is_sdist(path.name):
+            report.sdists.append(path.name)
+    filled: set[str] = set()
+    for cell in expected:
+        exact = [w.path.name for w in wheels if _fills(w, cell)]
+        if exact:
+            filled.update(exact)
+            report.cells.append(CellResult(cell, "present", exact))
+            continue
+        claiming = [w.path.name for w in wheels if _claims(w, cell)]
+        report.cells.append(CellResult(cell, "wrong-abi" if claiming else "missing", claiming))
+    report.unmatched = [w.path.name for w in wheels if w.path.name not in filled]
+    return report
+
+
+def _fills(wheel: WheelInfo, cell: Cell) -> bool:
+    return any(
+        tag_interpreter(tag) == cell.interpreter and cell.platform in platform_keys(tag.platform) for tag in wheel.tags
+    )
+
+
+def _claims(wheel: WheelInfo, cell: Cell) -> bool:
+    """Whether the wheel sits in the cell's slot by python tag and platform, whatever its ABI."""
+    return any(
+        tag.interpreter == cell.python_tag and cell.platform in platform_keys(tag.platform) for tag in wheel.tags
+    )
+
+
+def _is_sdist(name: str) -> bool:
+    try:
+        parse_sdist_filename(name)
+    except InvalidSdistFilename:
+        return False
+    return True
+
+
+def render(report: FilesetReport) -> str:
+    """The matrix (interpreters x platforms), each cell's detail, unmatched and invalid wheels, the sdist."""
+    marks = {"present": "ok", "missing": "MISSING", "wrong-abi": "WRONG-ABI"}
+    rows = list(dict.fromkeys(r.cell.interpreter for r in report.cells))
+    columns = list(dict.fromkeys(r.cell.platform for r in report.cells))
+    by_cell = {(r.cell.interpreter, r.cell.platform): marks[r.status] for r in report.cells}
+    table = [["", *columns]] + [[row, *(by_cell.get((row, col), "-") for col in columns)] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = [f"fileset {report.directory}"]
+    lines += ["  " + "  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in table]
+    lines.append("")
+    for result in report.cells:
+        if result.status == "present":
+            detail = ", ".join(result.wheels)
+        elif result.status == "missing":
+            detail = "no wheel"
+        else:
+            detail = f"no {result.cell.interpreter} wheel; the slot holds " + ", ".join(result.wheels)
+        lines.append(f"{str(result.cell):<32} {marks[result.status]:<9} {detail}")
+    lines.append("wheels matching no expected cell: " + (", ".join(report.unmatched) or "none"))
+    if report.invalid:
+        lines += ["invalid wheels:"] + [f"  {reason}" for reason in report.invalid]
+    lines.append("sdist: " + (", ".join(report.sdists) or "none"))
+    counts = {status: sum(r.status == status for r in report.cells) for status in marks}
+    summary = ", ".join(f"{counts[s]} {s}" for s in marks)
+    if report.invalid:
+        summary += f", {len(report.invalid)} invalid"
+    lines.append(("PASS" if report.ok else "FAIL") + f": {summary}")
+    return "\n".join(lines)

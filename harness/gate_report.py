@@ -1,0 +1,207 @@
+"""The gate's report: JSON, Markdown and one self-contained HTML page (inline CSS and an inline SVG chart of
+throughput against thread count), written atomically; the Markdown also goes to ``$GITHUB_STEP_SUMMARY``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from harness.report import register_renderer, render_markdown, write_reports
+
+FORMATS = ("json", "gate-md", "html")
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#222;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4}code,pre{font-family:ui-monospace,monospace;font-size:.85rem}
+pre{background:#f7f7f7;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
+.verdict{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;color:#fff;font-weight:bold}
+.safe{background:#2e7d32}.unsafe{background:#c62828}.error{background:#6d4c41}
+.passed,.gil-free{color:#2e7d32}.failed,.crashed,.timeout,.error-status,.gil-enabled,.not-found{color:#c62828}
+"""
+
+
+def render_gate_markdown(record: Mapping[str, Any]) -> str:
+    """Wheel facts first, then the engine's verdict/audit/scenario Markdown, then the throughput figures."""
+    wheel = record.get("wheel") or {}
+    tags = ", ".join(f"`{tag}`" for tag in wheel.get("tags", []))
+    extensions = ", ".join(f"`{m}`" for m in wheel.get("extension_modules", [])) or "none"
+    lines = [
+        f"# ft-harness gate: `{wheel.get('file', '?')}`",
+        "",
+        f"- distribution: {wheel.get('distribution')} {wheel.get('version')}",
+        f"- tags: {tags}; expected ABI `{wheel.get('expected_abi')}`",
+        f"- extension modules in the wheel: {extensions}",
+        f"- judged by: {record.get('target')}",
+        "",
+    ]
+    # The engine's Markdown, one heading level down, under the wheel's title.
+    lines.append(render_markdown(record).replace("# ft-harness:", "## Verdict:", 1).replace("\n## ", "\n### "))
+    series = _series(record.get("throughput") or [])
+    if series:
+        lines += ["### Throughput (ops/s by thread count)", ""]
+        for name, points in series.items():
+            lines.append(f"- `{name}`: " + ", ".join(f"{t} threads: {ops:,.0f}" for t, ops in points))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_html(record: Mapping[str, Any]) -> str:
+    """One page, no external resources: verdict, wheel, interpreter, audit, scenarios, throughput chart."""
+    wheel = record.get("wheel") or {}
+    interp = record.get("interpreter") or {}
+    verdict = str(record.get("verdict", "?"))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>ft-harness gate: {_e(wheel.get('file', '?'))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>ft-harness gate: <code>{_e(wheel.get('file', '?'))}</code></h1>",
+        f'<p><span class="verdict {_e(verdict)}">{_e(verdict)}</span> exit {_e(record.get("exit_code"))}</p>',
+    ]
+    if record.get("note"):
+        parts.append(f"<p><strong>{_e(record['note'])}</strong></p>")
+    parts += ["<h2>Wheel</h2>", _key_values([
+        ("file", wheel.get("file")),
+        ("distribution", f"{wheel.get('distribution')} {wheel.get('version')}"),
+        ("tags", ", ".join(wheel.get("tags", []))),
+        ("expected ABI", wheel.get("expected_abi")),
+        ("extension modules", ", ".join(wheel.get("extension_modules", [])) or "none"),
+        ("judged by", record.get("target")),
+    ])]
+    parts += ["<h2>Interpreter</h2>", _key_values([
+        ("executable", interp.get("executable")),
+        ("version", f"{interp.get('implementation', '')} {interp.get('version', '')}"),
+        ("free-threaded build", interp.get("free_threaded")),
+        ("GIL enabled at start", interp.get("gil_enabled")),
+        ("GIL forced", interp.get("gil_forced")),
+        ("CPUs", interp.get("cpu_count")),
+        ("venv", (record.get("venv") or {}).get("python")),
+        ("started", record.get("started")),
+        ("duration (s)", record.get("duration_s")),
+    ])]
+    parts += ["<h2>Import audit</h2>", _table(
+        ("module", "status", "GIL enabled after", "detail"),
+        [(i["module"], i["status"], i.get("gil_enabled_after"), i.get("error") or i.get("warning") or "")
+         for i in record.get("imports") or []],
+        status_column=1,
+    )]
+    scenarios = record.get("scenarios") or []
+    parts += ["<h2>Scenarios</h2>", _table(
+        ("target", "scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "duration (s)"),
+        [(s["target"], s["name"], s["status"], s["threads"], s["rounds"], s["iterations"], s["failures"],
+          _number(s.get("ops_per_s")), s.get("duration_s")) for s in scenarios],
+        status_column=2,
+    ) if scenarios else "<p>No scenarios ran.</p>"]
+    for s in scenarios:
+        if s["status"] != "passed":
+            parts.append(f"<h3>{_e(s['name'])}: {_e(s['status'])}</h3><p>{_e(s.get('detail'))}</p>")
+            parts.append(f"<p>Rerun: <code>{_e(s.get('rerun'))}</code></p>")
+            parts += [f"<pre>{_e(e['type'])} x {_e(e['count'])}\n{_e(e['first_traceback'])}</pre>"
+                      for e in s.get("errors") or []]
+    parts += ["<h2>Throughput against threads</h2>", throughput_svg(record.get("throughput") or [])]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def throughput_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 720, height: int = 360) -> str:
+    """A line chart, one line per scenario: operations per second (y) at each thread count (x)."""
+    series = _series(rows)
+    if not series:
+        return "<p>No throughput was measured.</p>"
+    left, right, top, bottom = 80, 220, 20, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    counts = sorted({t for points in series.values() for t, _ in points})
+    peak = max(ops for points in series.values() for _, ops in points) or 1.0
+
+    def x(threads: int) -> float:
+        return left + (plot_w * counts.index(threads) / (len(counts) - 1) if len(counts) > 1 else plot_w / 2)
+
+    def y(ops: float) -> float:
+        return top + plot_h * (1 - ops / (peak * 1.1))
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="throughput against thread count">',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
+    ]
+    for step in range(5):
+        value = peak * 1.1 * step / 4
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#eee"/>')
+        label_y = y(value) + 4
+        out.append(f'<text x="{left - 6}" y="{label_y:.1f}" font-size="11" text-anchor="end">{value:,.0f}</text>')
+    for threads in counts:
+        out.append(
+            f'<text x="{x(threads):.1f}" y="{top + plot_h + 16}" font-size="11" text-anchor="middle">{threads}</text>'
+        )
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" font-size="12" text-anchor="middle">threads</text>')
+    out.append(f'<text x="14" y="{top + plot_h / 2}" font-size="12" text-anchor="middle" '
+               f'transform="rotate(-90 14 {top + plot_h / 2})">ops/s</text>')
+    for index, (name, points) in enumerate(series.items()):
+        colour = _PALETTE[index % len(_PALETTE)]
+        coords = " ".join(f"{x(t):.1f},{y(ops):.1f}" for t, ops in points)
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>')
+        for t, ops in points:
+            out.append(f'<circle cx="{x(t):.1f}" cy="{y(ops):.1f}" r="3" fill="{colour}">'
+                       f"<title>{_e(name)}: {t} threads, {ops:,.0f} ops/s</title></circle>")
+        legend_y = top + 14 + 16 * index
+        out.append(f'<rect x="{width - right + 12}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>')
+        out.append(f'<text x="{width - right + 28}" y="{legend_y}" font-size="11">{_e(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def write_gate_reports(record: Mapping[str, Any], report_dir: Path) -> list[Path]:
+    """Write ``<run_id>.json``, ``.md`` and ``.html`` atomically; append the Markdown to the step summary."""
+    paths = write_reports(record, report_dir, str(record["run_id"]), FORMATS)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(render_gate_markdown(record) + "\n")
+        except OSError as exc:
+            print(f"ft-harness gate: warning: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc}", file=sys.stderr)
+    return paths
+
+
+def _series(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for row in rows:
+        if row.get("ops_per_s"):
+            series[f"{row['target']}:{row['scenario']}"].append((int(row["threads"]), float(row["ops_per_s"])))
+    return {name: sorted(points) for name, points in series.items()}
+
+
+def _key_values(items: Sequence[tuple[str, object]]) -> str:
+    rows = "".join(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>" for key, value in items)
+    return f"<table>{rows}</table>"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, status_column: int) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for index, value in enumerate(row):
+            css = f' class="{_e(value)}{"-status" if value == "error" else ""}"' if index == status_column else ""
+            cells.append(f"<td{css}>{_e(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _number(value: object) -> str:
+    return f"{value:,.0f}" if isinstance(value, (int, float)) else ""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+register_renderer("gate-md", ".md", render_gate_markdown)
+register_renderer("html", ".html", render_html)

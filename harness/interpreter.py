@@ -1,0 +1,153 @@
+"""Interpreter facts (build, GIL state, forcing, CPUs, cffi) asked of the interpreter itself, and its fitness to judge.
+
+A free-threading verdict needs a free-threaded build whose GIL is off at start and not forced either way
+(``PYTHON_GIL`` / ``-X gil``): forcing it off hides modules that would re-enable it, forcing it on tests nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from harness.errors import UnfitError
+
+PROBE_TIMEOUT_S = 30.0
+_MARKER = "FT-HARNESS-FACTS:"
+
+# Runs inside the interpreter under test; stdlib only, no imports that could turn the GIL on.
+PROBE_SOURCE = f"""
+import json, os, sys, sysconfig
+try:
+    from importlib.metadata import version as _dist_version
+    cffi_version = _dist_version("cffi")
+except Exception:
+    cffi_version = None
+is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+cpus = os.process_cpu_count() if hasattr(os, "process_cpu_count") else os.cpu_count()
+print({_MARKER!r} + json.dumps({{
+    "executable": sys.executable,
+    "version": sys.version.split()[0],
+    "implementation": sys.implementation.name,
+    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "gil_enabled": True if is_gil_enabled is None else bool(is_gil_enabled()),
+    "gil_forced": getattr(sys.flags, "gil", None),
+    "cpu_count": cpus or 1,
+    "cffi_version": cffi_version,
+}}))
+"""
+
+
+@dataclass(frozen=True)
+class Fitness:
+    """Whether a run may judge; ``free_threading_verdict`` is False for an explicitly allowed GIL-build run."""
+
+    fit: bool
+    free_threading_verdict: bool
+    reasons: tuple[str, ...]
+
+    def require(self) -> None:
+        """Raise ``UnfitError`` (exit 3) naming every reason if the interpreter is unfit."""
+        if not self.fit:
+            raise UnfitError("interpreter unfit to judge: " + "; ".join(self.reasons))
+
+    @property
+    def note(self) -> str:
+        if not self.fit:
+            return "unfit to judge: " + "; ".join(self.reasons)
+        if not self.free_threading_verdict:
+            return "GIL-build run: no free-threading verdict was given (" + "; ".join(self.reasons) + ")"
+        return "fit to judge free-threading"
+
+
+@dataclass(frozen=True)
+class InterpreterFacts:
+    """What an interpreter says about itself when asked in a fresh process."""
+
+    executable: str
+    version: str
+    implementation: str
+    free_threaded: bool
+    gil_enabled: bool
+    gil_forced: int | None
+    cpu_count: int
+    cffi_version: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def problems(self) -> tuple[str, ...]:
+        """Why this interpreter cannot give a free-threading verdict (empty when it can)."""
+        reasons = []
+        if not self.free_threaded:
+            reasons.append(f"{self.executable} ({self.version}) is not a free-threaded build (Py_GIL_DISABLED unset)")
+        if self.gil_forced == 0:
+            reasons.append("the GIL is forced off (PYTHON_GIL=0 or -X gil=0), which hides modules that re-enable it")
+        elif self.gil_forced == 1:
+            reasons.append("the GIL is forced on (PYTHON_GIL=1 or -X gil=1)")
+        elif self.free_threaded and self.gil_enabled:
+            reasons.append("the GIL is already enabled at start-up")
+        return tuple(reasons)
+
+    def fitness(self, allow_gil_build: bool = False) -> Fitness:
+        """Fit when :meth:`problems` is empty; with ``allow_gil_build`` the run goes on without an FT verdict."""
+        reasons = self.problems()
+        if not reasons:
+            return Fitness(fit=True, free_threading_verdict=True, reasons=())
+        if allow_gil_build and self.gil_forced != 0:
+            return Fitness(fit=True, free_threading_verdict=False, reasons=reasons)
+        return Fitness(fit=False, free_threading_verdict=False, reasons=reasons)
+
+    def describe(self) -> list[str]:
+        """The facts as human-readable lines (``doctor``)."""
+        forced = {None: "no", 0: "forced off (0)", 1: "forced on (1)"}.get(self.gil_forced, str(self.gil_forced))
+        return [
+            f"interpreter: {self.executable} ({self.implementation} {self.version})",
+            f"free-threaded build: {'yes' if self.free_threaded else 'no'}",
+            f"GIL enabled: {'yes' if self.gil_enabled else 'no'}",
+            f"GIL forced: {forced}",
+            f"CPUs: {self.cpu_count}",
+            f"cffi: {self.cffi_version or 'not installed'}",
+        ]
+
+    @property
+    def label(self) -> str:
+        """One line for a session header: version, build, GIL state, path."""
+        build = "free-threaded" if self.free_threaded else "GIL build"
+        gil = "on" if self.gil_enabled else "off"
+        forced = "" if self.gil_forced is None else f", forced={self.gil_forced}"
+        return f"{self.implementation} {self.version} ({build}, GIL {gil}{forced}) at {self.executable}"
+
+
+def probe(python: str, *, env: Mapping[str, str] | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> InterpreterFacts:
+    """Ask ``python`` about itself in a fresh subprocess (inheriting ``env``, so PYTHON_GIL is seen as a run sees it)."""
+    try:
+        proc = subprocess.run(
+            [python, *inherited_flags(python), "-c", PROBE_SOURCE],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=dict(os.environ if env is None else env),
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UnfitError(f"cannot run interpreter {python}: {exc}") from None
+    for line in proc.stdout.splitlines():
+        if line.startswith(_MARKER):
+            return InterpreterFacts(**json.loads(line[len(_MARKER) :]))
+    last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    raise UnfitError(f"interpreter {python} failed to start: {last}")
+
+
+def same_interpreter(python: str) -> bool:
+    """Whether ``python`` names the running interpreter (by path, not resolved: a venv's python is its own)."""
+    return os.path.abspath(python) == os.path.abspath(sys.executable)
+
+
+def inherited_flags(python: str) -> list[str]:
+    """``-X gil=…`` as this process was started with, for children of the same interpreter (else nothing)."""
+    gil = getattr(sys, "_xoptions", {}).get("gil")
+    return ["-X", f"gil={gil}"] if gil is not None and same_interpreter(python) else []

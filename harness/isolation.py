@@ -1,0 +1,193 @@
+"""Run a scenario in a child process, so a SIGSEGV/SIGABRT or a hard hang is a result, not a dead session.
+
+The child (:mod:`harness._child`) runs the engine in-process with faulthandler on and writes its result to a
+file; if it dies first, the parent reports "crashed" (or "timeout") with the faulthandler dump of every
+thread. A child of another interpreter sees only the ``harness`` package (:func:`harness_only_path`), never
+the repository root, which would shadow the packages installed there (``nvx``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.errors import UsageError
+from harness.interpreter import inherited_flags, same_interpreter
+from harness.results import ErrorSummary, ScenarioResult
+from harness.settings import StressSettings
+from harness.targets import ScenarioSpec
+
+# The child's own faulthandler watchdog fires this long after the engine's timeout (a hang holding the
+# GIL, or in setup/verify, stops the engine's own timeout); the parent kills the child later still.
+WATCHDOG_GRACE_S = 2.0
+KILL_GRACE_S = 5.0
+OUTPUT_TAIL_CHARS = 20_000
+_HARNESS_DIR = Path(__file__).resolve().parent
+
+
+def harness_only_path() -> str:
+    """A directory holding only a ``harness`` symlink to this package, for another interpreter's PYTHONPATH.
+
+    The directory is stable per harness location (created once, atomically), so concurrent runs share it.
+    """
+    digest = hashlib.sha256(str(_HARNESS_DIR).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"ft-harness-path-{os.getuid()}-{digest}"
+    link = folder / "harness"
+    if not link.is_symlink():
+        folder.mkdir(mode=0o700, exist_ok=True)
+        temp = folder / f".harness-{os.getpid()}"
+        temp.unlink(missing_ok=True)
+        temp.symlink_to(_HARNESS_DIR, target_is_directory=True)
+        os.replace(temp, link)
+    return str(folder)
+
+
+def child_env(python: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a harness child of ``python``.
+
+    ``env``'s PYTHONPATH comes first. Same interpreter: then the working directory (as ``python -c`` has it)
+    and this process's ``sys.path``, so what is importable here is importable there. Another interpreter:
+    then only the harness package.
+    """
+    result = dict(os.environ if env is None else env)
+    entries = list(filter(None, result.get("PYTHONPATH", "").split(os.pathsep)))
+    if same_interpreter(python):
+        entries += [os.getcwd(), *(os.path.abspath(p) if p else os.getcwd() for p in sys.path)]
+    else:
+        entries.append(harness_only_path())
+    result["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
+    return result
+
+
+def harness_command(python: str, module: str, *args: str) -> list[str]:
+    """``python -P -m <module> args``: ``-P`` keeps the working directory (maybe the repo root) off sys.path."""
+    return [python, *inherited_flags(python), "-P", "-m", module, *args]
+
+
+def exit_description(returncode: int) -> str:
+    """'killed by SIGSEGV' or 'exited with status 3'."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def run_isolated(
+    spec: ScenarioSpec, target: str, settings: StressSettings, *, python: str, rerun: str
+) -> ScenarioResult:
+    """Run ``spec`` in a child of ``python``; a missing module/attribute raises ``UsageError`` as in-process."""
+    with tempfile.TemporaryDirectory(prefix="ft-harness-child-") as tmp:
+        folder = Path(tmp)
+        request = {
+            "ref": spec.ref,
+            "name": spec.name,
+            "target": target,
+            "on_failure": spec.on_failure,
+            "rerun": rerun,
+            "settings": {**settings.__dict__, "report_dir": str(settings.report_dir)},
+            "watchdog_s": settings.timeout_s + WATCHDOG_GRACE_S,
+            "result_path": str(folder / "result.json"),
+        }
+        (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+        started = time.monotonic()
+        with open(folder / "stdout", "w+b") as out, open(folder / "stderr", "w+b") as err:
+            timed_out = _run_child(
+                harness_command(python, "harness._child", str(folder / "request.json")),
+                child_env(python),
+                out,
+                err,
+                settings.timeout_s + KILL_GRACE_S,
+            )
+            elapsed = time.monotonic() - started
+            stderr = _tail(err)
+            stdout = _tail(out)
+        payload = _read_json(folder / "result.json")
+    base = _base_result(spec, target, settings, rerun, elapsed)
+    if payload is not None:
+        return _from_payload(payload, base)
+    return _death_result(base, timed_out, stderr, stdout)
+
+
+def _run_child(cmd: list[str], env: dict[str, str], out: Any, err: Any, kill_after_s: float) -> int | None:
+    """Run the child to completion or kill it; returns its exit status, or None when it had to be killed."""
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+    try:
+        return proc.wait(timeout=kill_after_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+def _tail(handle: Any) -> str:
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - OUTPUT_TAIL_CHARS))
+    return handle.read().decode("utf-8", "replace")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _base_result(
+    spec: ScenarioSpec, target: str, settings: StressSettings, rerun: str, elapsed: float
+) -> ScenarioResult:
+    return ScenarioResult(
+        name=spec.name,
+        target=target,
+        threads=settings.threads,
+        rounds=settings.rounds,
+        iterations=settings.iterations,
+        status="passed",
+        seed=settings.seed,
+        rerun=rerun,
+        duration_s=round(elapsed, 6),
+        on_failure=spec.on_failure,
+    )
+
+
+def _from_payload(payload: dict[str, Any], base: ScenarioResult) -> ScenarioResult:
+    if "usage_error" in payload:
+        raise UsageError(payload["usage_error"])
+    if "load_error" in payload:
+        error = ErrorSummary(**payload["load_error"])
+        base.status, base.failures, base.errors = "failed", 1, [error]
+        base.detail = f"loading the scenario raised {error.type}"
+        base.time_to_first_failure_s = base.duration_s
+        return base
+    data = dict(payload["result"])
+    data["errors"] = [ErrorSummary(**e) for e in data["errors"]]
+    return ScenarioResult(**data)
+
+
+def _death_result(base: ScenarioResult, returncode: int | None, stderr: str, stdout: str) -> ScenarioResult:
+    """The child died without a result: killed by a signal (crashed), or a watchdog fired (timeout)."""
+    output = stderr.strip() or stdout.strip() or "(no output)"
+    watchdog = returncode is not None and returncode > 0 and "Timeout (" in stderr
+    if returncode is None or watchdog:
+        base.status = "timeout"
+        kind = "Timeout"
+        base.detail = "the scenario hung (child stopped by its watchdog); stacks of every thread in errors"
+    else:
+        base.status = "crashed"
+        how = exit_description(returncode)
+        kind = how.removeprefix("killed by ") if returncode < 0 else "ChildExit"
+        base.detail = f"the scenario's process {how}; faulthandler dump in errors"
+    base.failures = 1
+    base.errors = [ErrorSummary(kind, 1, output)]
+    base.time_to_first_failure_s = base.duration_s
+    return base

@@ -1,0 +1,119 @@
+"""Report writers: a run record (plain dict) to JSON and Markdown files, written atomically.
+
+Renderers are looked up by format name in :data:`RENDERERS`; another module adds a format (the gate's HTML)
+with :func:`register_renderer`. Each file is written to a temporary file in the same folder, then renamed,
+so a reader never sees half a report, also when the run itself failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from harness.errors import UsageError
+
+Renderer = Callable[[Mapping[str, Any]], str]
+_TRACEBACK_LINES = 40
+
+
+def render_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, indent=2, sort_keys=False) + "\n"
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(record: Mapping[str, Any]) -> str:
+    """A human summary: verdict, interpreter, import table, scenario table, then each failure with its rerun."""
+    interp = record.get("interpreter") or {}
+    lines = [f"# ft-harness: {record.get('verdict', '?')} (exit {record.get('exit_code', '?')})", ""]
+    if record.get("note"):
+        lines += [f"**{record['note']}**", ""]
+    lines += [
+        f"- target: `{record.get('target', '')}`",
+        f"- interpreter: {interp.get('version', '?')} at `{interp.get('executable', '?')}`; "
+        f"free-threaded: {interp.get('free_threaded')}; GIL enabled: {interp.get('gil_enabled')}; "
+        f"GIL forced: {interp.get('gil_forced')}",
+        f"- started: {record.get('started', '')}; duration: {record.get('duration_s', 0):.2f} s",
+    ]
+    settings = record.get("settings") or {}
+    if settings:
+        lines.append(
+            f"- threads {settings.get('threads')} x iterations {settings.get('iterations')} x rounds "
+            f"{settings.get('rounds')}; timeout {settings.get('timeout_s')} s; seed {settings.get('seed')}"
+        )
+    imports = record.get("imports") or []
+    if imports:
+        lines += ["", "## Import audit", ""]
+        lines += _table(
+            ("module", "status", "GIL enabled after", "detail"),
+            [(i["module"], i["status"], i["gil_enabled_after"], i.get("error") or i.get("warning") or "")
+             for i in imports],
+        )
+    scenarios = record.get("scenarios") or []
+    if scenarios:
+        lines += ["", "## Scenarios", ""]
+        lines += _table(
+            ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
+             "duration (s)"),
+            [(s["name"], s["status"], s["threads"], s["rounds"], s["iterations"], s["failures"], s.get("ops_per_s"),
+              s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
+        )
+    for s in scenarios:
+        if s["status"] == "passed":
+            continue
+        lines += ["", f"### {s['name']}: {s['status']}", "", s.get("detail") or "", "",
+                  f"Rerun: `{s['rerun']}`"]
+        for error in s.get("errors") or []:
+            tb = error["first_traceback"].splitlines()
+            shown = tb[:_TRACEBACK_LINES] + (["..."] if len(tb) > _TRACEBACK_LINES else [])
+            lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+RENDERERS: dict[str, tuple[str, Renderer]] = {"json": (".json", render_json), "md": (".md", render_markdown)}
+
+
+def register_renderer(name: str, suffix: str, renderer: Renderer) -> None:
+    """Add a report format (e.g. ``register_renderer("html", ".html", render_html)``)."""
+    RENDERERS[name] = (suffix, renderer)
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_reports(
+    record: Mapping[str, Any], report_dir: Path, stem: str, formats: Sequence[str] = ("json",)
+) -> list[Path]:
+    """Write the record in each format as ``<report_dir>/<stem><suffix>``; returns the paths in order."""
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown:
+        raise UsageError(f"unknown report format {unknown[0]!r}: expected one of {', '.join(RENDERERS)}")
+    try:
+        return [write_atomic(Path(report_dir) / f"{stem}{RENDERERS[f][0]}", RENDERERS[f][1](record)) for f in formats]
+    except OSError as exc:
+        raise UsageError(f"cannot write report to {report_dir}: {exc.strerror or exc}") from None

@@ -1,0 +1,388 @@
+"""Scenario classes of the built-in ``nvx`` target (see :mod:`harness.targets.nvx`).
+
+Each class names the backend it stresses (``nvx._compiled`` or ``nvx._pure``) and imports it lazily, inside
+``setup()`` or ``step()``, so loading this module never imports the package under judgement. The oracles:
+
+- per-thread instances must give, chunk by chunk, exactly what the reference gives for the same chunks;
+- a shared instance must behave as if its calls ran one at a time (NVX documents every call as atomic):
+  every returned tuple is internally consistent, each thread sees ``total_index`` never go backwards, an
+  invalid stream stays invalid, and no byte is lost or counted twice;
+- objects made, used and dropped while another thread runs ``gc.collect()`` give correct results;
+- threads whose very first call (of the process, or of fresh instances) happens at the same moment agree.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import random
+import sys
+import threading
+from types import ModuleType
+from typing import Sequence
+
+COMPILED = "nvx._compiled"
+PURE = "nvx._pure"
+REFERENCE = PURE
+
+MASK = b"\x9a\x3c\xe1\x07"
+# Code points from each UTF-8 length class, so chunk borders fall inside 2-, 3- and 4-byte sequences.
+_RANGES = ((0x20, 0x7E), (0x80, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
+# Ill-formed sequences of each kind the validator must reject: stray continuation, bad lead, overlong,
+# surrogate, above U+10FFFF, truncated sequence followed by ASCII.
+_INVALID = (b"\x80", b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82A")
+# A valid probe whose every result is known: used where a result must be checked without a reference.
+_PROBE = "añ€😀".encode() * 20
+_PROBE_RESULT = (True, True, len(_PROBE), len(_PROBE))
+
+Result = tuple[bool, bool, int, int]
+
+
+def _backend(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+def _levels(module: ModuleType) -> tuple[str | None, ...]:
+    """The SIMD levels a backend offers (the compiled one pins instances to each), else just the default."""
+    return tuple(getattr(module, "AVAILABLE_LEVELS", (None,)))
+
+
+def _make(module: ModuleType, level: str | None) -> tuple[object, object]:
+    if level is None:
+        return module.Utf8Validator(), module.XorMasker(MASK)
+    return module.Utf8Validator(level=level), module.XorMasker(MASK, level=level)
+
+
+def random_text(rng: random.Random, max_chars: int) -> bytes:
+    """Well-formed UTF-8 of up to ``max_chars`` code points, mixing all sequence lengths (ASCII runs too)."""
+    parts = []
+    for _ in range(rng.randrange(max_chars + 1)):
+        if rng.random() < 0.3:
+            parts.append("x" * rng.randrange(1, 40))
+        else:
+            low, high = rng.choice(_RANGES)
+            parts.append(chr(rng.randint(low, high)))
+    return "".join(parts).encode()
+
+
+def random_stream(rng: random.Random, max_chars: int) -> bytes:
+    """Random text, ill-formed at one random place in about a third of the streams."""
+    text = random_text(rng, max_chars)
+    if rng.random() < 0.35:
+        at = rng.randrange(len(text) + 1)
+        text = text[:at] + rng.choice(_INVALID) + text[at:]
+    return text
+
+
+def random_chunks(rng: random.Random, data: bytes) -> list[bytes | bytearray | memoryview]:
+    """``data`` cut at random places (inside code points too, empty chunks included), as mixed buffer types."""
+    cuts = sorted(rng.randrange(len(data) + 1) for _ in range(rng.randrange(6)))
+    bounds = [0, *cuts, len(data)]
+    chunks: list[bytes | bytearray | memoryview] = []
+    for start, end in zip(bounds, bounds[1:]):
+        piece = data[start:end]
+        kind = rng.randrange(3)
+        chunks.append(piece if kind == 0 else bytearray(piece) if kind == 1 else memoryview(piece))
+    return chunks
+
+
+def expected_validation(chunks: Sequence[bytes | bytearray | memoryview]) -> list[Result]:
+    """What ``validate`` must return for each chunk of a fresh stream, derived from ``bytes.decode``.
+
+    The error position is the first byte no well-formed sequence can continue: the start of the
+    maximal invalid subpart for an invalid start byte, its end for an invalid continuation byte.
+    """
+    stream = b"".join(bytes(c) for c in chunks)
+    bad = None
+    try:
+        stream.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":
+            bad = exc.start if exc.reason == "invalid start byte" else exc.end
+    results: list[Result] = []
+    offset = 0
+    for chunk in chunks:
+        end = offset + len(chunk)
+        if bad is not None and bad < offset:
+            results.append((False, False, 0, bad))
+        elif bad is not None and bad < end:
+            results.append((False, False, bad - offset, bad))
+        else:
+            results.append((True, _ends_on_codepoint(stream, end), len(chunk), end))
+        offset = end
+    return results
+
+
+def _ends_on_codepoint(stream: bytes, end: int) -> bool:
+    """Whether the valid prefix ``stream[:end]`` does not stop inside a multi-byte sequence."""
+    for back in range(1, min(3, end) + 1):
+        byte = stream[end - back]
+        if byte < 0x80:
+            return True
+        if byte >= 0xC0:
+            return back >= (4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2)
+    return True
+
+
+def expected_mask(data: bytes, pointer: int) -> bytes:
+    """RFC 6455 masking of ``data`` starting at stream position ``pointer`` (an independent, obvious oracle)."""
+    return bytes(b ^ MASK[(pointer + i) % 4] for i, b in enumerate(data))
+
+
+def _mismatch(what: str, chunk_index: int, chunks: Sequence[object], got: object, want: object) -> AssertionError:
+    shown = [bytes(c) for c in chunks]
+    return AssertionError(f"{what} of chunk {chunk_index}: got {got!r}, expected {want!r}; chunks {shown!r}")
+
+
+class _Seeded:
+    """Per-thread random generators derived from the round's seed (the engine sets ``seed`` and ``threads``)."""
+
+    threads: int
+    iterations: int
+    seed: int
+
+    def _rngs(self) -> list[random.Random]:
+        return [random.Random(self.seed * 7919 + t) for t in range(self.threads)]
+
+
+class PerThreadReference(_Seeded):
+    """Each thread owns its instances (compiled ones pinned to each SIMD level in turn) and must agree with
+    fresh reference instances (``nvx._pure``) fed the same random streams in the same random chunks."""
+
+    backend = COMPILED
+    max_chars = 60
+
+    def setup(self) -> None:
+        module, self.reference = _backend(self.backend), _backend(REFERENCE)
+        levels = _levels(module)
+        self.rng = self._rngs()
+        self.own = [_make(module, levels[t % len(levels)]) for t in range(self.threads)]
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        rng = self.rng[thread_index]
+        validator, masker = self.own[thread_index]
+        validator.reset()
+        masker.reset()
+        ref_validator, ref_masker = self.reference.Utf8Validator(), self.reference.XorMasker(MASK)
+        chunks = random_chunks(rng, random_stream(rng, self.max_chars))
+        for index, chunk in enumerate(chunks):
+            got, want = validator.validate(chunk), ref_validator.validate(chunk)
+            if got != want:
+                raise _mismatch("validate", index, chunks, got, want)
+            got_mask, want_mask = masker.process(chunk), ref_masker.process(chunk)
+            if got_mask != want_mask:
+                raise _mismatch("process", index, chunks, got_mask, want_mask)
+        if masker.pointer() != ref_masker.pointer():
+            raise AssertionError(f"pointer() {masker.pointer()} != reference {ref_masker.pointer()}")
+
+
+class PurePerThread(_Seeded):
+    """The pure backend on per-thread instances, checked against ``bytes.decode`` and an obvious XOR."""
+
+    backend = PURE
+    max_chars = 30
+
+    def setup(self) -> None:
+        module = _backend(self.backend)
+        self.rng = self._rngs()
+        self.own = [_make(module, None) for _ in range(self.threads)]
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        rng = self.rng[thread_index]
+        validator, masker = self.own[thread_index]
+        validator.reset()
+        masker.reset()
+        chunks = random_chunks(rng, random_stream(rng, self.max_chars))
+        pointer = 0
+        for index, (chunk, want) in enumerate(zip(chunks, expected_validation(chunks))):
+            got = validator.validate(chunk)
+            if got != want:
+                raise _mismatch("validate", index, chunks, got, want)
+            got_mask, want_mask = masker.process(chunk), expected_mask(bytes(chunk), pointer)
+            if got_mask != want_mask:
+                raise _mismatch("process", index, chunks, got_mask, want_mask)
+            pointer += len(chunk)
+
+
+def check_tuple(result: object, chunk_length: int, upper_total: int) -> Result:
+    """A ``validate`` result must be internally consistent whatever else ran concurrently; returns it typed.
+
+    Consistent means: four fields of the right types; ``0 <= current_index <= len(chunk)``; a valid result
+    consumed the whole chunk; an invalid one does not end on a code point; ``current_index <= total_index``
+    and the total never exceeds the bytes fed to the instance.
+    """
+    if not (isinstance(result, tuple) and len(result) == 4):
+        raise AssertionError(f"validate returned {result!r}, expected a 4-tuple")
+    is_valid, ends, current, total = result
+    if not (type(is_valid) is bool and type(ends) is bool and type(current) is int and type(total) is int):
+        raise AssertionError(f"validate returned {result!r}, expected (bool, bool, int, int)")
+    problems = []
+    if not 0 <= current <= chunk_length:
+        problems.append(f"current_index outside 0..{chunk_length}")
+    if is_valid and current != chunk_length:
+        problems.append("valid but did not consume the whole chunk")
+    if not is_valid and ends:
+        problems.append("invalid but ends on a code point")
+    if not current <= total <= upper_total:
+        problems.append(f"total_index outside current_index..{upper_total}")
+    if problems:
+        raise AssertionError(f"inconsistent validate result {result!r} for a {chunk_length}-byte chunk: "
+                             + "; ".join(problems))
+    return is_valid, ends, current, total
+
+
+class SharedInstance(_Seeded):
+    """All threads feed one validator and one masker at once, in chunks of whole code points.
+
+    Any interleaving of whole code points is valid UTF-8, so until a thread injects an ill-formed chunk
+    (in about half the rounds) every call must return valid and on a code point, and at the end the
+    validator's total and the masker's pointer must equal every byte fed. Each masked chunk must be the
+    chunk XOR the key at some phase. After the injection every thread must keep seeing invalid, all with
+    the same frozen total.
+    """
+
+    backend = COMPILED
+    max_chars = 12
+
+    def setup(self) -> None:
+        module = _backend(self.backend)
+        self.validator, self.masker = _make(module, _levels(module)[-1])
+        round_rng = random.Random(self.seed)
+        self.inject_at = round_rng.randrange(self.iterations) if round_rng.random() < 0.5 else None
+        self.rng = self._rngs()
+        self.chunks = [
+            [random_text(rng, self.max_chars) or b"a" for _ in range(self.iterations)] for rng in self.rng
+        ]
+        self.fed = sum(len(c) for per_thread in self.chunks for c in per_thread) + (self.inject_at is not None)
+        self.last_total = [0] * self.threads
+        self.frozen_total: list[int | None] = [None] * self.threads
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        chunk = self.chunks[thread_index][iteration]
+        if thread_index == 0 and iteration == self.inject_at:
+            chunk = b"\xff"
+        self._check_validate(thread_index, chunk, self.validator.validate(chunk))
+        masked = self.masker.process(chunk)
+        phase = MASK.find(masked[0] ^ chunk[0])  # the key's bytes differ, so the first byte names the phase
+        if phase < 0 or masked != expected_mask(chunk, phase):
+            raise AssertionError(f"process({chunk!r}) returned {masked!r}: not the chunk XOR the key at any phase")
+
+    def _check_validate(self, thread_index: int, chunk: bytes, result: object) -> None:
+        is_valid, ends, _, total = check_tuple(result, len(chunk), self.fed)
+        if total < self.last_total[thread_index]:
+            raise AssertionError(f"total_index went back from {self.last_total[thread_index]} to {total}")
+        self.last_total[thread_index] = total
+        frozen = self.frozen_total[thread_index]
+        if frozen is not None and (is_valid or total != frozen):
+            raise AssertionError(f"after an invalid result with total {frozen}, got {result!r}")
+        if not is_valid:
+            self.frozen_total[thread_index] = total
+        elif not ends:
+            raise AssertionError(f"whole code points fed, but {result!r} does not end on a code point")
+
+    def verify(self) -> None:
+        fed = self.fed
+        if self.masker.pointer() != fed:
+            raise AssertionError(f"masker pointer {self.masker.pointer()} after {fed} bytes masked by all threads")
+        final = self.validator.validate(b"")
+        if self.inject_at is None:
+            if final != (True, True, 0, fed):
+                raise AssertionError(f"after {fed} valid bytes from all threads, validate(b'') gave {final!r}")
+            return
+        frozen = {t for t in self.frozen_total if t is not None}
+        if final[0] or not frozen <= {final[3]}:
+            raise AssertionError(f"threads saw frozen totals {sorted(frozen)}, the validator ends with {final!r}")
+
+
+class PureSharedInstance(SharedInstance):
+    """:class:`SharedInstance` on the pure backend (whose instances take a lock per call)."""
+
+    backend = PURE
+
+
+class Churn:
+    """Create/use/drop validators and maskers in reference cycles while another thread runs ``gc.collect()``.
+
+    Thread 0 (every fourth thread) collects; the others make objects, check a known result on each, and let
+    them die in cycles, so they are finalised by the collecting thread while the makers run.
+    """
+
+    backend = COMPILED
+    roles = ("collect", "churn", "churn", "churn")
+    threads: int
+    iterations: int
+
+    def setup(self) -> None:
+        self.module = _backend(self.backend)
+        self.levels = _levels(self.module)
+
+    def collect(self, thread_index: int, iteration: int) -> None:
+        gc.collect()
+
+    def churn(self, thread_index: int, iteration: int) -> None:
+        validator, masker = _make(self.module, self.levels[iteration % len(self.levels)])
+        cycle: list[object] = [validator, masker]
+        cycle.append(cycle)
+        got = validator.validate(_PROBE)
+        if got != _PROBE_RESULT:
+            raise AssertionError(f"fresh validator returned {got!r} for the probe, expected {_PROBE_RESULT!r}")
+        if masker.process(_PROBE[:9]) != expected_mask(_PROBE[:9], 0):
+            raise AssertionError("fresh masker gave a wrong mask for the probe")
+
+
+class PureChurn(Churn):
+    """:class:`Churn` on the pure backend."""
+
+    backend = PURE
+
+
+class ColdStart:
+    """Every thread makes its first call at the same moment.
+
+    The threads import the backend themselves, so in a fresh (isolated) process the first round races the
+    import and the library's first use; every round also races the first call on fresh shared instances
+    (made in ``setup`` once the backend is loaded) and on each thread's own fresh instances.
+    """
+
+    backend = COMPILED
+    threads: int
+    iterations: int
+
+    def setup(self) -> None:
+        module = sys.modules.get(self.backend)
+        self.shared = None if module is None else _make(module, None)
+        self.lock = threading.Lock()
+        self.masked: list[bytes] = []
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        module = _backend(self.backend)
+        validator, masker = _make(module, None)
+        got = validator.validate(_PROBE)
+        if got != _PROBE_RESULT:
+            raise AssertionError(f"first call on a fresh validator returned {got!r}, expected {_PROBE_RESULT!r}")
+        if masker.process(_PROBE[:8]) != expected_mask(_PROBE[:8], 0):
+            raise AssertionError("first call on a fresh masker gave a wrong mask")
+        if self.shared is not None:
+            shared_validator, shared_masker = self.shared
+            check_tuple(shared_validator.validate(_PROBE), len(_PROBE), len(_PROBE) * self.threads * self.iterations)
+            masked = shared_masker.process(_PROBE[:4])
+            with self.lock:
+                self.masked.append(masked)
+
+    def verify(self) -> None:
+        if self.shared is None:
+            return
+        validator, masker = self.shared
+        calls = self.threads * self.iterations
+        final = validator.validate(b"")
+        if final != (True, True, 0, len(_PROBE) * calls):
+            raise AssertionError(f"shared validator ends with {final!r} after {calls} probes of {len(_PROBE)} bytes")
+        # Each 4-byte call starts at a multiple of 4, so every thread gets the same masked bytes.
+        if set(self.masked) != {expected_mask(_PROBE[:4], 0)} or masker.pointer() != 4 * calls:
+            raise AssertionError(f"shared masker: {self.masked!r}, pointer {masker.pointer()}")
+
+
+class PureColdStart(ColdStart):
+    """:class:`ColdStart` on the pure backend."""
+
+    backend = PURE

@@ -1,0 +1,30 @@
+"""NVX: incremental UTF-8 validation and WebSocket XOR masking, free-threading safe by design.
+
+``BACKEND`` names the implementation in use: ``"cffi"`` (the compiled extension ``nvx._nvx_cffi``)
+or ``"pure"`` (``nvx._pure``, used when the extension is not built). Setting ``NVX_BACKEND=pure``
+forces the pure backend; ``NVX_BACKEND=cffi`` makes a missing extension an ImportError.
+"""
+
+from __future__ import annotations
+
+import os
+
+_REQUESTED = os.environ.get("NVX_BACKEND", "")
+
+if _REQUESTED == "pure":
+    from nvx._pure import Utf8Validator, XorMasker
+
+    BACKEND = "pure"
+else:
+    try:
+        from nvx._compiled import Utf8Validator, XorMasker
+
+        BACKEND = "cffi"
+    except ImportError:
+        if _REQUESTED == "cffi":
+            raise
+        from nvx._pure import Utf8Validator, XorMasker
+
+        BACKEND = "pure"
+
+__all__ = ("BACKEND", "Utf8Validator", "XorMasker")

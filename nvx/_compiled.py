@@ -1,0 +1,91 @@
+"""Compiled NVX backend: thin Python wrappers over the cffi extension ``nvx._nvx_cffi``.
+
+Each public call is one C call whose result arrives as a single packed 64-bit integer (see ``nvx.h``),
+so the call path is: argument check, one cffi call, a few integer operations, the result.
+"""
+
+from __future__ import annotations
+
+from nvx._nvx_cffi import ffi, lib
+
+LEVELS = ("scalar", "avx2", "avx512")
+"""SIMD levels, slowest first; each instance may be pinned to one (tests exercise them all)."""
+AVAILABLE_LEVELS = LEVELS[: lib.nvx_cpu_level() + 1]
+"""Levels this CPU supports, detected once at import."""
+BEST_LEVEL = AVAILABLE_LEVELS[-1]
+
+_validate = lib.nvx_utf8_validate
+_process = lib.nvx_xor_process
+_from_buffer = ffi.from_buffer
+_INDEX_MASK = (1 << 30) - 1
+
+
+def _level_number(level: str | None) -> int:
+    if level is None:
+        return len(AVAILABLE_LEVELS) - 1
+    if level not in AVAILABLE_LEVELS:
+        raise ValueError(f"SIMD level {level!r} is not available here; expected one of {AVAILABLE_LEVELS}")
+    return AVAILABLE_LEVELS.index(level)
+
+
+def _as_buffer(data):
+    """bytes pass through; other contiguous bytes-like objects are viewed (no copy), others copied."""
+    try:
+        return _from_buffer(data)
+    except (TypeError, ValueError, BufferError):
+        return memoryview(data).tobytes()
+
+
+class Utf8Validator:
+    """Incremental UTF-8 validator with the semantics of autobahn's NVX ``Utf8Validator``."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, *, level: str | None = None) -> None:
+        self._state = ffi.new("nvx_utf8 *")
+        lib.nvx_utf8_init(self._state, _level_number(level))
+
+    def reset(self) -> None:
+        lib.nvx_utf8_reset(self._state)
+
+    def validate(self, data) -> tuple[bool, bool, int, int]:
+        """Feed the next chunk; returns ``(is_valid, ends_on_codepoint, current_index, total_index)``."""
+        if type(data) is not bytes:
+            data = _as_buffer(data)
+        length = len(data)
+        result = _validate(self._state, data, length)
+        if not result & 6:
+            return (True, not result & 1, length, result >> 3)
+        if result & 1:
+            return (False, False, result >> 3, lib.nvx_utf8_total(self._state))
+        return (False, False, (result >> 3) & _INDEX_MASK, result >> 33)
+
+
+class XorMasker:
+    """RFC 6455 XOR masker with a 4-byte key whose phase continues across ``process`` calls."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, mask, *, level: str | None = None) -> None:
+        key = memoryview(mask).tobytes()
+        if len(key) != 4:
+            raise ValueError(f"mask must be exactly 4 bytes, got {len(key)}")
+        self._state = ffi.new("nvx_xor *")
+        lib.nvx_xor_init(self._state, key, _level_number(level))
+
+    def pointer(self) -> int:
+        """Number of bytes masked since construction or the last ``reset()``."""
+        return lib.nvx_xor_pointer(self._state)
+
+    def reset(self) -> None:
+        lib.nvx_xor_reset(self._state)
+
+    def process(self, data) -> bytes:
+        """Return ``data`` XOR the key, continuing the key phase from the previous call."""
+        if type(data) is not bytes:
+            data = _as_buffer(data)
+        length = len(data)
+        # A fresh bytes object is filled in place by C: this is the only allocation of the call.
+        out = bytes(length)
+        _process(self._state, data, out, length)
+        return out

@@ -1,0 +1,74 @@
+/*
+ * NVX: incremental UTF-8 validation and RFC 6455 XOR masking for Python (via cffi).
+ *
+ * Thread-safety model: there is no writable global or static state anywhere in NVX. All mutable state
+ * lives in one 64-bit word inside a per-instance struct that the Python object allocates and owns
+ * (cffi `ffi.new`). Every call reads that word atomically, computes its result from the caller's bytes,
+ * and publishes the new word with one compare-and-swap (validator) or fetch-and-add (masker), so each
+ * call is atomic even when threads share an instance.
+ *
+ * Buffer ownership, for every function declared here: `data` is borrowed read-only for the duration
+ * of the call (the Python caller keeps the object alive); `out` is borrowed write-only for the
+ * duration of the call and owned by the caller; `state` is owned by the Python object that allocated
+ * it; `mask` is borrowed and copied. NVX never allocates, frees, or keeps a pointer after returning.
+ */
+#ifndef NVX_H
+#define NVX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* SIMD code is compiled only where GCC/Clang target attributes and x86-64 intrinsics exist. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NVX_X86_SIMD 1
+#else
+#define NVX_X86_SIMD 0
+#endif
+
+/* SIMD levels; the best one the CPU supports is picked once at import (see nvx_cpu_level). */
+#define NVX_LEVEL_SCALAR 0
+#define NVX_LEVEL_AVX2 1
+#define NVX_LEVEL_AVX512 2
+
+/* Result codes of nvx_utf8_validate (low 3 bits of its return value). */
+#define NVX_UTF8_VALID 0       /* valid, ends on a code point; total_index in bits 3..63 */
+#define NVX_UTF8_PARTIAL 1     /* valid, stops inside a code point; total_index in bits 3..63 */
+#define NVX_UTF8_INVALID 2     /* invalid, total_index < 2**30: current_index in bits 3..32,
+                                  total_index in bits 33..63 */
+#define NVX_UTF8_INVALID_BIG 3 /* invalid, total_index >= 2**30: current_index in bits 3..63 and
+                                  total_index frozen in the state until reset (nvx_utf8_total) */
+
+typedef struct nvx_utf8 {
+    uint64_t word; /* (total_index << 4) | scan state; accessed only atomically */
+    int level;     /* SIMD level; written once by nvx_utf8_init before the instance is shared */
+} nvx_utf8;
+
+typedef struct nvx_xor {
+    uint64_t pointer; /* bytes masked since reset; accessed only atomically */
+    uint32_t mask;    /* the 4 key bytes as a little-endian word; written once by nvx_xor_init */
+    int level;        /* SIMD level; written once by nvx_xor_init */
+} nvx_xor;
+
+/* Best SIMD level this CPU and OS support (a pure function of the hardware). */
+int nvx_cpu_level(void);
+
+/* Initialise a validator; `level` must not exceed nvx_cpu_level(). */
+void nvx_utf8_init(nvx_utf8 *state, int level);
+void nvx_utf8_reset(nvx_utf8 *state);
+/* Validate the next `length` bytes of the stream; returns a packed result (see NVX_UTF8_*). */
+uint64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length);
+/* total_index of the stream; used only to decode NVX_UTF8_INVALID_BIG, where it is frozen. */
+uint64_t nvx_utf8_total(nvx_utf8 *state);
+
+/* Initialise a masker with the 4-byte key `mask`; `level` must not exceed nvx_cpu_level(). */
+void nvx_xor_init(nvx_xor *state, const char *mask, int level);
+void nvx_xor_reset(nvx_xor *state);
+uint64_t nvx_xor_pointer(nvx_xor *state);
+/* Write `data` XOR the key (phase continued from earlier calls) to `out`; both are `length` bytes. */
+void nvx_xor_process(nvx_xor *state, const char *data, char *out, size_t length);
+
+/* Internal SIMD kernels (nvx_utf8_simd.c, nvx_xor.c). `data`/`out` borrowed for the call. */
+size_t nvx_utf8_check_avx2(const uint8_t *data, size_t length);
+size_t nvx_utf8_check_avx512(const uint8_t *data, size_t length);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * RFC 6455 masking: out[i] = data[i] ^ key[(pointer + i) % 4], where `pointer` counts the bytes masked
+ * since reset. Each call claims its range of the stream with one atomic fetch-and-add, so the key
+ * phase continues across calls (and stays consistent when threads share a masker). `data` is borrowed
+ * read-only and `out` write-only for the duration of the call; they must not overlap.
+ */
+#include <string.h>
+
+#include "nvx.h"
+
+#if NVX_X86_SIMD
+#include <immintrin.h>
+
+/* `key` is the little-endian key word already rotated to the phase of data[0]. */
+__attribute__((target("avx2"))) static size_t xor_avx2(const uint8_t *data, uint8_t *out, size_t length,
+                                                       uint32_t key)
+{
+    const __m256i k = _mm256_set1_epi32((int)key);
+    size_t i = 0;
+    for (; i + 128 <= length; i += 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(data + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(data + i + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(data + i + 64));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(data + i + 96));
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_xor_si256(a, k));
+        _mm256_storeu_si256((__m256i *)(out + i + 32), _mm256_xor_si256(b, k));
+        _mm256_storeu_si256((__m256i *)(out + i + 64), _mm256_xor_si256(c, k));
+        _mm256_storeu_si256((__m256i *)(out + i + 96), _mm256_xor_si256(d, k));
+    }
+    for (; i + 32 <= length; i += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(data + i));
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_xor_si256(a, k));
+    }
+    return i; /* the scalar loop finishes the rest; i is a multiple of 4, so the phase is unchanged */
+}
+
+__attribute__((target("avx512f,avx512bw"))) static size_t xor_avx512(const uint8_t *data, uint8_t *out,
+                                                                     size_t length, uint32_t key)
+{
+    const __m512i k = _mm512_set1_epi32((int)key);
+    size_t i = 0;
+    for (; i + 128 <= length; i += 128) {
+        __m512i a = _mm512_loadu_si512((const void *)(data + i));
+        __m512i b = _mm512_loadu_si512((const void *)(data + i + 64));
+        _mm512_storeu_si512((void *)(out + i), _mm512_xor_si512(a, k));
+        _mm512_storeu_si512((void *)(out + i + 64), _mm512_xor_si512(b, k));
+    }
+    for (; i < length; i += 64) { /* masked loads/stores: bytes past the end are neither read nor written */
+        __mmask64 m = length - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (length - i)) - 1);
+        __m512i a = _mm512_maskz_loadu_epi8(m, data + i);
+        _mm512_mask_storeu_epi8(out + i, m, _mm512_xor_si512(a, k));
+    }
+    return length;
+}
+#endif
+
+static uint32_t rotate_key(uint32_t key, uint64_t pointer)
+{
+    unsigned shift = (unsigned)(pointer & 3) * 8;
+    return shift ? (key >> shift) | (key << (32 - shift)) : key;
+}
+
+void nvx_xor_init(nvx_xor *state, const char *mask, int level)
+{
+    memcpy(&state->mask, mask, 4);
+    state->level = level;
+    __atomic_store_n(&state->pointer, 0, __ATOMIC_RELEASE);
+}
+
+void nvx_xor_reset(nvx_xor *state)
+{
+    __atomic_store_n(&state->pointer, 0, __ATOMIC_RELEASE);
+}
+
+uint64_t nvx_xor_pointer(nvx_xor *state)
+{
+    return __atomic_load_n(&state->pointer, __ATOMIC_ACQUIRE);
+}
+
+void nvx_xor_process(nvx_xor *state, const char *data, char *out, size_t length)
+{
+    const uint8_t *src = (const uint8_t *)data;
+    uint8_t *dst = (uint8_t *)out;
+    uint32_t key = rotate_key(state->mask, __atomic_fetch_add(&state->pointer, length, __ATOMIC_ACQ_REL));
+    size_t i = 0;
+#if NVX_X86_SIMD
+    if (state->level == NVX_LEVEL_AVX512) i = xor_avx512(src, dst, length, key);
+    else if (state->level == NVX_LEVEL_AVX2) i = xor_avx2(src, dst, length, key);
+#endif
+    uint64_t key8 = ((uint64_t)key << 32) | key;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word;
+        memcpy(&word, src + i, 8);
+        word ^= key8;
+        memcpy(dst + i, &word, 8);
+    }
+    for (; i < length; i++) dst[i] = src[i] ^ (uint8_t)(key >> (8 * (i & 3)));
+}

@@ -1,0 +1,121 @@
+"""Small broken and correct scenarios for the engine's own tests (importable by isolated child processes).
+
+Racy ones yield the CPU (``time.sleep(0)``) inside their critical section, so the race fires on GIL and
+free-threaded builds alike, within a round or two.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+from harness.engine import Race, stateful
+
+
+class LostUpdate:
+    """A read-modify-write counter without a lock: ``verify`` sees lost increments."""
+
+    def setup(self) -> None:
+        self.count = 0
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        seen = self.count
+        time.sleep(0)
+        self.count = seen + 1
+
+    def verify(self) -> None:
+        expected = self.threads * self.iterations
+        assert self.count == expected, f"lost updates: counted {self.count}, expected {expected}"
+
+
+class LockedCounter(LostUpdate):
+    """The correct twin of :class:`LostUpdate`."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.lock = threading.Lock()
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        with self.lock:
+            super().step(thread_index, iteration)
+
+
+def raises_in_one_thread(thread_index: int, iteration: int) -> None:
+    """Fails once, in thread 1 only."""
+    if thread_index == 1 and iteration == 3:
+        raise KeyError("only thread 1 fails")
+
+
+def quiet() -> None:
+    """Does nothing, correctly."""
+
+
+def hangs(thread_index: int, iteration: int) -> None:
+    """Thread 0 blocks forever on its first call; the others finish."""
+    if thread_index == 0:
+        threading.Event().wait()
+
+
+class HangsInSetup:
+    """Blocks the engine's own thread in ``setup()``: only the child's watchdog can end it."""
+
+    def setup(self) -> None:
+        threading.Event().wait()
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        pass
+
+
+def segfault() -> None:
+    """Dereferences NULL."""
+    ctypes.string_at(0)
+
+
+class ReaderWriter:
+    """Roles: writers append, readers take snapshots; records which thread played which role."""
+
+    roles = ("read", "write")
+
+    def setup(self) -> None:
+        self.items: list[int] = []
+        self.readers: set[int] = set()
+        self.writers: set[int] = set()
+
+    def read(self, thread_index: int, iteration: int) -> None:
+        self.readers.add(thread_index)
+        list(self.items)
+
+    def write(self, thread_index: int, iteration: int) -> None:
+        self.writers.add(thread_index)
+        self.items.append(iteration)
+
+    def verify(self) -> None:
+        assert len(self.items) == len(self.writers) * self.iterations
+
+
+class UnsafeTally:
+    """Counts its calls with a read-modify-write: not thread-safe, fine when each thread has its own."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def add(self) -> None:
+        seen = self.calls
+        time.sleep(0)
+        self.calls = seen + 1
+
+
+def _add(tally: UnsafeTally, thread_index: int, iteration: int) -> None:
+    tally.add()
+
+
+def _all_calls_counted(tallies: list[UnsafeTally], threads: int, iterations: int) -> None:
+    counted = sum(t.calls for t in tallies)
+    assert counted == threads * iterations, f"{counted} calls counted, expected {threads * iterations}"
+
+
+SharedTally = stateful(UnsafeTally, _add, shared=True, check=_all_calls_counted)
+PerThreadTally = stateful(UnsafeTally, _add, shared=False, check=_all_calls_counted)
+
+RaceQuietAndRaise = Race(quiet, raises_in_one_thread)

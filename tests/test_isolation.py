@@ -1,0 +1,77 @@
+"""Scenarios in child processes: a crash or a hard hang is a result, and the session goes on."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.engine import run_scenario
+from harness.errors import UsageError
+from harness.isolation import child_env, harness_only_path
+from harness.settings import StressSettings
+from harness.targets import ScenarioSpec
+
+SMALL = StressSettings(threads=2, rounds=2, iterations=20, timeout_s=10.0, seed=7)
+REF = "tests.support.scenarios:"
+
+
+def isolated(name: str, settings: StressSettings = SMALL):
+    return run_scenario(ScenarioSpec(name=name, ref=REF + name), "tests-target", settings)
+
+
+def test_segfault_is_crashed_with_dump_and_session_continues() -> None:
+    crashed = isolated("segfault")
+    assert crashed.status == "crashed"
+    (error,) = crashed.errors
+    assert error.type == "SIGSEGV"
+    assert "Segmentation fault" in error.first_traceback and "segfault" in error.first_traceback
+    assert "--seed 7" in crashed.rerun
+    after = isolated("quiet")
+    assert after.status == "passed"
+
+
+def test_isolated_failures_come_back_intact() -> None:
+    result = isolated("LostUpdate")
+    assert result.status == "failed" and result.errors[0].type == "AssertionError"
+    assert isolated("LockedCounter").status == "passed"
+
+
+def test_hang_in_engine_thread_is_ended_by_the_child_watchdog() -> None:
+    result = isolated("HangsInSetup", SMALL.replace(timeout_s=0.5))
+    assert result.status == "timeout"
+    assert "in setup" in result.errors[0].first_traceback
+
+
+def test_missing_attribute_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no attribute"):
+        isolated("no_such_scenario")
+
+
+def test_module_raising_on_import_is_a_failed_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "raises_at_import.py").write_text("raise ValueError('broken module')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = run_scenario(ScenarioSpec(name="x", ref="raises_at_import:x"), "t", SMALL)
+    assert result.status == "failed"
+    assert "broken module" in result.errors[0].first_traceback
+
+
+def test_harness_only_path_exposes_only_the_harness_package() -> None:
+    folder = Path(harness_only_path())
+    assert [p.name for p in folder.iterdir()] == ["harness"]
+    assert (folder / "harness").resolve() == Path(__file__).resolve().parents[1] / "harness"
+
+
+def test_child_env_of_another_interpreter_does_not_expose_the_repo_root() -> None:
+    repo_root = str(Path(__file__).resolve().parents[1])
+    env = child_env("/nonexistent/other/python", {"PYTHONPATH": "/user/path"})
+    entries = env["PYTHONPATH"].split(os.pathsep)
+    assert entries == ["/user/path", harness_only_path()]
+    assert repo_root not in entries
+
+
+def test_child_env_of_this_interpreter_mirrors_sys_path() -> None:
+    entries = child_env(sys.executable, {})["PYTHONPATH"].split(os.pathsep)
+    assert set(p for p in sys.path if p) <= set(entries)
