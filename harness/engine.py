@@ -13,7 +13,8 @@ Scenario forms (what a ``ScenarioSpec.ref`` or :func:`run_in_process` may name):
   shared by all threads or one per thread.
 
 Each round the worker threads wait for the round, then meet at a spinning barrier, so they are released
-within microseconds of each other (a condition-variable barrier wakes them one by one). Every exception
+within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
+"condition"`` selects one, for measuring the difference). Every exception
 from every thread is collected; a round that does not finish before the deadline ends the run as
 "timeout" with every thread's stack. :func:`run_scenario` runs a spec in a child process when the spec
 asks for isolation (see :mod:`harness.isolation`), so a crash becomes a result instead of a dead session.
@@ -35,10 +36,11 @@ from typing import Any, Callable
 
 from harness.errors import UsageError
 from harness.results import ErrorSummary, ScenarioResult
-from harness.settings import DEFAULT_SWITCH_INTERVAL_S, StressSettings
+from harness.settings import FIELDS, StressSettings
 from harness.targets import ScenarioSpec
 
 _SPINS_BEFORE_CHECK = 256
+_ALWAYS_IN_RERUN = {"threads", "rounds", "iterations", "timeout_s", "seed"}
 _JOIN_GRACE_S = 1.0
 
 Step = Callable[[int, int], object]
@@ -78,6 +80,37 @@ class SpinBarrier:
                     self.abandoned = True
                     raise BarrierTimeout
                 time.sleep(0)
+
+
+class ConditionBarrier:
+    """``threading.Barrier`` behind the :class:`SpinBarrier` interface: waiters sleep and wake one by one.
+
+    Kept so the detection benchmark can measure what spinning buys (``barrier = "condition"``).
+    """
+
+    def __init__(self, parties: int) -> None:
+        self._barrier = threading.Barrier(parties)
+
+    @property
+    def abandoned(self) -> bool:
+        return self._barrier.broken
+
+    @abandoned.setter
+    def abandoned(self, value: bool) -> None:
+        if value:
+            self._barrier.abort()
+
+    def wait(self, deadline: float) -> None:
+        try:
+            self._barrier.wait(max(0.0, deadline - time.monotonic()))
+        except threading.BrokenBarrierError:
+            raise BarrierTimeout from None
+
+
+BARRIERS: dict[str, Callable[[int], SpinBarrier | ConditionBarrier]] = {
+    "spin": SpinBarrier,
+    "condition": ConditionBarrier,
+}
 
 
 class Race:
@@ -144,15 +177,15 @@ def load_ref(ref: str) -> object:
 
 
 def rerun_command(target: str, scenario: str, settings: StressSettings, *, prefix: str | None = None) -> str:
-    """The command that reruns exactly this scenario with these settings and seed."""
+    """The command that reruns exactly this scenario: sizes, timeout and seed, plus any non-default knob."""
     prefix = prefix or f"{shlex.quote(sys.executable)} -m harness stress"
-    return (
-        f"{prefix} --target {shlex.quote(target)} --scenario {shlex.quote(scenario)}"
-        f" --threads {settings.threads} --rounds {settings.rounds} --iterations {settings.iterations}"
-        f" --timeout {settings.timeout_s:g} --seed {settings.seed}"
-        + ("" if settings.switch_interval_s == DEFAULT_SWITCH_INTERVAL_S
-           else f" --switch-interval {settings.switch_interval_s:g}")
-    )
+    words = [prefix, "--target", shlex.quote(target), "--scenario", shlex.quote(scenario)]
+    defaults = StressSettings()
+    for option in FIELDS:
+        value = getattr(settings, option.name)
+        if option.name in _ALWAYS_IN_RERUN or (option.name != "report_dir" and value != getattr(defaults, option.name)):
+            words += [option.flag, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
+    return " ".join(words)
 
 
 def round_seed(run_seed: int, round_index: int) -> int:
@@ -329,7 +362,7 @@ class _Run:
         self.deadline = self.started + settings.timeout_s
         self.failures = _Failures(self.started)
         self.stop = False
-        self._barrier = SpinBarrier(settings.threads)
+        self._barrier = BARRIERS[settings.barrier](settings.threads)
         self._cond = threading.Condition()
         self._state: _RoundState | None = None
         self._done_lock = threading.Lock()
@@ -365,7 +398,7 @@ class _Run:
                 steps, verify = self.rounds.prepare(settings, index)
             except Exception as exc:
                 self.failures.add(exc, f"round {index}: setup of {self.rounds.name} raised")
-                break
+                return self._outcome("failed", ops, busy_s, f"setup raised in round {index}")
             state = _RoundState(index, steps, settings.threads)
             round_start = time.monotonic()
             with self._cond:
@@ -384,8 +417,6 @@ class _Run:
                     self.failures.add(exc, f"round {index}: verify() of {self.rounds.name} raised")
             if self.failures.count:
                 return self._outcome("failed", ops, busy_s, f"failures in round {index} of {settings.rounds}")
-        if self.failures.count:
-            return self._outcome("failed", ops, busy_s, "setup failed")
         return self._outcome("passed", ops, busy_s, "")
 
     def _outcome(self, status: str, ops: int, busy_s: float, detail: str) -> _Outcome:

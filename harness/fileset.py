@@ -51,16 +51,17 @@ class Cell:
 
 @dataclass
 class CellResult:
+    """One expected cell's outcome; ``wheels`` fill it, or (wrong-abi) claim its slot with another ABI."""
+
     cell: Cell
     status: CellStatus
-    wheels: list[str]  # the wheels filling it, or the wrong-ABI ones claiming its slot
-
-    def to_json(self) -> dict[str, object]:
-        return {"cell": str(self.cell), "status": self.status, "wheels": self.wheels}
+    wheels: list[str]
 
 
 @dataclass
 class FilesetReport:
+    """Every expected cell's outcome plus the folder's other contents (unmatched, invalid, sdists)."""
+
     directory: Path
     cells: list[CellResult]
     unmatched: list[str] = field(default_factory=list)
@@ -162,7 +163,8 @@ def render(report: FilesetReport) -> str:
     table = [["", *columns]] + [[row, *(by_cell.get((row, col), "-") for col in columns)] for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = [f"fileset {report.directory}"]
-    lines += ["  " + "  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in table]
+    for line in table:
+        lines.append("  " + "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip())
     lines.append("")
     for result in report.cells:
         if result.status == "present":

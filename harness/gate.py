@@ -98,7 +98,7 @@ def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[
         "verdict": "error",
         "exit_code": EXIT_UNFIT,
         "free_threading_verdict": fitness.fit and fitness.free_threading_verdict,
-        "note": "" if fitness.fit and fitness.free_threading_verdict else fitness.note,
+        "note": "" if fitness.fit else fitness.note,  # a fit GIL-build run: the stress run's note says so
         "wheel": {**info.to_json(), "expected_abi": abi},
         "interpreter": facts.to_json(),
         "venv": None,
@@ -139,7 +139,7 @@ def _judge_installed(
             f"top level {', '.join(installed.top_level) or 'none'}")
         _audit_and_stress(record, options, info, installed, targets, venv_python, say)
         if record["verdict"] == "safe" and targets and options.throughput_threads:
-            _measure_throughput(record, options, info, targets, venv_python, say)
+            _measure_throughput(record, options, targets, venv_python, say)
     finally:
         if not options.keep_venv:
             shutil.rmtree(venv_root, ignore_errors=True)
@@ -159,8 +159,8 @@ def _audit_and_stress(
     runs = targets or [audit_only]
     audited: list[str] = []
     subs = []
-    for target in runs:
-        first = [*installed.extension_modules, *installed.top_level] if not audited else []
+    for index, target in enumerate(runs):
+        first = [*installed.extension_modules, *installed.top_level] if index == 0 else []
         modules = [m for m in dict.fromkeys([*first, *target.modules]) if m not in audited]
         audited += modules
         sub = run_stress(
@@ -180,12 +180,7 @@ def _audit_and_stress(
 
 
 def _measure_throughput(
-    record: dict[str, Any],
-    options: GateOptions,
-    info: WheelInfo,
-    targets: list[Target],
-    venv_python: str,
-    say: Progress,
+    record: dict[str, Any], options: GateOptions, targets: list[Target], venv_python: str, say: Progress
 ) -> None:
     """Each scenario again at each thread count (a few short rounds); a failure here is a failure too."""
     settings = options.settings

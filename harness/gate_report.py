@@ -105,7 +105,15 @@ def render_html(record: Mapping[str, Any]) -> str:
             parts.append(f"<p>Rerun: <code>{_e(s.get('rerun'))}</code></p>")
             parts += [f"<pre>{_e(e['type'])} x {_e(e['count'])}\n{_e(e['first_traceback'])}</pre>"
                       for e in s.get("errors") or []]
-    parts += ["<h2>Throughput against threads</h2>", throughput_svg(record.get("throughput") or [])]
+    throughput = record.get("throughput") or []
+    parts += ["<h2>Throughput against threads</h2>", throughput_svg(throughput)]
+    if throughput:
+        parts.append(_table(
+            ("target", "scenario", "threads", "status", "ops/s", "rerun"),
+            [(t["target"], t["scenario"], t["threads"], t["status"], _number(t.get("ops_per_s")),
+              "" if t["status"] == "passed" else t.get("rerun")) for t in throughput],
+            status_column=3,
+        ))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -19,7 +19,7 @@ def pytest_ft_harness_scenarios(config: pytest.Config) -> dict[str, Any] | None:
     ``@pytest.mark.ft_stress("name")``.
 
     A value is anything the engine runs in process: a scenario class or a callable (see ``harness.engine``).
-    Names from all implementations are merged; a name given twice is a usage error.
+    Names from all implementations are merged; a name given twice fails the test that looks one up.
     """
 
 

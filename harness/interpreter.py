@@ -81,14 +81,14 @@ class InterpreterFacts:
 
     def problems(self) -> tuple[str, ...]:
         """Why this interpreter cannot give a free-threading verdict (empty when it can)."""
+        if not self.free_threaded:  # sys.flags.gil is 1 on every GIL build: nothing more to say
+            return (f"{self.executable} ({self.version}) is not a free-threaded build (Py_GIL_DISABLED unset)",)
         reasons = []
-        if not self.free_threaded:
-            reasons.append(f"{self.executable} ({self.version}) is not a free-threaded build (Py_GIL_DISABLED unset)")
         if self.gil_forced == 0:
             reasons.append("the GIL is forced off (PYTHON_GIL=0 or -X gil=0), which hides modules that re-enable it")
         elif self.gil_forced == 1:
             reasons.append("the GIL is forced on (PYTHON_GIL=1 or -X gil=1)")
-        elif self.free_threaded and self.gil_enabled:
+        elif self.gil_enabled:
             reasons.append("the GIL is already enabled at start-up")
         return tuple(reasons)
 
@@ -97,13 +97,15 @@ class InterpreterFacts:
         reasons = self.problems()
         if not reasons:
             return Fitness(fit=True, free_threading_verdict=True, reasons=())
-        if allow_gil_build and self.gil_forced != 0:
+        if allow_gil_build and not (self.free_threaded and self.gil_forced == 0):
             return Fitness(fit=True, free_threading_verdict=False, reasons=reasons)
         return Fitness(fit=False, free_threading_verdict=False, reasons=reasons)
 
     def describe(self) -> list[str]:
         """The facts as human-readable lines (``doctor``)."""
         forced = {None: "no", 0: "forced off (0)", 1: "forced on (1)"}.get(self.gil_forced, str(self.gil_forced))
+        if not self.free_threaded:
+            forced = "not applicable (GIL build)"
         return [
             f"interpreter: {self.executable} ({self.implementation} {self.version})",
             f"free-threaded build: {'yes' if self.free_threaded else 'no'}",
@@ -118,12 +120,12 @@ class InterpreterFacts:
         """One line for a session header: version, build, GIL state, path."""
         build = "free-threaded" if self.free_threaded else "GIL build"
         gil = "on" if self.gil_enabled else "off"
-        forced = "" if self.gil_forced is None else f", forced={self.gil_forced}"
+        forced = "" if self.gil_forced is None or not self.free_threaded else f", forced={self.gil_forced}"
         return f"{self.implementation} {self.version} ({build}, GIL {gil}{forced}) at {self.executable}"
 
 
 def probe(python: str, *, env: Mapping[str, str] | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> InterpreterFacts:
-    """Ask ``python`` about itself in a fresh subprocess (inheriting ``env``, so PYTHON_GIL is seen as a run sees it)."""
+    """Ask ``python`` about itself in a fresh subprocess; ``env`` (default: ours) carries PYTHON_GIL as a run has it."""
     try:
         proc = subprocess.run(
             [python, *inherited_flags(python), "-c", PROBE_SOURCE],

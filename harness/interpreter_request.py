@@ -133,7 +133,7 @@ def probe_build(python: str) -> Build:
 def resolve(spec: str | None) -> str:
     """The absolute path of an interpreter whose build matches ``spec`` (``None``: the current interpreter).
 
-    Candidates come from the current interpreter, PATH, uv's interpreter list and ``/opt/cpython-*``, in
+    Candidates come from the current interpreter, PATH, ``/opt/cpython-*`` and uv's interpreter list, in
     that order, and each is asked for its version and build. A path spec must name a runnable Python.
     Raises ``UsageError`` naming the request and the interpreters found when nothing matches.
     """
@@ -157,7 +157,7 @@ def resolve(spec: str | None) -> str:
     kind = "free-threaded build" if request.free_threaded else "GIL build"
     raise UsageError(
         f"no interpreter matches {request} ({kind}): "
-        + (f"found only {found}" if found else "none of that version on PATH, in uv's list or in /opt/cpython-*")
+        + (f"found only {found}" if found else "none of that version on PATH, in /opt/cpython-* or in uv's list")
     )
 
 
@@ -183,8 +183,8 @@ def _sources(request: VersionRequest) -> Iterator[str]:
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         for name in names:
             yield os.path.join(directory or os.curdir, name)
-    yield from _uv_interpreters(request)
     yield from sorted(glob.glob(OPT_GLOB))
+    yield from _uv_interpreters(request)  # last: listing is slow (uv asks every interpreter it can see)
 
 
 def _uv_interpreters(request: VersionRequest) -> list[str]:

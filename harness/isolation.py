@@ -53,16 +53,18 @@ def harness_only_path() -> str:
 def child_env(python: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a harness child of ``python``.
 
-    ``env``'s PYTHONPATH comes first. Same interpreter: then the working directory (as ``python -c`` has it)
-    and this process's ``sys.path``, so what is importable here is importable there. Another interpreter:
-    then only the harness package.
+    Same interpreter: ``env``'s PYTHONPATH, then the working directory (as ``python -c`` has it) and this
+    process's ``sys.path``, so what is importable here is importable there. Another interpreter: only this
+    harness package (first, so no other copy wins), then ``env``'s PYTHONPATH.
     """
     result = dict(os.environ if env is None else env)
-    entries = list(filter(None, result.get("PYTHONPATH", "").split(os.pathsep)))
+    user = list(filter(None, result.get("PYTHONPATH", "").split(os.pathsep)))
     if same_interpreter(python):
-        entries += [os.getcwd(), *(os.path.abspath(p) if p else os.getcwd() for p in sys.path)]
+        # Only real paths: import-hook markers (editable installs) come back through the child's own site.
+        here = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
+        entries = [*user, os.getcwd(), *filter(os.path.exists, here)]
     else:
-        entries.append(harness_only_path())
+        entries = [harness_only_path(), *user]
     result["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
     return result
 
@@ -101,7 +103,7 @@ def run_isolated(
         (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
         started = time.monotonic()
         with open(folder / "stdout", "w+b") as out, open(folder / "stderr", "w+b") as err:
-            timed_out = _run_child(
+            returncode = _run_child(
                 harness_command(python, "harness._child", str(folder / "request.json")),
                 child_env(python),
                 out,
@@ -115,7 +117,7 @@ def run_isolated(
     base = _base_result(spec, target, settings, rerun, elapsed)
     if payload is not None:
         return _from_payload(payload, base)
-    return _death_result(base, timed_out, stderr, stdout)
+    return _death_result(base, returncode, stderr, stdout)
 
 
 def _run_child(cmd: list[str], env: dict[str, str], out: Any, err: Any, kill_after_s: float) -> int | None:

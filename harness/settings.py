@@ -29,6 +29,8 @@ DEFAULT_ITERATIONS = 400
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_REPORT_DIR = Path("reports")
 DEFAULT_SWITCH_INTERVAL_S = 1e-6
+DEFAULT_BARRIER = "spin"
+BARRIER_KINDS = ("spin", "condition")
 SEED_BOUND = 2**32
 
 
@@ -43,6 +45,7 @@ class StressSettings:
     seed: int = 0
     report_dir: Path = DEFAULT_REPORT_DIR
     switch_interval_s: float = DEFAULT_SWITCH_INTERVAL_S
+    barrier: str = DEFAULT_BARRIER
 
     def replace(self, **changes: Any) -> StressSettings:
         return dataclasses.replace(self, **changes)
@@ -120,6 +123,12 @@ def _path(raw: object) -> Path:
     return Path(raw)
 
 
+def _barrier(raw: object) -> str:
+    if raw not in BARRIER_KINDS:
+        raise ValueError(raw)
+    return str(raw)
+
+
 FIELDS: tuple[Field, ...] = (
     Field("threads", _positive_int, "a positive integer", "--threads", "threads"),
     Field("rounds", _positive_int, "a positive integer", "--rounds", "rounds"),
@@ -128,6 +137,7 @@ FIELDS: tuple[Field, ...] = (
     Field("seed", _seed, f"an integer from 0 to {SEED_BOUND - 1}", "--seed", "seed"),
     Field("report_dir", _path, "a directory path", "--report-dir", "report-dir"),
     Field("switch_interval_s", _positive_float, "a positive number of seconds", "--switch-interval", "switch-interval"),
+    Field("barrier", _barrier, f"one of {', '.join(BARRIER_KINDS)}", "--barrier", "barrier"),
 )
 
 

@@ -25,7 +25,7 @@ int nvx_cpu_level(void);
 
 void nvx_utf8_init(nvx_utf8 *state, int level);
 void nvx_utf8_reset(nvx_utf8 *state);
-uint64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length);
+int64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length);
 uint64_t nvx_utf8_total(nvx_utf8 *state);
 
 void nvx_xor_init(nvx_xor *state, const char *mask, int level);

@@ -17,7 +17,11 @@ BEST_LEVEL = AVAILABLE_LEVELS[-1]
 _validate = lib.nvx_utf8_validate
 _process = lib.nvx_xor_process
 _from_buffer = ffi.from_buffer
-_INDEX_MASK = (1 << 30) - 1
+# Decoding of nvx_utf8_validate's packed int64 result (see nvx.h).
+_PARTIAL_MIN = -(1 << 62)
+_INVALID_BASE = -(1 << 63)
+_BIG = 1 << 61
+_LOW30 = (1 << 30) - 1
 
 
 def _level_number(level: str | None) -> int:
@@ -29,10 +33,10 @@ def _level_number(level: str | None) -> int:
 
 
 def _as_buffer(data):
-    """bytes pass through; other contiguous bytes-like objects are viewed (no copy), others copied."""
+    """A view cffi can pass as ``char *`` of any bytes-like object (a copy only if non-contiguous)."""
     try:
         return _from_buffer(data)
-    except (TypeError, ValueError, BufferError):
+    except (ValueError, BufferError):
         return memoryview(data).tobytes()
 
 
@@ -50,15 +54,19 @@ class Utf8Validator:
 
     def validate(self, data) -> tuple[bool, bool, int, int]:
         """Feed the next chunk; returns ``(is_valid, ends_on_codepoint, current_index, total_index)``."""
-        if type(data) is not bytes:
-            data = _as_buffer(data)
-        length = len(data)
-        result = _validate(self._state, data, length)
-        if not result & 6:
-            return (True, not result & 1, length, result >> 3)
-        if result & 1:
-            return (False, False, result >> 3, lib.nvx_utf8_total(self._state))
-        return (False, False, (result >> 3) & _INDEX_MASK, result >> 33)
+        try:  # bytes go straight to C; other bytes-like objects are refused by cffi and wrapped below
+            length = len(data)
+            result = _validate(self._state, data, length)
+        except TypeError:
+            return self.validate(_as_buffer(data))
+        if result >= 0:
+            return (True, True, length, result)
+        if result >= _PARTIAL_MIN:
+            return (True, False, length, -1 - result)
+        packed = result - _INVALID_BASE
+        if packed < _BIG:
+            return (False, False, packed >> 30, packed & _LOW30)
+        return (False, False, packed - _BIG, lib.nvx_utf8_total(self._state))
 
 
 class XorMasker:
@@ -82,10 +90,11 @@ class XorMasker:
 
     def process(self, data) -> bytes:
         """Return ``data`` XOR the key, continuing the key phase from the previous call."""
-        if type(data) is not bytes:
-            data = _as_buffer(data)
-        length = len(data)
-        # A fresh bytes object is filled in place by C: this is the only allocation of the call.
-        out = bytes(length)
-        _process(self._state, data, out, length)
+        try:  # as in Utf8Validator.validate
+            length = len(data)
+            out = bytes(length)
+            # C fills the fresh bytes object in place: the only allocation of the call is the result.
+            _process(self._state, data, out, length)
+        except TypeError:
+            return self.process(_as_buffer(data))
         return out

@@ -30,13 +30,19 @@
 #define NVX_LEVEL_AVX2 1
 #define NVX_LEVEL_AVX512 2
 
-/* Result codes of nvx_utf8_validate (low 3 bits of its return value). */
-#define NVX_UTF8_VALID 0       /* valid, ends on a code point; total_index in bits 3..63 */
-#define NVX_UTF8_PARTIAL 1     /* valid, stops inside a code point; total_index in bits 3..63 */
-#define NVX_UTF8_INVALID 2     /* invalid, total_index < 2**30: current_index in bits 3..32,
-                                  total_index in bits 33..63 */
-#define NVX_UTF8_INVALID_BIG 3 /* invalid, total_index >= 2**30: current_index in bits 3..63 and
-                                  total_index frozen in the state until reset (nvx_utf8_total) */
+/*
+ * nvx_utf8_validate returns its whole result as one int64_t, chosen so that Python decodes the common
+ * cases with a single comparison (current_index is the chunk length whenever the chunk is valid):
+ *   r >= 0                      valid, ends on a code point; total_index = r
+ *   NVX_UTF8_PARTIAL_MIN <= r   valid, stops inside a code point; total_index = -1 - r
+ *   r < NVX_UTF8_PARTIAL_MIN    invalid; p = r - INT64_MIN (0 <= p < 2**62) holds, when p < 2**61,
+ *                               current_index = p >> 30 and total_index = p & (2**30 - 1); otherwise
+ *                               current_index = p - 2**61 and total_index stays frozen in the state
+ *                               until reset (read it with nvx_utf8_total).
+ * total_index wraps at 2**60 bytes per stream.
+ */
+#define NVX_UTF8_PARTIAL_MIN (-(INT64_C(1) << 62))
+#define NVX_UTF8_COMPACT_LIMIT (INT64_C(1) << 30)
 
 typedef struct nvx_utf8 {
     uint64_t word; /* (total_index << 4) | scan state; accessed only atomically */
@@ -55,9 +61,9 @@ int nvx_cpu_level(void);
 /* Initialise a validator; `level` must not exceed nvx_cpu_level(). */
 void nvx_utf8_init(nvx_utf8 *state, int level);
 void nvx_utf8_reset(nvx_utf8 *state);
-/* Validate the next `length` bytes of the stream; returns a packed result (see NVX_UTF8_*). */
-uint64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length);
-/* total_index of the stream; used only to decode NVX_UTF8_INVALID_BIG, where it is frozen. */
+/* Validate the next `length` bytes of the stream; returns the packed result described above. */
+int64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length);
+/* total_index of the stream; used only to decode a large invalid result, where it is frozen. */
 uint64_t nvx_utf8_total(nvx_utf8 *state);
 
 /* Initialise a masker with the 4-byte key `mask`; `level` must not exceed nvx_cpu_level(). */

@@ -52,16 +52,34 @@ static inline unsigned step(unsigned s, uint8_t b)
 static unsigned scan_scalar(const uint8_t *data, size_t length, unsigned s, size_t *error_at)
 {
     size_t i = 0;
-    while (i < length) {
-        if (s == S_ACCEPT) {
-            while (i + 8 <= length) {
-                uint64_t word;
-                memcpy(&word, data + i, 8);
-                if (word & UINT64_C(0x8080808080808080)) break;
-                i += 8;
+    for (;;) {
+        /* On a boundary with a whole code point ahead: judge it at once rather than byte by byte. */
+        while (s == S_ACCEPT && i + 4 <= length) {
+            uint8_t b = data[i];
+            if (b < 0x80) { /* ASCII: skip ahead a word at a time */
+                for (i++; i + 8 <= length; i += 8) {
+                    uint64_t word;
+                    memcpy(&word, data + i, 8);
+                    if (word & UINT64_C(0x8080808080808080)) break;
+                }
+                continue;
             }
-            if (i == length) break;
+            unsigned lead = lead_state(b);
+            if (lead == S_REJECT) break;
+            size_t size = lead >= S_F0 ? 4 : lead >= S_TAIL2 ? 3 : 2;
+            if (data[i + 1] < NEXT_LO[lead] || data[i + 1] > NEXT_HI[lead]) {
+                *error_at = i + 1;
+                return S_REJECT;
+            }
+            for (size_t k = 2; k < size; k++) {
+                if ((data[i + k] & 0xC0) != 0x80) {
+                    *error_at = i + k;
+                    return S_REJECT;
+                }
+            }
+            i += size;
         }
+        if (i >= length) return s;
         s = step(s, data[i]);
         if (s == S_REJECT) {
             *error_at = i;
@@ -69,7 +87,6 @@ static unsigned scan_scalar(const uint8_t *data, size_t length, unsigned s, size
         }
         i++;
     }
-    return s;
 }
 
 #if NVX_X86_SIMD
@@ -127,10 +144,15 @@ static unsigned scan(int level, const uint8_t *data, size_t length, unsigned s, 
     return scan_scalar(data, length, s, error_at);
 }
 
-static uint64_t pack_invalid(uint64_t current, uint64_t total)
+static int64_t pack_invalid(uint64_t current, uint64_t total)
 {
-    if (total < (UINT64_C(1) << 30)) return NVX_UTF8_INVALID | (current << 3) | (total << 33);
-    return NVX_UTF8_INVALID_BIG | (current << 3);
+    uint64_t packed = total < (uint64_t)NVX_UTF8_COMPACT_LIMIT ? (current << 30) | total : (UINT64_C(1) << 61) + current;
+    return INT64_MIN + (int64_t)packed;
+}
+
+static int64_t pack_valid(uint64_t total, unsigned s)
+{
+    return s == S_ACCEPT ? (int64_t)total : -1 - (int64_t)total;
 }
 
 void nvx_utf8_init(nvx_utf8 *state, int level)
@@ -149,7 +171,7 @@ uint64_t nvx_utf8_total(nvx_utf8 *state)
     return __atomic_load_n(&state->word, __ATOMIC_ACQUIRE) >> 4;
 }
 
-uint64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length)
+int64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length)
 {
     uint64_t old = __atomic_load_n(&state->word, __ATOMIC_ACQUIRE);
     for (;;) {
@@ -163,8 +185,7 @@ uint64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length)
         uint64_t word = (total << 4) | s;
         /* Publish only if no other thread moved the stream meanwhile; otherwise rescan from its state. */
         if (__atomic_compare_exchange_n(&state->word, &old, word, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            if (s == S_REJECT) return pack_invalid(current, total);
-            return (total << 3) | (s == S_ACCEPT ? NVX_UTF8_VALID : NVX_UTF8_PARTIAL);
+            return s == S_REJECT ? pack_invalid(current, total) : pack_valid(total, s);
         }
     }
 }

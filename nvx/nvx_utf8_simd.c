@@ -5,7 +5,7 @@
  * in, and the "must be a 2nd/3rd continuation" rule is settled by looking two and three bytes back.
  *
  * Contract of nvx_utf8_check_*(data, length): data[0] starts a code point. Returns length when
- * data[0..length) is complete, valid UTF-8. Otherwise returns the offset of the 64-byte block in which
+ * data[0..length) is complete, valid UTF-8. Otherwise returns the offset of the group of blocks in which
  * the first violation was seen; everything before that block's first code point is valid, so the
  * caller rescans from there with the scalar automaton to find the exact position. `data` is borrowed
  * read-only for the call; nothing is kept.
@@ -64,17 +64,27 @@ static const uint8_t CUR_HIGH[16] = {
     TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
 };
 
-/* Subtracting these (saturating) leaves a non-zero byte where a block ends inside a code point. */
-static const uint8_t INCOMPLETE_64[64] = {
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0xEF, 0xDF, 0xBF,
-};
+/* Both kernels judge groups of four vectors and branch once per group. A group that is all ASCII can
+ * only be wrong if the bytes before it leave a code point open; any other group has every byte judged
+ * against its three predecessors, which are loaded unaligned from memory (no cross-lane shuffles). */
 
-/* ---------------------------------------------------------------- AVX2: 2 x 32 bytes per block */
+/* Non-zero if the `length` bytes before `end` stop inside a code point (looks at most 3 bytes back). */
+static inline int ends_open(const uint8_t *end, size_t length)
+{
+    return (length >= 1 && end[-1] >= 0xC0) || (length >= 2 && end[-2] >= 0xE0) ||
+           (length >= 3 && end[-3] >= 0xF0);
+}
+
+/* Offset of the group that holds the last byte of a region of `length` > 0 bytes. */
+static inline size_t last_group(size_t length, size_t group)
+{
+    return (length - 1) / group * group;
+}
+
+/* ------------------------------------------------------------ AVX2: groups of 4 x 32 = 128 bytes */
 
 #define AVX2 __attribute__((target("avx2")))
+#define AVX2_GROUP 128
 
 typedef struct {
     __m256i prev_high, prev_low, cur_high, nibble, must_bit, third, fourth;
@@ -85,12 +95,12 @@ AVX2 static inline __m256i table256(const uint8_t *t)
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t));
 }
 
-AVX2 static inline __m256i avx2_errors(const avx2_tables *t, __m256i input, __m256i prev_input)
+/* Error bits of the 32 bytes at p, given that p[-3..-1] are readable predecessors. */
+AVX2 static inline __m256i avx2_errors(const avx2_tables *t, const uint8_t *p, __m256i input)
 {
-    __m256i joined = _mm256_permute2x128_si256(prev_input, input, 0x21);
-    __m256i prev1 = _mm256_alignr_epi8(input, joined, 15);
-    __m256i prev2 = _mm256_alignr_epi8(input, joined, 14);
-    __m256i prev3 = _mm256_alignr_epi8(input, joined, 13);
+    __m256i prev1 = _mm256_loadu_si256((const __m256i *)(p - 1));
+    __m256i prev2 = _mm256_loadu_si256((const __m256i *)(p - 2));
+    __m256i prev3 = _mm256_loadu_si256((const __m256i *)(p - 3));
     __m256i special = _mm256_and_si256(
         _mm256_and_si256(
             _mm256_shuffle_epi8(t->prev_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), t->nibble)),
@@ -101,44 +111,47 @@ AVX2 static inline __m256i avx2_errors(const avx2_tables *t, __m256i input, __m2
     return _mm256_xor_si256(must, special);
 }
 
+/* Non-zero if the 128 bytes at p are invalid; p[-3..127] must be readable. */
+AVX2 static inline int avx2_group_fails(const avx2_tables *t, const uint8_t *p)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
+    __m256i c = _mm256_loadu_si256((const __m256i *)(p + 64));
+    __m256i d = _mm256_loadu_si256((const __m256i *)(p + 96));
+    if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d))) == 0) {
+        return ends_open(p, 3);
+    }
+    __m256i err = _mm256_or_si256(_mm256_or_si256(avx2_errors(t, p, a), avx2_errors(t, p + 32, b)),
+                                  _mm256_or_si256(avx2_errors(t, p + 64, c), avx2_errors(t, p + 96, d)));
+    return !_mm256_testz_si256(err, err);
+}
+
 size_t AVX2 nvx_utf8_check_avx2(const uint8_t *data, size_t length)
 {
     const avx2_tables t = {
         table256(PREV_HIGH), table256(PREV_LOW), table256(CUR_HIGH), _mm256_set1_epi8(0x0F),
         _mm256_set1_epi8((char)0x80), _mm256_set1_epi8((char)(0xE0 - 1)), _mm256_set1_epi8((char)(0xF0 - 1)),
     };
-    const __m256i incomplete = _mm256_loadu_si256((const __m256i *)(INCOMPLETE_64 + 32));
-    __m256i prev = _mm256_setzero_si256();
-    __m256i prev_incomplete = _mm256_setzero_si256();
-    uint8_t last[64];
-    size_t i = 0;
-    while (i < length) {
-        const uint8_t *block = data + i;
-        if (length - i < 64) { /* pad the tail with ASCII, which closes nothing and opens nothing */
-            memset(last, 0, sizeof last);
-            memcpy(last, block, length - i);
-            block = last;
+    uint8_t copy[3 + AVX2_GROUP];
+    for (size_t i = 0; i < length; i += AVX2_GROUP) {
+        const uint8_t *p = data + i;
+        if (i == 0 || length - i < AVX2_GROUP) {
+            /* The first group has no predecessors and the last may be short: judge a copy framed by the
+             * real predecessors (zeros at the start) and ASCII zeros, which open and close nothing. */
+            memset(copy, 0, sizeof copy);
+            if (i > 0) memcpy(copy, p - 3, 3);
+            memcpy(copy + 3, p, length - i < AVX2_GROUP ? length - i : AVX2_GROUP);
+            p = copy + 3;
         }
-        __m256i a = _mm256_loadu_si256((const __m256i *)block);
-        __m256i b = _mm256_loadu_si256((const __m256i *)(block + 32));
-        if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
-            if (!_mm256_testz_si256(prev_incomplete, prev_incomplete)) return i;
-            prev_incomplete = _mm256_setzero_si256();
-        } else {
-            __m256i err = _mm256_or_si256(avx2_errors(&t, a, prev), avx2_errors(&t, b, a));
-            if (!_mm256_testz_si256(err, err)) return i;
-            prev_incomplete = _mm256_subs_epu8(b, incomplete);
-        }
-        prev = b;
-        i += 64;
+        if (avx2_group_fails(&t, p)) return i;
     }
-    if (!_mm256_testz_si256(prev_incomplete, prev_incomplete)) return i - 64;
-    return length;
+    return ends_open(data + length, length) ? last_group(length, AVX2_GROUP) : length;
 }
 
-/* ------------------------------------------------------------- AVX-512BW: 64 bytes per block */
+/* ------------------------------------------------------- AVX-512BW: groups of 4 x 64 = 256 bytes */
 
 #define AVX512 __attribute__((target("avx512f,avx512bw")))
+#define AVX512_GROUP 256
 
 typedef struct {
     __m512i prev_high, prev_low, cur_high, nibble, must_bit, third, fourth;
@@ -149,12 +162,23 @@ AVX512 static inline __m512i table512(const uint8_t *t)
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
 }
 
-AVX512 static inline __m512i avx512_errors(const avx512_tables *t, __m512i input, __m512i prev_input)
+/* Mask of the 64 bytes at offset `start` of a group that lie in [low, high) (others are not read). */
+static inline __mmask64 window(ptrdiff_t start, ptrdiff_t low, ptrdiff_t high)
 {
-    __m512i joined = _mm512_alignr_epi64(input, prev_input, 6);
-    __m512i prev1 = _mm512_alignr_epi8(input, joined, 15);
-    __m512i prev2 = _mm512_alignr_epi8(input, joined, 14);
-    __m512i prev3 = _mm512_alignr_epi8(input, joined, 13);
+    ptrdiff_t first = low > start ? low - start : 0;
+    ptrdiff_t last = high - start < 64 ? high - start : 64;
+    if (last <= first) return 0;
+    __mmask64 span = last - first == 64 ? ~(__mmask64)0 : (((__mmask64)1 << (last - first)) - 1);
+    return span << first;
+}
+
+/* Error bits of the 64 bytes at offset `start` of the group at g; bytes outside [low, high) read as 0. */
+AVX512 static inline __m512i avx512_errors(const avx512_tables *t, const uint8_t *g, ptrdiff_t start,
+                                           ptrdiff_t low, ptrdiff_t high, __m512i input)
+{
+    __m512i prev1 = _mm512_maskz_loadu_epi8(window(start - 1, low, high), g + start - 1);
+    __m512i prev2 = _mm512_maskz_loadu_epi8(window(start - 2, low, high), g + start - 2);
+    __m512i prev3 = _mm512_maskz_loadu_epi8(window(start - 3, low, high), g + start - 3);
     __m512i special = _mm512_and_si512(
         _mm512_and_si512(
             _mm512_shuffle_epi8(t->prev_high, _mm512_and_si512(_mm512_srli_epi16(prev1, 4), t->nibble)),
@@ -164,36 +188,38 @@ AVX512 static inline __m512i avx512_errors(const avx512_tables *t, __m512i input
     return _mm512_xor_si512(_mm512_maskz_mov_epi8(late, t->must_bit), special);
 }
 
+/* Non-zero if g[0..min(high, 256)) is invalid; g[low..high) is readable, low is 0 or -3. */
+AVX512 static inline int avx512_group_fails(const avx512_tables *t, const uint8_t *g, ptrdiff_t low,
+                                            ptrdiff_t high)
+{
+    __m512i a = _mm512_maskz_loadu_epi8(window(0, low, high), g);
+    __m512i b = _mm512_maskz_loadu_epi8(window(64, low, high), g + 64);
+    __m512i c = _mm512_maskz_loadu_epi8(window(128, low, high), g + 128);
+    __m512i d = _mm512_maskz_loadu_epi8(window(192, low, high), g + 192);
+    if (_mm512_movepi8_mask(_mm512_or_si512(_mm512_or_si512(a, b), _mm512_or_si512(c, d))) == 0) {
+        return low < 0 && ends_open(g, 3);
+    }
+    __m512i err = _mm512_or_si512(
+        _mm512_or_si512(avx512_errors(t, g, 0, low, high, a), avx512_errors(t, g, 64, low, high, b)),
+        _mm512_or_si512(avx512_errors(t, g, 128, low, high, c), avx512_errors(t, g, 192, low, high, d)));
+    return _mm512_test_epi8_mask(err, err) != 0;
+}
+
 size_t AVX512 nvx_utf8_check_avx512(const uint8_t *data, size_t length)
 {
     const avx512_tables t = {
         table512(PREV_HIGH), table512(PREV_LOW), table512(CUR_HIGH), _mm512_set1_epi8(0x0F),
         _mm512_set1_epi8((char)0x80), _mm512_set1_epi8((char)(0xE0 - 1)), _mm512_set1_epi8((char)(0xF0 - 1)),
     };
-    const __m512i incomplete = _mm512_loadu_si512((const void *)INCOMPLETE_64);
-    __m512i prev = _mm512_setzero_si512();
-    __mmask64 prev_incomplete = 0;
-    size_t i = 0;
-    while (i < length) {
-        __m512i input;
-        if (length - i >= 64) {
-            input = _mm512_loadu_si512((const void *)(data + i));
-        } else { /* masked load: the missing bytes read as ASCII zeros and are never touched */
-            input = _mm512_maskz_loadu_epi8((UINT64_C(1) << (length - i)) - 1, data + i);
-        }
-        if (_mm512_movepi8_mask(input) == 0) {
-            if (prev_incomplete) return i;
-        } else {
-            __m512i err = avx512_errors(&t, input, prev);
-            if (_mm512_test_epi8_mask(err, err)) return i;
-            __m512i open = _mm512_subs_epu8(input, incomplete);
-            prev_incomplete = _mm512_test_epi8_mask(open, open);
-        }
-        prev = input;
-        i += 64;
+    if (length == 0) return 0;
+    /* First group: nothing before data[0] may be read. Masked loads never touch masked-off bytes. */
+    if (avx512_group_fails(&t, data, 0, (ptrdiff_t)length)) return 0;
+    size_t i = AVX512_GROUP;
+    for (; i + AVX512_GROUP <= length; i += AVX512_GROUP) {
+        if (avx512_group_fails(&t, data + i, -3, AVX512_GROUP)) return i;
     }
-    if (prev_incomplete) return i - 64;
-    return length;
+    if (i < length && avx512_group_fails(&t, data + i, -3, (ptrdiff_t)(length - i))) return i;
+    return ends_open(data + length, length) ? last_group(length, AVX512_GROUP) : length;
 }
 
 #endif

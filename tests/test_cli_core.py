@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.isolation import harness_only_path
 from tests.support.markers import FREE_THREADED, needs_free_threading
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,10 +64,10 @@ def test_stress_lost_update_is_unsafe_with_report_and_rerun(tmp_path: Path) -> N
     assert "FAILED LostUpdate" in proc.stdout
     assert "rerun: " in proc.stdout and "--seed 11" in proc.stdout
     report = only_report(tmp_path)
-    assert REPORT_KEYS <= set(report)
+    assert set(report) >= REPORT_KEYS
     assert set(report["interpreter"]) >= {"version", "free_threaded", "gil_enabled", "gil_forced"}
     (scenario,) = report["scenarios"]
-    assert SCENARIO_KEYS <= set(scenario)
+    assert set(scenario) >= SCENARIO_KEYS
     assert (report["verdict"], report["exit_code"], scenario["status"]) == ("unsafe", 1, "failed")
     assert scenario["errors"][0]["type"] == "AssertionError"
     assert report["imports"][0]["module"] == "tests.support.scenarios"
@@ -103,6 +104,7 @@ def test_stress_python_option_accepts_this_interpreter(tmp_path: Path) -> None:
         (["--timeout", "-3"], {}, "bad --timeout"),
         (["--seed", "abc"], {}, "bad --seed"),
         (["--iterations", "1.5"], {}, "bad --iterations"),
+        (["--barrier", "fast"], {}, "bad --barrier on the command line: 'fast', expected one of spin, condition"),
         ([], {"FT_HARNESS_THREADS": "many"}, "bad FT_HARNESS_THREADS in the environment"),
         (["--python", "/no/such/python"], {}, "/no/such/python"),
         (["--scenario", "nope"], {}, "unknown scenario 'nope'"),
@@ -146,3 +148,34 @@ def test_imports_unfit_interpreter_exits_3(tmp_path: Path) -> None:
     proc = harness(tmp_path, "imports", "json", env={"PYTHON_GIL": "0"})
     assert proc.returncode == 3
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@needs_free_threading
+def test_gil_enabled_at_start_is_unfit(tmp_path: Path) -> None:
+    from tests.support.cbuild import build_plain_module
+
+    build_plain_module("undeclared_at_start", tmp_path, free_threading=False)
+    (tmp_path / "sitecustomize.py").write_text("import undeclared_at_start\n")
+    proc = harness(tmp_path, "doctor", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"})
+    assert proc.returncode == 3
+    assert "already enabled at start-up" in proc.stdout
+
+
+BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
+
+
+@pytest.mark.skipif(os.path.abspath(BASE_PYTHON) == os.path.abspath(sys.executable), reason="not running in a venv")
+def test_stress_in_another_interpreter_sees_only_the_harness_package(tmp_path: Path) -> None:
+    (tmp_path / "paths_check.py").write_text(
+        "import sys\n"
+        "def check():\n"
+        "    import harness\n"
+        f"    assert {str(REPO_ROOT)!r} not in sys.path, sys.path\n"
+        "    assert '/ft-harness-path-' in harness.__file__, harness.__file__\n"
+    )
+    parent_path = os.pathsep.join([harness_only_path(), str(tmp_path)])  # the repo root on no path at all
+    proc = harness(tmp_path, "stress", "--target", "paths_check:check", "--python", BASE_PYTHON, *SMALL, *ALLOW,
+                   env={"PYTHONPATH": parent_path})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (scenario,) = only_report(tmp_path)["scenarios"]
+    assert f"--python {BASE_PYTHON}" in scenario["rerun"]

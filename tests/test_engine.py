@@ -6,7 +6,16 @@ import time
 
 import pytest
 
-from harness.engine import BarrierTimeout, Race, SpinBarrier, load_ref, round_seed, run_in_process
+from harness.engine import (
+    BarrierTimeout,
+    ConditionBarrier,
+    Race,
+    SpinBarrier,
+    load_ref,
+    rerun_command,
+    round_seed,
+    run_in_process,
+)
 from harness.errors import UsageError
 from harness.settings import StressSettings
 from tests.support import scenarios
@@ -25,6 +34,11 @@ def test_lost_update_is_caught_by_verify() -> None:
     assert "lost updates" in result.errors[0].first_traceback
     assert "verify()" in result.errors[0].first_traceback
     assert result.time_to_first_failure_s is not None
+
+
+@pytest.mark.parametrize("barrier", ["spin", "condition"])
+def test_both_barriers_catch_the_lost_update(barrier: str) -> None:
+    assert run(scenarios.LostUpdate, SMALL.replace(barrier=barrier)).status == "failed"
 
 
 def test_locked_counter_passes() -> None:
@@ -111,11 +125,14 @@ def test_class_instance_gets_threads_iterations_and_round_seed() -> None:
     assert len({s for _, _, s in seen}) == 3
 
 
-def test_rerun_command_carries_seed_and_sizes() -> None:
+def test_rerun_command_carries_seed_sizes_and_changed_knobs() -> None:
     result = run(scenarios.raises_in_one_thread, name="raises_in_one_thread")
     assert "--seed 1234" in result.rerun
-    assert "--threads 4 --rounds 5 --iterations 50" in result.rerun
+    assert "--threads 4 --rounds 5 --iterations 50 --timeout 10" in result.rerun
     assert "--target tests.support.scenarios:raises_in_one_thread" in result.rerun
+    assert "--barrier" not in result.rerun and "--report-dir" not in result.rerun
+    changed = rerun_command("t", "s", SMALL.replace(barrier="condition", switch_interval_s=0.001))
+    assert changed.endswith("--switch-interval 0.001 --barrier condition")
 
 
 def test_setup_failure_is_a_failure() -> None:
@@ -148,10 +165,11 @@ def test_race_needs_callables() -> None:
         Race()
 
 
-def test_spin_barrier_releases_all_and_times_out_alone() -> None:
-    barrier = SpinBarrier(1)
+@pytest.mark.parametrize("kind", [SpinBarrier, ConditionBarrier])
+def test_barrier_passes_a_full_party_and_times_out_alone(kind: type) -> None:
+    barrier = kind(1)
     barrier.wait(time.monotonic() + 1)  # a single party passes straight through, repeatedly
     barrier.wait(time.monotonic() + 1)
-    lonely = SpinBarrier(2)
+    lonely = kind(2)
     with pytest.raises(BarrierTimeout):
         lonely.wait(time.monotonic() + 0.05)

@@ -9,7 +9,7 @@ import pytest
 from harness.cli import main
 from harness.errors import UsageError
 from harness.fileset import Cell, check, parse_cell, platform_keys
-from tests.wheel_factory import make_wheel
+from tests.support.wheels import make_wheel
 
 
 def fileset(capsys: pytest.CaptureFixture[str], directory: Path, *cells: str) -> tuple[int, str]:

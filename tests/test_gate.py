@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from harness.errors import UsageError
 from harness.gate import modules_from_record
 from harness.gate_report import render_html, throughput_svg, write_gate_reports
 from harness.uv_tool import run_uv
-from tests.wheel_factory import make_wheel
+from tests.support.markers import FREE_THREADED, needs_free_threading
+from tests.support.wheels import make_wheel
 
 REPO = Path(__file__).resolve().parents[1]
-FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-needs_ft = pytest.mark.skipif(not FREE_THREADED, reason="the gate judges free-threading: needs a free-threaded build")
 OWN_TAG = next(iter(sys_tags()))
 SMALL = ["--threads", "2", "--rounds", "2", "--iterations", "20", "--timeout", "60", "--seed", "7"]
 SCENARIOS = b'''
@@ -170,28 +168,28 @@ def test_reports_are_written_atomically_and_summary_is_appended(
     assert text.startswith("earlier step\n") and "# ft-harness gate: `demo.whl`" in text and "1,800" in text
 
 
-@needs_ft
-def test_gate_passes_a_correct_wheel_audit_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"VALUE = 1\n"})
+@needs_free_threading
+@pytest.mark.parametrize(
+    ("source", "exit_code", "line"),
+    [
+        (b"VALUE = 1\n", 0, "import demo: gil-free"),
+        (b"raise ImportError('demo is broken')\n", 1, "import demo: error (ImportError: demo is broken)"),
+    ],
+)
+def test_gate_import_audit_of_installed_wheel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: bytes, exit_code: int, line: str
+) -> None:
+    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": source})
     code, output = gate(capsys, "--wheel", str(wheel), "--report-dir", str(tmp_path / "r"), *SMALL)
-    assert code == 0, output
-    assert "import demo: gil-free" in output and "no target judges demo: import audit only" in output
+    assert code == exit_code, output
+    assert line in output and "no target judges demo: import audit only" in output
     assert set(reports(tmp_path / "r")) == {".json", ".md", ".html"}
     record = json.loads(reports(tmp_path / "r")[".json"].read_text())
     assert record["audit_only"] is True and record["wheel"]["expected_abi"] == OWN_TAG.abi
     assert record["venv"]["kept"] is False and not Path(record["venv"]["python"]).exists()
 
 
-@needs_ft
-def test_gate_fires_on_a_module_that_raises_on_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"raise ImportError('demo is broken')\n"})
-    code, output = gate(capsys, "--wheel", str(wheel), "--report-dir", str(tmp_path / "r"), *SMALL)
-    assert code == 1, output
-    assert "import demo: error" in output and "demo is broken" in output
-    assert set(reports(tmp_path / "r")) == {".json", ".md", ".html"}
-
-
-@needs_ft
+@needs_free_threading
 def test_gate_runs_scenarios_against_installed_code_and_measures_throughput(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -208,7 +206,7 @@ def test_gate_runs_scenarios_against_installed_code_and_measures_throughput(
     assert "<polyline" in reports(tmp_path / "r")[".html"].read_text()
 
 
-@needs_ft
+@needs_free_threading
 def test_gate_fires_on_a_failing_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"", "demo/scenarios.py": SCENARIOS})
     code, output = gate(
@@ -222,7 +220,7 @@ def test_gate_fires_on_a_failing_scenario(tmp_path: Path, capsys: pytest.Capture
     assert record["throughput"] == []
 
 
-@needs_ft
+@needs_free_threading
 def test_failed_install_is_reported_and_exits_3(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,8 +233,10 @@ def test_failed_install_is_reported_and_exits_3(
     assert record["verdict"] == "error" and "ft-harness-no-such-dependency" in record["note"]
 
 
-@needs_ft
-def test_gil_forced_off_is_unfit(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+@needs_free_threading
+def test_gil_forced_off_is_unfit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PYTHON_GIL", "0")
     wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b""})
     code, output = gate(capsys, "--wheel", str(wheel), "--report-dir", str(tmp_path / "r"), *SMALL)
@@ -245,7 +245,7 @@ def test_gil_forced_off_is_unfit(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert json.loads(reports(tmp_path / "r")[".json"].read_text())["venv"] is None
 
 
-@needs_ft
+@needs_free_threading
 def test_unknown_scenario_is_bad_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"", "demo/scenarios.py": SCENARIOS})
     code, output = gate(capsys, "--wheel", str(wheel), "--target", "demo.scenarios:ok", "--scenario", "nope")
@@ -276,7 +276,7 @@ def one_usage_line(code: int, output: str, expected: str) -> None:
 
 def test_project_wheel_offered_to_a_gil_gate(project_wheel: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, output = gate(capsys, "--wheel", str(project_wheel), "--expect-abi", "cp314")
-    one_usage_line(code, output, "carries ABI tag cp314t, expected exactly cp314 (a free-threaded wheel offered to a GIL gate)")
+    one_usage_line(code, output, "ABI tag cp314t, expected exactly cp314 (a free-threaded wheel offered to a GIL gate)")
 
 
 def test_gil_wheel_offered_to_the_free_threaded_gate(
@@ -284,7 +284,8 @@ def test_gil_wheel_offered_to_the_free_threaded_gate(
 ) -> None:
     gil_wheel = retagged_copy(project_wheel, tmp_path, filename_abi="cp314", wheel_file_abi="cp314")
     code, output = gate(capsys, "--wheel", str(gil_wheel))
-    one_usage_line(code, output, "carries ABI tag cp314, expected exactly cp314t (a GIL wheel offered to the free-threaded gate)")
+    expected = "ABI tag cp314, expected exactly cp314t (a GIL wheel offered to the free-threaded gate)"
+    one_usage_line(code, output, expected)
 
 
 def test_renamed_wheel_is_refused(project_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,6 +63,13 @@ def test_gil_forced_off_is_never_allowed() -> None:
     assert not dataclasses.replace(GOOD, gil_forced=0).fitness(allow_gil_build=True).fit
 
 
+def test_gil_build_names_only_its_build() -> None:
+    # sys.flags.gil is 1 on every GIL build; that is not "forced on".
+    gil_build = dataclasses.replace(GOOD, free_threaded=False, gil_enabled=True, gil_forced=1)
+    (reason,) = gil_build.problems()
+    assert "not a free-threaded build" in reason
+
+
 @needs_free_threading
 @pytest.mark.parametrize(("value", "forced", "enabled"), [("0", 0, False), ("1", 1, True)])
 def test_probe_sees_python_gil_in_the_environment(value: str, forced: int, enabled: bool) -> None:

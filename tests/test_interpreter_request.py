@@ -201,6 +201,7 @@ def test_uv_managed_interpreters_are_searched(isolated: Path, monkeypatch: pytes
 @pytest.mark.skipif(not os.path.exists(REAL_FT), reason=f"needs the free-threaded build at {REAL_FT}")
 def test_real_free_threaded_first_on_path_never_answers_a_gil_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(REAL_FT), os.environ.get("PATH", "")]))
+    monkeypatch.setattr(uv_tool, "uv_command", lambda: None)  # slow to list; covered by the fake-uv test
     interpreter_request._ask.cache_clear()
     assert probe_build(resolve("3.14t")).free_threaded is True
     try:

@@ -68,10 +68,11 @@ def test_child_env_of_another_interpreter_does_not_expose_the_repo_root() -> Non
     repo_root = str(Path(__file__).resolve().parents[1])
     env = child_env("/nonexistent/other/python", {"PYTHONPATH": "/user/path"})
     entries = env["PYTHONPATH"].split(os.pathsep)
-    assert entries == ["/user/path", harness_only_path()]
+    assert entries == [harness_only_path(), "/user/path"]
     assert repo_root not in entries
 
 
 def test_child_env_of_this_interpreter_mirrors_sys_path() -> None:
     entries = child_env(sys.executable, {})["PYTHONPATH"].split(os.pathsep)
-    assert set(p for p in sys.path if p) <= set(entries)
+    assert {p for p in sys.path if p and os.path.exists(p)} <= set(entries)
+    assert os.getcwd() in entries

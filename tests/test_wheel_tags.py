@@ -17,7 +17,7 @@ from harness.wheel_tags import (
     extension_abi,
     read_wheel,
 )
-from tests.wheel_factory import make_wheel
+from tests.support.wheels import make_wheel
 
 FT_WHEEL = "demo-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl"
 FT_MODULE = "demo/_speed.cpython-314t-x86_64-linux-gnu.so"

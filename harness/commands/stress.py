@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
 def _print_summary(record: dict[str, Any], out: TextIO) -> None:
     for scenario in record["scenarios"]:
         rate = f", {scenario['ops_per_s']:.0f} ops/s" if scenario.get("ops_per_s") else ""
-        print(f"{scenario['status'].upper()} {scenario['name']} in {scenario['duration_s']:.2f} s{rate}", file=out)
+        sizes = f"{scenario['threads']} threads x {scenario['iterations']} iterations x {scenario['rounds']} rounds"
+        print(f"{scenario['status'].upper()} {scenario['name']} ({sizes}) in {scenario['duration_s']:.2f} s{rate}",
+              file=out)
         if scenario["status"] == "passed":
             continue
         print(f"    {scenario['detail']}", file=out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import itertools
 import random
 import sys
 import threading
@@ -25,9 +26,19 @@ COMPILED = "nvx._compiled"
 PURE = "nvx._pure"
 REFERENCE = PURE
 
-MASK = b"\x9a\x3c\xe1\x07"
-# Code points from each UTF-8 length class, so chunk borders fall inside 2-, 3- and 4-byte sequences.
-_RANGES = ((0x20, 0x7E), (0x80, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
+MASK = b"\x9a\x3c\xe1\x07"  # four different bytes, so a masked byte tells the key phase it was masked at
+
+
+def _pool() -> tuple[str, ...]:
+    """Pieces of text to draw from: code points of every UTF-8 length (so chunk borders fall inside 2-, 3-
+    and 4-byte sequences), and ASCII runs long enough for the SIMD paths. Fixed, so runs are reproducible."""
+    rng = random.Random(0)
+    ranges = ((0x20, 0x7E), (0x80, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
+    pieces = [chr(rng.randint(low, high)) for low, high in ranges for _ in range(64)]
+    return (*pieces, *("x" * n for n in range(1, 41, 3)))
+
+
+_POOL = _pool()
 # Ill-formed sequences of each kind the validator must reject: stray continuation, bad lead, overlong,
 # surrogate, above U+10FFFF, truncated sequence followed by ASCII.
 _INVALID = (b"\x80", b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82A")
@@ -54,15 +65,8 @@ def _make(module: ModuleType, level: str | None) -> tuple[object, object]:
 
 
 def random_text(rng: random.Random, max_chars: int) -> bytes:
-    """Well-formed UTF-8 of up to ``max_chars`` code points, mixing all sequence lengths (ASCII runs too)."""
-    parts = []
-    for _ in range(rng.randrange(max_chars + 1)):
-        if rng.random() < 0.3:
-            parts.append("x" * rng.randrange(1, 40))
-        else:
-            low, high = rng.choice(_RANGES)
-            parts.append(chr(rng.randint(low, high)))
-    return "".join(parts).encode()
+    """Well-formed UTF-8 of up to ``max_chars`` pieces of :data:`_POOL`."""
+    return "".join(rng.choices(_POOL, k=rng.randrange(max_chars + 1))).encode()
 
 
 def random_stream(rng: random.Random, max_chars: int) -> bytes:
@@ -79,7 +83,7 @@ def random_chunks(rng: random.Random, data: bytes) -> list[bytes | bytearray | m
     cuts = sorted(rng.randrange(len(data) + 1) for _ in range(rng.randrange(6)))
     bounds = [0, *cuts, len(data)]
     chunks: list[bytes | bytearray | memoryview] = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         piece = data[start:end]
         kind = rng.randrange(3)
         chunks.append(piece if kind == 0 else bytearray(piece) if kind == 1 else memoryview(piece))
@@ -176,7 +180,7 @@ class PerThreadReference(_Seeded):
             raise AssertionError(f"pointer() {masker.pointer()} != reference {ref_masker.pointer()}")
 
 
-class PurePerThread(_Seeded):
+class PurePerThreadReference(_Seeded):
     """The pure backend on per-thread instances, checked against ``bytes.decode`` and an obvious XOR."""
 
     backend = PURE
@@ -194,7 +198,7 @@ class PurePerThread(_Seeded):
         masker.reset()
         chunks = random_chunks(rng, random_stream(rng, self.max_chars))
         pointer = 0
-        for index, (chunk, want) in enumerate(zip(chunks, expected_validation(chunks))):
+        for index, (chunk, want) in enumerate(zip(chunks, expected_validation(chunks), strict=True)):
             got = validator.validate(chunk)
             if got != want:
                 raise _mismatch("validate", index, chunks, got, want)
@@ -253,14 +257,14 @@ class SharedInstance(_Seeded):
         self.chunks = [
             [random_text(rng, self.max_chars) or b"a" for _ in range(self.iterations)] for rng in self.rng
         ]
-        self.fed = sum(len(c) for per_thread in self.chunks for c in per_thread) + (self.inject_at is not None)
+        if self.inject_at is not None:
+            self.chunks[0][self.inject_at] = b"\xff"
+        self.fed = sum(len(c) for per_thread in self.chunks for c in per_thread)
         self.last_total = [0] * self.threads
         self.frozen_total: list[int | None] = [None] * self.threads
 
     def step(self, thread_index: int, iteration: int) -> None:
         chunk = self.chunks[thread_index][iteration]
-        if thread_index == 0 and iteration == self.inject_at:
-            chunk = b"\xff"
         self._check_validate(thread_index, chunk, self.validator.validate(chunk))
         masked = self.masker.process(chunk)
         phase = MASK.find(masked[0] ^ chunk[0])  # the key's bytes differ, so the first byte names the phase
@@ -303,23 +307,34 @@ class PureSharedInstance(SharedInstance):
 class Churn:
     """Create/use/drop validators and maskers in reference cycles while another thread runs ``gc.collect()``.
 
-    Thread 0 (every fourth thread) collects; the others make objects, check a known result on each, and let
-    them die in cycles, so they are finalised by the collecting thread while the makers run.
+    Thread 0 (and every fourth thread) makes ``iterations`` full collections; the others make objects, check
+    a known result on each and drop them in cycles, and keep doing so until the collections are over, so
+    objects are finalised on the collecting thread all the while the makers run.
     """
 
     backend = COMPILED
     roles = ("collect", "churn", "churn", "churn")
-    threads: int
     iterations: int
 
     def setup(self) -> None:
         self.module = _backend(self.backend)
         self.levels = _levels(self.module)
+        self.collected = threading.Event()
 
     def collect(self, thread_index: int, iteration: int) -> None:
-        gc.collect()
+        try:
+            gc.collect()
+        finally:
+            if iteration == self.iterations - 1:
+                self.collected.set()
 
     def churn(self, thread_index: int, iteration: int) -> None:
+        self._churn_once(iteration)
+        if iteration == self.iterations - 1:
+            while not self.collected.is_set():
+                self._churn_once(iteration)
+
+    def _churn_once(self, iteration: int) -> None:
         validator, masker = _make(self.module, self.levels[iteration % len(self.levels)])
         cycle: list[object] = [validator, masker]
         cycle.append(cycle)

@@ -7,7 +7,6 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct {
     /* volatile: keep every load and store of the pointer, as the racy code is written */
@@ -41,12 +40,14 @@ void holder_free(holder *h)
     free(h);
 }
 
+/* A new buffer of `size` bytes, owned by the caller: `value` mixed with each byte's position. */
 static unsigned char *filled(size_t size, unsigned char value)
 {
     unsigned char *fresh = malloc(size);
 
     if (fresh != NULL)
-        memset(fresh, value, size);
+        for (size_t i = 0; i < size; i++)
+            fresh[i] = (unsigned char)(value ^ (i * 31u));
     return fresh;
 }
 
@@ -55,7 +56,7 @@ int holder_refill_racy(holder *h, unsigned char value)
 {
     unsigned char *old = h->data;
 
-    h->data = NULL;
+    h->data = NULL; /* published while the replacement is prepared: the bug */
     free(old);
     h->data = filled(h->size, value);
     return h->data == NULL ? -1 : 0;

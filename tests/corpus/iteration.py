@@ -12,6 +12,7 @@ from typing import Callable
 Callback = Callable[[int], None]
 
 STANDING_SUBSCRIBERS = 32
+HANDLERS_PER_CLIENT = 8
 
 
 class EventBus:
@@ -53,8 +54,16 @@ class LockedEventBus(EventBus):
             callback(event)
 
 
+def _ignore(event: int) -> None:
+    """A transient client's handler."""
+
+
 class _BusScenario:
-    """Publishers race subscribers that come and go; every standing subscriber must see every event."""
+    """Publishers race clients that come and go; every standing subscriber must see every event.
+
+    A churner thread connects a client (subscribing its handlers) on even iterations and disconnects it on
+    odd ones, so the subscriber table changes size under any publish in flight.
+    """
 
     bus_type: type[EventBus]
     roles = ("publisher", "churner")
@@ -71,9 +80,12 @@ class _BusScenario:
         self.bus.publish(iteration)
 
     def churner(self, thread_index: int, iteration: int) -> None:
-        key = ("transient", thread_index, iteration)
-        self.bus.subscribe(key, lambda event: None)
-        self.bus.unsubscribe(key)
+        client = (thread_index, iteration - iteration % 2)
+        for handler in range(HANDLERS_PER_CLIENT):
+            if iteration % 2:
+                self.bus.unsubscribe((client, handler))
+            else:
+                self.bus.subscribe((client, handler), _ignore)
 
     def verify(self) -> None:
         publishers = len(range(0, self.threads, len(self.roles)))

@@ -11,7 +11,7 @@ from typing import Callable
 
 Plugin = Callable[[str], str]
 
-DEFAULT_PLUGINS: dict[str, Plugin] = {f"builtin-{n}": str.upper for n in range(16)}
+DEFAULT_PLUGINS: dict[str, Plugin] = {f"builtin-{n}": str.upper for n in range(64)}
 
 
 class PluginRegistry:
@@ -32,7 +32,8 @@ class PluginRegistry:
         return self._plugins
 
     def _load_defaults(self) -> dict[str, Plugin]:
-        return dict(DEFAULT_PLUGINS)
+        """The built-in plugins, each checked: the work that made the author initialise lazily."""
+        return {name: plugin for name, plugin in DEFAULT_PLUGINS.items() if callable(plugin)}
 
 
 class LockedPluginRegistry(PluginRegistry):

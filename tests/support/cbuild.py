@@ -12,7 +12,7 @@ import json
 import shlex
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -24,7 +24,7 @@ class BuildError(RuntimeError):
     """The compiler failed; the message carries its output."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def build_config(python: str = sys.executable) -> dict[str, str]:
     """``CC``, ``INCLUDEPY`` and ``EXT_SUFFIX`` of ``python`` (asked of that interpreter)."""
     code = f"import json, sysconfig; print(json.dumps({{k: sysconfig.get_config_var(k) for k in {_CONFIG_KEYS!r}}}))"

@@ -32,6 +32,17 @@ def use(backend: Backend) -> None:
         )
 
 
+def variants(base: type) -> tuple[type, type]:
+    """``base`` as two scenario classes with ``backend = "nvx"`` and ``"pure"``, named ``<Base>Nvx``/``Pure``."""
+    name = base.__name__.lstrip("_")
+    made = []
+    for backend in ("nvx", "pure"):
+        cls = type(f"{name}{backend.title()}", (base,), {"backend": backend, "__module__": base.__module__})
+        cls.__qualname__ = cls.__name__
+        made.append(cls)
+    return made[0], made[1]
+
+
 def pure_classes() -> dict[str, Any]:
     """autobahn's own pure-Python validator and maskers (the process must use the pure backend)."""
     use("pure")

@@ -89,8 +89,8 @@ def messages(frames: list[Frame]) -> list[tuple[bool, bytes]]:
 
 def fragmented(rng, is_binary: bool, payload: bytes, *, masked: bool, pings: list[bytes]) -> bytes:
     """``payload`` as a message cut into 1-3 frames, maybe with a ping between fragments (appended to pings)."""
-    pieces = 1 if len(payload) < 2 else rng.randint(1, 3)
-    cuts = sorted(rng.sample(range(1, len(payload)), pieces - 1)) if pieces > 1 else []
+    pieces = min(rng.randint(1, 3), max(1, len(payload)))
+    cuts = sorted(rng.sample(range(1, len(payload)), pieces - 1))
     bounds = [0, *cuts, len(payload)]
     out = []
     for index, (a, b) in enumerate(zip(bounds, bounds[1:])):

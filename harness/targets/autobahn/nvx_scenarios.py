@@ -68,10 +68,10 @@ def _check_masking(label: str, masker: Any, mask: bytes, pieces: list[bytes]) ->
 class _SharedUtf8:
     """One validator for all threads; every chunk is complete ASCII, so every call must say valid and whole."""
 
-    impl = "nvx"
+    backend: _backend.Backend = "nvx"
 
     def setup(self) -> None:
-        classes = _backend.nvx_classes() if self.impl == "nvx" else _backend.pure_classes()
+        classes = _backend.nvx_classes() if self.backend == "nvx" else _backend.pure_classes()
         self.validator = classes["Utf8Validator"]()
         self.lengths = [0] * self.threads
 
@@ -81,7 +81,7 @@ class _SharedUtf8:
         self.lengths[thread_index] += len(chunk)
         if not (valid and ends and current == len(chunk)):
             raise AssertionError(
-                f"shared {self.impl} Utf8Validator: validate(<{len(chunk)} ASCII bytes>) returned "
+                f"shared {self.backend} Utf8Validator: validate(<{len(chunk)} ASCII bytes>) returned "
                 f"{(valid, ends, current, _total)}; expected (True, True, {len(chunk)}, <running total>)"
             )
 
@@ -89,28 +89,23 @@ class _SharedUtf8:
         total = self.validator.validate(b"")[3]
         expected = sum(self.lengths)
         if total != expected:
-            raise AssertionError(f"shared {self.impl} Utf8Validator: total index {total}, expected {expected} "
+            raise AssertionError(f"shared {self.backend} Utf8Validator: total index {total}, expected {expected} "
                                  f"({expected - total} octets lost)")
 
 
-class Utf8SharedNvx(_SharedUtf8):
-    impl = "nvx"
-
-
-class Utf8SharedPure(_SharedUtf8):
-    impl = "pure"
+Utf8SharedNvx, Utf8SharedPure = _backend.variants(_SharedUtf8)
 
 
 class _SharedXor:
     """One masker for all threads: each output must still be the input masked at some single offset."""
 
-    impl = "nvx"
+    backend: _backend.Backend = "nvx"
 
     def setup(self) -> None:
-        classes = _backend.nvx_classes() if self.impl == "nvx" else _backend.pure_classes()
+        classes = _backend.nvx_classes() if self.backend == "nvx" else _backend.pure_classes()
         self.mask = _data.rng_for(self.seed, -1).randbytes(4)
         kind = "XorMaskerShifted1" if self.seed % 2 else "XorMaskerSimple"
-        self.label = f"shared {self.impl} {kind}"
+        self.label = f"shared {self.backend} {kind}"
         self.masker = classes[kind](self.mask)
         self.lengths = [0] * self.threads
 
@@ -130,12 +125,7 @@ class _SharedXor:
                                  f"({expected - self.masker.pointer()} octets lost)")
 
 
-class XorSharedNvx(_SharedXor):
-    impl = "nvx"
-
-
-class XorSharedPure(_SharedXor):
-    impl = "pure"
+XorSharedNvx, XorSharedPure = _backend.variants(_SharedXor)
 
 
 class NvxChurn(_BothImplementations):

@@ -106,12 +106,7 @@ def _expect_counters(label: str, counters: dict[str, tuple[int, int]]) -> None:
         raise AssertionError(f"{label}: counters off: {wrong}")
 
 
-class PerConnectionNvx(_PerConnection):
-    backend = "nvx"
-
-
-class PerConnectionPure(_PerConnection):
-    backend = "pure"
+PerConnectionNvx, PerConnectionPure = _backend.variants(_PerConnection)
 
 
 class _SharedConnectionSend:
@@ -161,25 +156,18 @@ def _multiset_difference(a: list[Any], b: list[Any]) -> list[Any]:
     return out
 
 
-class SharedConnectionSendNvx(_SharedConnectionSend):
-    backend = "nvx"
+SharedConnectionSendNvx, SharedConnectionSendPure = _backend.variants(_SharedConnectionSend)
 
 
-class SharedConnectionSendPure(_SharedConnectionSend):
-    backend = "pure"
-
-
-class _SharedFactoryConnections:
+class SharedFactoryConnections:
     """Threads open and drop connections on one server factory (several event loops behind one factory).
 
     The factory's open-handshake timer is off here (``openHandshakeTimeout=0``): the timer wheel belongs to
     one loop, and this scenario looks only at the factory's connection count, which must return to zero.
+    No masking or UTF-8 work happens here, so it runs once, with autobahn's default backend.
     """
 
-    backend: _backend.Backend = "nvx"
-
     def setup(self) -> None:
-        _backend.use(self.backend)
         self.loop = asyncio.new_event_loop()
         self.factory, _ = _wsconn.factories(self.loop)
         self.factory.setProtocolOptions(openHandshakeTimeout=0)
@@ -195,14 +183,6 @@ class _SharedFactoryConnections:
         if count != 0:
             raise AssertionError(f"factory counts {count} open connections after every connection was dropped "
                                  f"({self.threads * self.iterations} opened and dropped)")
-
-
-class SharedFactoryConnectionsNvx(_SharedFactoryConnections):
-    backend = "nvx"
-
-
-class SharedFactoryConnectionsPure(_SharedFactoryConnections):
-    backend = "pure"
 
 
 class _PreparedBroadcast:
@@ -234,9 +214,4 @@ class _PreparedBroadcast:
             pair.close()
 
 
-class PreparedBroadcastNvx(_PreparedBroadcast):
-    backend = "nvx"
-
-
-class PreparedBroadcastPure(_PreparedBroadcast):
-    backend = "pure"
+PreparedBroadcastNvx, PreparedBroadcastPure = _backend.variants(_PreparedBroadcast)

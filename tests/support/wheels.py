@@ -26,7 +26,7 @@ def make_wheel(
     if wheel_tags is None:
         wheel_tags = [f"{p}-{a}-{pl}" for p in python.split(".") for a in abi.split(".") for pl in platform.split(".")]
     dist_info = f"{name}-{version}.dist-info"
-    wheel_file = "Wheel-Version: 1.0\nGenerator: wheel_factory\nRoot-Is-Purelib: false\n"
+    wheel_file = "Wheel-Version: 1.0\nGenerator: ft-harness-tests\nRoot-Is-Purelib: false\n"
     wheel_file += "".join(f"Tag: {tag}\n" for tag in wheel_tags)
     content = dict(files or {f"{name}/__init__.py": b""})
     content[f"{dist_info}/WHEEL"] = wheel_file.encode()
