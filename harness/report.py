@@ -67,19 +67,26 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines += _table(
             ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
              "duration (s)"),
-            [(s["name"], s["status"], s["threads"], s["rounds"], s["iterations"], s["failures"], s.get("ops_per_s"),
+            [(s["name"], _status(s), s["threads"], s["rounds"], s["iterations"], s["failures"], s.get("ops_per_s"),
               s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
         )
     for s in scenarios:
         if s["status"] == "passed":
             continue
-        lines += ["", f"### {s['name']}: {s['status']}", "", s.get("detail") or "", "",
+        lines += ["", f"### {s['name']}: {_status(s)}", "", s.get("detail") or "", "",
                   f"Rerun: `{s['rerun']}`"]
         for error in s.get("errors") or []:
             tb = error["first_traceback"].splitlines()
             shown = tb[:_TRACEBACK_LINES] + (["..."] if len(tb) > _TRACEBACK_LINES else [])
             lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _status(scenario: Mapping[str, Any]) -> str:
+    """The status, saying when a failure is a shared-use finding (an unshareable object) that keeps the verdict."""
+    if scenario["status"] == "failed" and scenario.get("on_failure") == "shared-use-unsafe":
+        return "failed (shared use unsafe: finding, not verdict)"
+    return scenario["status"]
 
 
 RENDERERS: dict[str, tuple[str, Renderer]] = {"json": (".json", render_json), "md": (".md", render_markdown)}

@@ -16,23 +16,17 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ("nvx_cpu.c", "nvx_utf8.c", "nvx_utf8_simd.c", "nvx_xor.c")
 
-# Only what Python calls; the authoritative declarations (and their ownership rules) are in nvx.h.
-CDEF = """
-typedef struct { ...; } nvx_utf8;
-typedef struct { ...; } nvx_xor;
+API_BEGIN = "/* ---- Python API:"
+API_END = "/* ---- end of Python API ---- */"
 
-int nvx_cpu_level(void);
 
-void nvx_utf8_init(nvx_utf8 *state, int level);
-void nvx_utf8_reset(nvx_utf8 *state);
-int64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length);
-uint64_t nvx_utf8_total(nvx_utf8 *state);
+def python_api(header: str) -> str:
+    """The cdef: the structs as opaque to Python, then the prototypes marked in nvx.h (one source of truth)."""
+    with open(header, encoding="utf-8") as handle:
+        text = handle.read()
+    prototypes = text[text.index(API_BEGIN) : text.index(API_END)]
+    return "typedef struct { ...; } nvx_utf8;\ntypedef struct { ...; } nvx_xor;\n" + prototypes
 
-void nvx_xor_init(nvx_xor *state, const char *mask, int level);
-void nvx_xor_reset(nvx_xor *state);
-uint64_t nvx_xor_pointer(nvx_xor *state);
-void nvx_xor_process(nvx_xor *state, const char *data, char *out, size_t length);
-"""
 
 WARNINGS = ["/W4"] if sys.platform == "win32" else ["-Wall", "-Wextra", "-O3"]
 
@@ -40,7 +34,7 @@ WARNINGS = ["/W4"] if sys.platform == "win32" else ["-Wall", "-Wextra", "-O3"]
 def make_builder(source_dir: str) -> FFI:
     """A builder whose C sources live in ``source_dir`` (setuptools insists on paths relative to the root)."""
     builder = FFI()
-    builder.cdef(CDEF)
+    builder.cdef(python_api(os.path.join(HERE, "nvx.h")))
     builder.set_source(
         "nvx._nvx_cffi",
         '#include "nvx.h"',

@@ -17,6 +17,7 @@ BEST_LEVEL = AVAILABLE_LEVELS[-1]
 _validate = lib.nvx_utf8_validate
 _process = lib.nvx_xor_process
 _from_buffer = ffi.from_buffer
+_ZERO = b"\0"
 # Decoding of nvx_utf8_validate's packed int64 result (see nvx.h).
 _PARTIAL_MIN = -(1 << 62)
 _INVALID_BASE = -(1 << 63)
@@ -92,8 +93,9 @@ class XorMasker:
         """Return ``data`` XOR the key, continuing the key phase from the previous call."""
         try:  # as in Utf8Validator.validate
             length = len(data)
-            out = bytes(length)
-            # C fills the fresh bytes object in place: the only allocation of the call is the result.
+            # A fresh bytes object that C fills in place: the only allocation of the call is the result.
+            # (b"\0" * 1 would be the shared constant itself, hence bytes(1); repeating is the cheaper way.)
+            out = _ZERO * length if length > 1 else bytes(length)
             _process(self._state, data, out, length)
         except TypeError:
             return self.process(_as_buffer(data))

@@ -55,6 +55,8 @@ typedef struct nvx_xor {
     int level;        /* SIMD level; written once by nvx_xor_init */
 } nvx_xor;
 
+/* ---- Python API: nvx/_build.py hands the lines from here to "end of Python API" to cffi's cdef. ---- */
+
 /* Best SIMD level this CPU and OS support (a pure function of the hardware). */
 int nvx_cpu_level(void);
 
@@ -73,7 +75,9 @@ uint64_t nvx_xor_pointer(nvx_xor *state);
 /* Write `data` XOR the key (phase continued from earlier calls) to `out`; both are `length` bytes. */
 void nvx_xor_process(nvx_xor *state, const char *data, char *out, size_t length);
 
-/* Internal SIMD kernels (nvx_utf8_simd.c, nvx_xor.c). `data`/`out` borrowed for the call. */
+/* ---- end of Python API ---- */
+
+/* Internal SIMD kernels (nvx_utf8_simd.c). `data` is borrowed read-only for the call. */
 size_t nvx_utf8_check_avx2(const uint8_t *data, size_t length);
 size_t nvx_utf8_check_avx512(const uint8_t *data, size_t length);
 

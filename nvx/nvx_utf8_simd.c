@@ -5,10 +5,10 @@
  * in, and the "must be a 2nd/3rd continuation" rule is settled by looking two and three bytes back.
  *
  * Contract of nvx_utf8_check_*(data, length): data[0] starts a code point. Returns length when
- * data[0..length) is complete, valid UTF-8. Otherwise returns the offset of the group of blocks in which
- * the first violation was seen; everything before that block's first code point is valid, so the
- * caller rescans from there with the scalar automaton to find the exact position. `data` is borrowed
- * read-only for the call; nothing is kept.
+ * data[0..length) is complete, valid UTF-8. Otherwise returns the offset of the group of vectors in
+ * which the first violation was seen: everything before the code point that straddles that offset is
+ * valid, so the caller rescans from that code point with the scalar automaton to find the exact
+ * position. `data` is borrowed read-only for the call; nothing is kept.
  */
 #include "nvx.h"
 
@@ -199,9 +199,11 @@ AVX512 static inline int avx512_group_fails(const avx512_tables *t, const uint8_
     if (_mm512_movepi8_mask(_mm512_or_si512(_mm512_or_si512(a, b), _mm512_or_si512(c, d))) == 0) {
         return low < 0 && ends_open(g, 3);
     }
-    __m512i err = _mm512_or_si512(
-        _mm512_or_si512(avx512_errors(t, g, 0, low, high, a), avx512_errors(t, g, 64, low, high, b)),
-        _mm512_or_si512(avx512_errors(t, g, 128, low, high, c), avx512_errors(t, g, 192, low, high, d)));
+    /* Vectors wholly past the end are skipped: a code point cut off by the end is the caller's check. */
+    __m512i err = avx512_errors(t, g, 0, low, high, a);
+    if (high > 64) err = _mm512_or_si512(err, avx512_errors(t, g, 64, low, high, b));
+    if (high > 128) err = _mm512_or_si512(err, avx512_errors(t, g, 128, low, high, c));
+    if (high > 192) err = _mm512_or_si512(err, avx512_errors(t, g, 192, low, high, d));
     return _mm512_test_epi8_mask(err, err) != 0;
 }
 

@@ -87,3 +87,13 @@ def test_masking_matches_plain_xor_for_any_split(level, payload, mask, cuts, kin
     assert b"".join(compiled_out) == expected
     assert compiled_out == pure_out
     assert compiled.pointer() == pure.pointer() == len(payload)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_results_are_fresh_objects_and_shared_constants_stay_intact(level: str) -> None:
+    masker = _compiled.XorMasker(b"\xff\xfe\xfd\xfc", level=level)
+    outputs = [masker.process(bytes(length)) for length in range(4)]
+    assert outputs == [b"", b"\xff", b"\xfe\xfd", b"\xfc\xff\xfe"]
+    # The C code writes into the bytes object it returns; CPython's shared one-byte and empty objects
+    # must never be that object.
+    assert bytes([0])[0] == 0 and (b"\0" * 1)[0] == 0 and bytes(1)[0] == 0 and b"" == bytes()

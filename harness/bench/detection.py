@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from harness import settings as settings_mod
+from harness.bench import positive_count
 from harness.errors import EXIT_SAFE, EXIT_UNSAFE, UsageError
 from harness.interpreter import probe
 from harness.report import render_json, write_atomic
@@ -38,16 +39,16 @@ DEFAULT_RUNS = 100
 DEFAULT_TWIN_RUNS = 50
 MISJUDGED_KEPT = 5
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_TUNABLE = ("threads", "rounds", "iterations", "timeout_s", "switch_interval_s", "report_dir")
+_TUNABLE = tuple(f.name for f in settings_mod.FIELDS if f.name != "seed")  # every run draws its own seed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", type=_positive, default=DEFAULT_RUNS, metavar="K",
+    parser.add_argument("--runs", type=positive_count, default=DEFAULT_RUNS, metavar="K",
                         help=f"runs of each seeded bug (default {DEFAULT_RUNS})")
-    parser.add_argument("--twin-runs", type=_positive, default=DEFAULT_TWIN_RUNS, metavar="N",
+    parser.add_argument("--twin-runs", type=positive_count, default=DEFAULT_TWIN_RUNS, metavar="N",
                         help=f"runs of each correct twin (default {DEFAULT_TWIN_RUNS})")
     parser.add_argument("--case", action="append", metavar="NAME", help="only this corpus case (repeatable)")
-    parser.add_argument("--jobs", type=_positive, default=1, metavar="J",
+    parser.add_argument("--jobs", type=positive_count, default=1, metavar="J",
                         help="runs at once (default 1; more only for cases that sit idle, like hangs: "
                              "parallel runs compete for cores and skew the figures)")
     for field in settings_mod.FIELDS:
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     loads = [os.getloadavg()]
     print(f"detection benchmark on {facts.label}; {facts.cpu_count} CPUs, load {_load(loads[0])}", flush=True)
     print(f"settings: threads {settings.threads}, rounds {settings.rounds}, iterations {settings.iterations}, "
-          f"timeout {settings.timeout_s:g} s, switch interval {settings.switch_interval_s:g} s", flush=True)
+          f"timeout {settings.timeout_s:g} s, switch interval {settings.switch_interval_s:g} s, "
+          f"barrier {settings.barrier}", flush=True)
     results = []
     for case in cases:
         if case.ft_only and not facts.free_threaded:
@@ -117,16 +119,6 @@ def _command(args: argparse.Namespace) -> str:
     flags = {f.name: f.flag for f in settings_mod.FIELDS}
     words += [w for name in _TUNABLE if getattr(args, name) is not None for w in (flags[name], str(getattr(args, name)))]
     return " ".join(words)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"bad count {text!r}: expected a positive integer")
-    return value
 
 
 def _select_cases(names: Sequence[str] | None) -> list[Any]:
@@ -211,7 +203,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         f"- machine: {machine['cpu_count']} CPUs; 1-min load average {min(la[0] for la in loads)}"
         f"-{max(la[0] for la in loads)} during the run",
         f"- settings: threads {s['threads']}, rounds {s['rounds']}, iterations {s['iterations']}, "
-        f"timeout {s['timeout_s']} s, switch interval {s['switch_interval_s']} s",
+        f"timeout {s['timeout_s']} s, switch interval {s['switch_interval_s']} s, barrier {s.get('barrier')}",
         f"- started {record['started']}, took {record['duration_s']} s; {record['runs_per_bug']} runs per bug, "
         f"{record['runs_per_twin']} per twin; goal: >= {GOAL_RATE:.0%} caught, median <= {GOAL_MEDIAN_S:g} s, "
         f"twins 100% passed over >= {GOAL_TWIN_RUNS} runs",

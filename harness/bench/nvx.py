@@ -1,0 +1,337 @@
+"""``bench nvx``: our NVX against its peers, in one run, on this machine.
+
+Measures, side by side: UTF-8 validation throughput (ASCII, mixed European/CJK text, emoji, valid text
+with one error at the end) for our NVX, autobahn's NVX and ``bytes.decode``; XOR masking throughput for
+our NVX, autobahn's NVX and ``websockets.speedups.apply_mask``; the cost of one call on 16/64/128-byte
+frames, Python call included; and thread scaling (per-thread instances) on the free-threaded build and,
+when one is available, on a GIL build, each in its own child process. Peers that are not installed are
+reported as absent. Every figure is the best of k interleaved rounds, with the spread; ratios compare
+figures of the same run. Prints a table and writes ``nvx-<time>.json``, ``.md`` and ``.svg`` (a chart)
+to the report folder. ``--quick`` is a seconds-long profile for CI; figures from it are not meaningful.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.bench import _nvx_render, positive_count
+from harness.bench._nvx_corpus import CORPORA, frame, text
+from harness.bench._timing import Timing, interleaved
+from harness.errors import EXIT_SAFE, UsageError
+from harness.isolation import child_env, harness_command
+from harness.report import write_atomic
+
+FT_PYTHON = "/opt/cpython-3.14t/bin/python3.14t"
+GIL_PYTHON = "/opt/cpython-3.14/bin/python3.14"
+FRAME_SIZES = (16, 64, 128)
+MASK = b"\x8a\x13\x5c\xe7"
+OURS = "nvx"
+CHILD_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Profile:
+    size: int  # bytes of each throughput buffer
+    rounds: int  # interleaved rounds per measurement (best-of-k)
+    calls: int  # calls per timed loop for per-call costs
+    scaling_calls: int  # small-frame calls per thread
+    large_size: int  # bytes per call in the large-buffer scaling workloads
+    large_calls: int  # large calls per thread
+    scaling_rounds: int
+
+
+FULL = Profile(8 << 20, 7, 20_000, 50_000, 1 << 20, 200, 5)
+QUICK = Profile(256 << 10, 2, 1_000, 2_000, 64 << 10, 20, 1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="a few seconds, for CI (figures not meaningful)")
+    parser.add_argument("--rounds", type=positive_count, metavar="K", help="interleaved rounds per figure (best of K)")
+    parser.add_argument("--size-mib", type=positive_count, metavar="N", help="throughput buffer size (default 8)")
+    parser.add_argument("--max-threads", type=positive_count, metavar="N",
+                        help=f"largest thread count for scaling (default os.cpu_count() = {os.cpu_count()})")
+    parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR",
+                        help="folder for the JSON, Markdown and SVG reports (default reports/)")
+    parser.add_argument("--ft-python", metavar="PATH",
+                        help=f"free-threaded interpreter for the scaling run (default: this one if it is "
+                             f"free-threaded, else {FT_PYTHON})")
+    parser.add_argument("--gil-python", metavar="PATH",
+                        help=f"GIL interpreter for the comparison scaling run, 'none' to skip (default "
+                             f"{GIL_PYTHON} when present); it needs ft-harness (nvx) installed")
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = _profile(args)
+    pythons = {"free-threaded": _ft_python(args.ft_python), "gil": _gil_python(args.gil_python)}
+    threads = _thread_counts(args.max_threads or os.cpu_count() or 1)
+    started = time.time()
+    load_before = _loadavg()
+    peers = _peers()
+    import nvx
+
+    if nvx.BACKEND != "cffi":
+        raise UsageError("nvx's compiled backend is not importable here; install ft-harness with its extension")
+    record: dict[str, Any] = {
+        "benchmark": "nvx",
+        "profile": "quick" if args.quick else "full",
+        "settings": asdict(profile),
+        "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]]),
+        "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "interpreter": _interpreter(),
+        "nvx": {"backend": nvx.BACKEND, "level": nvx._compiled.BEST_LEVEL,
+                "levels": list(nvx._compiled.AVAILABLE_LEVELS)},
+        "peers": {name: peer.status for name, peer in peers.items()},
+        "throughput": _throughput(profile, peers),
+        "levels": _levels(profile),
+        "per_call": _per_call(profile, peers),
+    }
+    record["scaling"] = {build: _scaling(python, profile, threads) for build, python in pythons.items()}
+    record["targets"] = _nvx_render.targets(record)
+    record["noise"] = {"cpu_count": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": _loadavg()}
+    record["duration_s"] = round(time.time() - started, 2)
+    print(_nvx_render.text_table(record))
+    stem = "nvx-" + datetime.fromtimestamp(started, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        paths = [
+            write_atomic(args.report_dir / f"{stem}.json", json.dumps(record, indent=2) + "\n"),
+            write_atomic(args.report_dir / f"{stem}.md", _nvx_render.markdown(record)),
+            write_atomic(args.report_dir / f"{stem}.svg", _nvx_render.svg(record)),
+        ]
+    except OSError as exc:
+        raise UsageError(f"cannot write reports to {args.report_dir}: {exc.strerror or exc}") from None
+    print("reports: " + ", ".join(str(p) for p in paths))
+    return EXIT_SAFE
+
+
+# ------------------------------------------------------------------------------------------ peers
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A peer implementation: its status for the report, and its callables when it is installed."""
+
+    status: dict[str, Any]
+    validator: Callable[[], Any] | None = None  # makes an object with .validate(data) and .reset()
+    masker: Callable[[bytes, int], Any] | None = None  # (mask, length) -> object with .process(data)
+    apply_mask: Callable[[bytes, bytes], bytes] | None = None
+
+
+def _peers() -> dict[str, Peer]:
+    peers = {}
+    try:
+        from autobahn import __version__ as autobahn_version
+        from autobahn.nvx._utf8validator import Utf8Validator
+        from autobahn.nvx._xormasker import create_xor_masker
+
+        Utf8Validator().validate(b"probe")
+        peers["autobahn"] = Peer({"available": True, "version": autobahn_version}, Utf8Validator,
+                                 lambda mask, length: create_xor_masker(mask, length))
+    except Exception as exc:  # any failure (not installed, NVX not compiled) means absent
+        peers["autobahn"] = Peer({"available": False, "reason": f"{type(exc).__name__}: {exc}"})
+    try:
+        from websockets import __version__ as websockets_version
+        from websockets.speedups import apply_mask
+
+        peers["websockets"] = Peer({"available": True, "version": websockets_version}, apply_mask=apply_mask)
+    except Exception as exc:
+        peers["websockets"] = Peer({"available": False, "reason": f"{type(exc).__name__}: {exc}"})
+    peers["bytes.decode"] = Peer({"available": True, "version": platform.python_version()})
+    return peers
+
+
+# ------------------------------------------------------------------------------------ measurements
+
+
+def _throughput(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
+    import nvx
+
+    rows = []
+    for corpus in CORPORA:
+        data = text(corpus, profile.size)
+        candidates = {OURS: _validate_whole(nvx.Utf8Validator(), data)}
+        if peers["autobahn"].validator:
+            candidates["autobahn"] = _validate_whole(peers["autobahn"].validator(), data)
+        candidates["bytes.decode"] = lambda data=data: _decode(data)
+        rows.append(_rates("validate", corpus, len(data), candidates, profile.rounds))
+    payload = os.urandom(profile.size)
+    candidates = {OURS: nvx.XorMasker(MASK).process}
+    if peers["autobahn"].masker:
+        candidates["autobahn"] = peers["autobahn"].masker(MASK, len(payload)).process
+    if peers["websockets"].apply_mask:
+        candidates["websockets"] = lambda p, apply=peers["websockets"].apply_mask: apply(p, MASK)
+    rows.append(_rates("mask", "random", len(payload), {k: _bind(f, payload) for k, f in candidates.items()},
+                       profile.rounds))
+    return rows
+
+
+def _levels(profile: Profile) -> list[dict[str, Any]]:
+    """Our NVX pinned to each SIMD level the CPU has, on mixed text and on masking."""
+    from nvx import _compiled
+
+    data, payload = text("mixed", profile.size), os.urandom(profile.size)
+    validate = {lv: _validate_whole(_compiled.Utf8Validator(level=lv), data) for lv in _compiled.AVAILABLE_LEVELS}
+    mask = {lv: _bind(_compiled.XorMasker(MASK, level=lv).process, payload) for lv in _compiled.AVAILABLE_LEVELS}
+    return [_rates("validate", "mixed", len(data), validate, profile.rounds),
+            _rates("mask", "random", len(payload), mask, profile.rounds)]
+
+
+def _per_call(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
+    import nvx
+
+    rows = []
+    for size in FRAME_SIZES:
+        data = frame(size)
+        candidates = {OURS: _loop(nvx.Utf8Validator().validate, data, profile.calls)}
+        if peers["autobahn"].validator:
+            candidates["autobahn"] = _loop(peers["autobahn"].validator().validate, data, profile.calls)
+        candidates["bytes.decode"] = _loop(bytes.decode, data, profile.calls)
+        rows.append(_costs("validate", size, candidates, profile))
+        payload = os.urandom(size)
+        candidates = {OURS: _loop(nvx.XorMasker(MASK).process, payload, profile.calls)}
+        if peers["autobahn"].masker:
+            candidates["autobahn"] = _loop(peers["autobahn"].masker(MASK, size).process, payload, profile.calls)
+        if peers["websockets"].apply_mask:
+            apply = peers["websockets"].apply_mask
+            candidates["websockets"] = _loop(lambda p, apply=apply: apply(p, MASK), payload, profile.calls)
+        rows.append(_costs("mask", size, candidates, profile))
+    return rows
+
+
+def _scaling(python: str | None, profile: Profile, threads: list[int]) -> dict[str, Any]:
+    """Run the scaling workloads in a child of ``python`` (absent when there is none)."""
+    if python is None:
+        return {"available": False, "reason": "skipped: no such interpreter here, or --gil-python none"}
+    params = {"threads": threads, "calls": profile.scaling_calls, "large_size": profile.large_size,
+              "large_calls": profile.large_calls, "rounds": profile.scaling_rounds}
+    try:
+        done = subprocess.run(harness_command(python, "harness.bench._nvx_scaling", json.dumps(params)),
+                              env=child_env(python), capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"available": False, "python": python, "reason": f"{type(exc).__name__}: {exc}"}
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"available": False, "python": python, "reason": f"child exited {done.returncode}: {tail}"}
+    result = json.loads(done.stdout)
+    if "absent" in result:
+        return {"available": False, "python": python, "reason": result["absent"]}
+    return {"available": True, "python": python, **result}
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _validate_whole(validator: Any, data: bytes) -> Callable[[], object]:
+    def work() -> None:
+        validator.reset()
+        validator.validate(data)
+
+    return work
+
+
+def _decode(data: bytes) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+
+
+def _bind(function: Callable[[bytes], object], argument: bytes) -> Callable[[], object]:
+    return lambda: function(argument)
+
+
+def _loop(function: Callable[[bytes], object], argument: bytes, calls: int) -> Callable[[], None]:
+    def work() -> None:
+        for _ in repeat(None, calls):
+            function(argument)
+
+    return work
+
+
+def _rates(operation: str, corpus: str, size: int, candidates: dict[str, Callable[[], object]],
+           rounds: int) -> dict[str, Any]:
+    timings = interleaved(candidates, rounds=rounds)
+    results = {name: _rate(t, size) for name, t in timings.items()}
+    ours = results[OURS]["best_gbps"] if OURS in results else None
+    ratios = {name: ours / r["best_gbps"] for name, r in results.items() if name != OURS and ours}
+    return {"operation": operation, "corpus": corpus, "bytes": size, "results": results, "ratios": ratios}
+
+
+def _rate(timing: Timing, size: int) -> dict[str, float]:
+    return {"best_gbps": size / timing.best_s / 1e9, "median_gbps": size / timing.median_s / 1e9,
+            "worst_gbps": size / timing.worst_s / 1e9, "spread_pct": timing.spread_pct}
+
+
+def _costs(operation: str, size: int, candidates: dict[str, Callable[[], None]], profile: Profile) -> dict[str, Any]:
+    timings = interleaved(candidates, rounds=profile.rounds, units=profile.calls)
+    results = {name: {"best_ns": t.best_s * 1e9, "median_ns": t.median_s * 1e9, "worst_ns": t.worst_s * 1e9,
+                      "spread_pct": t.spread_pct} for name, t in timings.items()}
+    ours = results[OURS]["best_ns"]
+    ratios = {name: r["best_ns"] / ours for name, r in results.items() if name != OURS}
+    return {"operation": operation, "bytes": size, "results": results, "ratios": ratios}
+
+
+def _thread_counts(limit: int) -> list[int]:
+    counts = [1]
+    while counts[-1] * 2 <= limit:
+        counts.append(counts[-1] * 2)
+    return counts if counts[-1] == limit else [*counts, limit]
+
+
+def _free_threaded() -> bool:
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def _ft_python(requested: str | None) -> str | None:
+    if requested:
+        return _existing(requested, "--ft-python")
+    if _free_threaded():
+        return sys.executable
+    return FT_PYTHON if os.path.exists(FT_PYTHON) else None
+
+
+def _gil_python(requested: str | None) -> str | None:
+    if requested == "none":
+        return None
+    if requested:
+        return _existing(requested, "--gil-python")
+    return GIL_PYTHON if os.path.exists(GIL_PYTHON) else None
+
+
+def _existing(path: str, flag: str) -> str:
+    if not os.access(path, os.X_OK):
+        raise UsageError(f"{flag} {path!r}: expected an executable Python interpreter")
+    return path
+
+
+def _interpreter() -> dict[str, Any]:
+    return {"executable": sys.executable, "version": platform.python_version(), "free_threaded": _free_threaded(),
+            "gil_enabled": bool(getattr(sys, "_is_gil_enabled", lambda: True)())}
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    profile = QUICK if args.quick else FULL
+    if args.rounds:
+        profile = replace(profile, rounds=args.rounds, scaling_rounds=args.rounds)
+    if args.size_mib:
+        profile = replace(profile, size=args.size_mib << 20)
+    return profile

@@ -1,0 +1,102 @@
+"""``ft-harness bench nvx --quick``: the benchmark runs end to end and reports the agreed structure.
+
+Speed is not asserted here (that is what the benchmark itself reports); only shape and completeness.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from harness import bench
+from harness.bench import _nvx_render
+
+PEERS = {"autobahn", "websockets", "bytes.decode"}
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    reports = tmp_path_factory.mktemp("reports")
+    done = run_cli("bench", "nvx", "--quick", "--report-dir", str(reports), "--gil-python", "none",
+                   cwd=Path(__file__).resolve().parents[1])
+    return done, reports
+
+
+def only(reports: Path, suffix: str) -> Path:
+    (path,) = reports.glob(f"nvx-*{suffix}")
+    return path
+
+
+@pytest.mark.thread_unsafe(reason="runs a CPU-bound benchmark in a subprocess; copies would only compete")
+def test_quick_profile_prints_every_section(quick_run) -> None:
+    done, _ = quick_run
+    assert done.returncode == 0, done.stderr
+    for title in ("Throughput", "Our NVX at each SIMD level", "Cost of one call", "Thread scaling", "Targets"):
+        assert title in done.stdout
+    assert "reports: " in done.stdout
+
+
+@pytest.mark.thread_unsafe(reason="reads the files of the module-scoped benchmark run")
+def test_quick_profile_writes_json_markdown_and_svg(quick_run) -> None:
+    _, reports = quick_run
+    record = json.loads(only(reports, ".json").read_text())
+    assert record["benchmark"] == "nvx" and record["profile"] == "quick"
+    assert set(record["peers"]) == PEERS
+    assert all(isinstance(peer["available"], bool) for peer in record["peers"].values())
+    assert [(r["operation"], r["corpus"]) for r in record["throughput"]] == [
+        ("validate", "ascii"), ("validate", "mixed"), ("validate", "emoji"), ("validate", "error"),
+        ("mask", "random")]
+    for row in record["throughput"] + record["per_call"]:
+        assert "nvx" in row["results"]
+        assert set(row["results"]) <= {"nvx"} | PEERS
+    assert [(r["operation"], r["bytes"]) for r in record["per_call"]] == [
+        (op, size) for size in (16, 64, 128) for op in ("validate", "mask")]
+    assert {r["corpus"] for r in record["levels"]} == {"mixed", "random"}
+    assert record["scaling"]["gil"] == {"available": False, "reason": record["scaling"]["gil"]["reason"]}
+    free_threaded = record["scaling"]["free-threaded"]
+    if free_threaded["available"]:
+        assert {row["threads"] for row in free_threaded["rows"]} >= {1}
+        assert all(row["speedup"] > 0 and row["cpu_efficiency"] > 0 for row in free_threaded["rows"])
+    assert [t["target"] for t in record["targets"]] == [t[0] for t in _nvx_render.TARGETS]
+    assert only(reports, ".md").read_text().startswith("# NVX benchmark")
+    chart = ElementTree.fromstring(only(reports, ".svg").read_text())
+    assert chart.tag.endswith("svg") and len(chart) > 5
+    assert not list(reports.glob(".*.tmp"))
+
+
+@pytest.mark.thread_unsafe(reason="reads the files of the module-scoped benchmark run")
+def test_absent_peers_are_reported_not_faked(quick_run) -> None:
+    _, reports = quick_run
+    record = json.loads(only(reports, ".json").read_text())
+    for name, peer in record["peers"].items():
+        measured = any(name in row["results"] for row in record["throughput"] + record["per_call"])
+        assert measured == peer["available"], name
+        if not peer["available"]:
+            assert peer["reason"]
+
+
+def test_benchmarks_are_discovered_without_helpers() -> None:
+    names = bench.available()
+    assert "nvx" in names
+    assert not [name for name in names if name.startswith("_")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("bench", "nope"), "unknown benchmark 'nope'"), (("bench", "nvx", "--rounds", "0"), "positive whole number")],
+)
+def test_bad_usage_is_one_line_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    done = run_cli(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
