@@ -23,8 +23,8 @@ PYPROJECT_TABLE = "ft-harness"
 ENV_PREFIX = "FT_HARNESS_"
 
 # The engine's defaults, in one place (tuned with the detection benchmark, issue 5).
-DEFAULT_THREADS = 4
-DEFAULT_ROUNDS = 25
+DEFAULT_THREADS = 2
+DEFAULT_ROUNDS = 100
 DEFAULT_ITERATIONS = 400
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_REPORT_DIR = Path("reports")

@@ -26,15 +26,20 @@ _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
 def _lead_state(byte: int) -> int:
+    if byte < 0x80:
+        return _ACCEPT
     if byte < 0xC2:
         return _REJECT  # a continuation byte, or C0/C1 (always overlong)
     if byte < 0xE0:
         return 2
     if byte < 0xF0:
-        return {0xE0: 4, 0xED: 5}.get(byte, 3)
+        return 4 if byte == 0xE0 else 5 if byte == 0xED else 3
     if byte < 0xF5:
-        return {0xF0: 6, 0xF4: 8}.get(byte, 7)
+        return 6 if byte == 0xF0 else 8 if byte == 0xF4 else 7
     return _REJECT
+
+
+_LEAD = tuple(_lead_state(byte) for byte in range(256))  # state after each byte from a boundary
 
 
 def _byte_view(data) -> memoryview:
@@ -54,7 +59,7 @@ def _scan(view: memoryview, state: int) -> tuple[int, int]:
             if found is None:
                 return state, length
             i = found.start()
-            state = _lead_state(view[i])
+            state = _LEAD[view[i]]
         else:
             low, high, following = _PENDING[state]
             state = following if low <= view[i] <= high else _REJECT

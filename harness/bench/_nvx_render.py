@@ -122,13 +122,13 @@ def _target_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
 
 
 def _sections(record: dict[str, Any]) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
-    k = record["settings"]["rounds"]
+    k, calls = record["settings"]["rounds"], record["settings"]["call_rounds"]
     return [
         (f"Throughput, {record['throughput'][0]['bytes'] >> 10} KiB buffers (best of {k}; spread = median "
          "below best)", _comparison(record["throughput"], ("operation", "corpus"), "best_gbps", "GB/s",
                                     "ours vs peers")),
         ("Our NVX at each SIMD level", _level_rows(record["levels"])),
-        (f"Cost of one call, Python call included (best of {k})",
+        (f"Cost of one call, Python call included (best of {calls} loops of {record['settings']['calls']})",
          _comparison(record["per_call"], ("operation", "bytes"), "best_ns", "ns", "peers / ours")),
         ("Thread scaling, per-thread instances", _scaling_rows(record["scaling"])),
         ("Targets (issue 7)", _target_rows(record["targets"])),

@@ -45,16 +45,17 @@ CHILD_TIMEOUT_S = 600
 @dataclass(frozen=True)
 class Profile:
     size: int  # bytes of each throughput buffer
-    rounds: int  # interleaved rounds per measurement (best-of-k)
-    calls: int  # calls per timed loop for per-call costs
+    rounds: int  # interleaved rounds per throughput figure (best-of-k)
+    calls: int  # calls per timed loop for per-call costs (short loops dodge a busy machine's preemption)
+    call_rounds: int  # interleaved rounds per per-call figure
     scaling_calls: int  # small-frame calls per thread
     large_size: int  # bytes per call in the large-buffer scaling workloads
     large_calls: int  # large calls per thread
     scaling_rounds: int
 
 
-FULL = Profile(8 << 20, 7, 20_000, 50_000, 1 << 20, 200, 5)
-QUICK = Profile(256 << 10, 2, 1_000, 2_000, 64 << 10, 20, 1)
+FULL = Profile(8 << 20, 9, 2_000, 30, 50_000, 1 << 20, 200, 5)
+QUICK = Profile(256 << 10, 2, 500, 2, 2_000, 64 << 10, 20, 1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -275,7 +276,7 @@ def _rate(timing: Timing, size: int) -> dict[str, float]:
 
 
 def _costs(operation: str, size: int, candidates: dict[str, Callable[[], None]], profile: Profile) -> dict[str, Any]:
-    timings = interleaved(candidates, rounds=profile.rounds, units=profile.calls)
+    timings = interleaved(candidates, rounds=profile.call_rounds, units=profile.calls)
     results = {name: {"best_ns": t.best_s * 1e9, "median_ns": t.median_s * 1e9, "worst_ns": t.worst_s * 1e9,
                       "spread_pct": t.spread_pct} for name, t in timings.items()}
     ours = results[OURS]["best_ns"]
@@ -331,7 +332,7 @@ def _loadavg() -> list[float] | None:
 def _profile(args: argparse.Namespace) -> Profile:
     profile = QUICK if args.quick else FULL
     if args.rounds:
-        profile = replace(profile, rounds=args.rounds, scaling_rounds=args.rounds)
+        profile = replace(profile, rounds=args.rounds, call_rounds=args.rounds, scaling_rounds=args.rounds)
     if args.size_mib:
         profile = replace(profile, size=args.size_mib << 20)
     return profile

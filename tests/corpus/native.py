@@ -1,6 +1,6 @@
 """The corpus's C pieces, built at first use into a cache directory that the engine's child processes share.
 
-Each build lands in ``<cache>/<EXT_SUFFIX>/<name>-<hash of its inputs>/`` and is published by renaming a
+Each build lands in ``<cache>/<SOABI>/<name>-<hash of its inputs>/`` and is published by renaming a
 finished temporary directory, so concurrent builders (test workers, benchmark children) never see half a
 module. The cache is ``$FT_HARNESS_CORPUS_CACHE`` or a per-user directory under the system temp dir.
 Compiling is :mod:`tests.support.cbuild`'s job; this module only caches and loads.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -33,8 +34,13 @@ def cache_root() -> Path:
 
 
 def _cached_build(name: str, inputs: str, build: Callable[[Path], Path]) -> Path:
-    """The directory holding module ``name`` built from ``inputs`` by ``build(out_dir)``, building it once."""
-    digest = hashlib.sha256(inputs.encode()).hexdigest()[:16]
+    """The directory holding module ``name`` built from ``inputs`` by ``build(out_dir)``, building it once.
+
+    The key also covers the builder and the cffi version, so changing either rebuilds.
+    """
+    builder = Path(cbuild.__file__).read_text(encoding="utf-8")
+    key = "\0".join((inputs, builder, importlib.metadata.version("cffi")))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     final = cache_root() / f"{name}-{digest}"
     if final.is_dir():
         return final
