@@ -14,7 +14,7 @@ import sysconfig
 
 import pytest
 
-from harness.bench.detection import _summarise
+from harness.bench.detection import summarise
 from harness.cli import main
 from harness.engine import run_scenario
 from harness.settings import resolve
@@ -117,10 +117,10 @@ def test_benchmark_goal_needs_rate_speed_and_clean_twins() -> None:
 
     case = BY_NAME["id-counter"]
     clean = [outcome("twin", True, 1.0)] * 50
-    assert _summarise(case, [outcome("bug", True, 0.5)] * 100, clean, quick=False)["goal_met"]
+    assert summarise(case, [outcome("bug", True, 0.5)] * 100, clean, quick=False)["goal_met"]
     missed_one = [outcome("bug", True, 0.5)] * 98 + [outcome("bug", False, 9.0)] * 2
-    assert not _summarise(case, missed_one, clean, quick=False)["goal_met"]
-    assert not _summarise(case, [outcome("bug", True, 1.5)] * 100, clean, quick=False)["goal_met"]
+    assert not summarise(case, missed_one, clean, quick=False)["goal_met"]
+    assert not summarise(case, [outcome("bug", True, 1.5)] * 100, clean, quick=False)["goal_met"]
     one_false_positive = clean[:-1] + [outcome("twin", False, 1.0)]
-    assert not _summarise(case, [outcome("bug", True, 0.5)] * 100, one_false_positive, quick=False)["goal_met"]
-    assert not _summarise(case, [outcome("bug", True, 0.5)] * 100, clean[:10], quick=False)["goal_met"]
+    assert not summarise(case, [outcome("bug", True, 0.5)] * 100, one_false_positive, quick=False)["goal_met"]
+    assert not summarise(case, [outcome("bug", True, 0.5)] * 100, clean[:10], quick=False)["goal_met"]

@@ -24,7 +24,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from harness import settings as settings_mod
 from harness.bench import positive_count
@@ -32,6 +32,10 @@ from harness.errors import EXIT_SAFE, EXIT_UNSAFE, UsageError
 from harness.interpreter import InterpreterFacts, probe
 from harness.report import render_json, write_atomic
 from harness.settings import StressSettings
+
+if TYPE_CHECKING:  # the corpus is importable only once _select_cases has put the source tree on sys.path
+    from tests.corpus import Case
+    from tests.corpus.runner import Outcome
 
 GOAL_RATE = 0.99
 GOAL_MEDIAN_S = 1.0
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_SAFE if record["all_goals_met"] else EXIT_UNSAFE
 
 
-def _select_cases(names: Sequence[str] | None) -> list[Any]:
+def _select_cases(names: Sequence[str] | None) -> list[Case]:
     """The corpus cases to run, after making the source tree's ``tests.corpus`` importable."""
     if not (REPO_ROOT / "tests" / "corpus" / "__init__.py").is_file():
         raise UsageError(f"the detection corpus is not at {REPO_ROOT / 'tests' / 'corpus'}: "
@@ -120,7 +124,7 @@ def _select_cases(names: Sequence[str] | None) -> list[Any]:
 
 
 def _measure(
-    case: Any, settings: StressSettings, facts: InterpreterFacts, runs: int, twin_runs: int, hang_jobs: int,
+    case: Case, settings: StressSettings, facts: InterpreterFacts, runs: int, twin_runs: int, hang_jobs: int,
     *, quick: bool,
 ) -> dict[str, Any]:
     """Run the case's bug and twin and summarise them (or say why the case was skipped)."""
@@ -132,10 +136,12 @@ def _measure(
     bug_jobs = hang_jobs if case.expect == "timeout" else 1
     bug = _repeat(lambda s: run_case(case, "bug", s), settings, runs, bug_jobs)
     twin = _repeat(lambda s: run_case(case, "twin", s), settings, twin_runs, 1)
-    return _summarise(case, bug, twin, quick=quick)
+    return summarise(case, bug, twin, quick=quick)
 
 
-def _repeat(once: Callable[[StressSettings], Any], settings: StressSettings, runs: int, jobs: int) -> list[Any]:
+def _repeat(
+    once: Callable[[StressSettings], Outcome], settings: StressSettings, runs: int, jobs: int
+) -> list[Outcome]:
     """``runs`` outcomes of ``once``, each with a fresh seed, ``jobs`` at a time."""
     seeds = [secrets.randbelow(settings_mod.SEED_BOUND) for _ in range(runs)]
     if jobs == 1:
@@ -144,7 +150,7 @@ def _repeat(once: Callable[[StressSettings], Any], settings: StressSettings, run
         return list(pool.map(lambda seed: once(settings.replace(seed=seed)), seeds))
 
 
-def _summarise(case: Any, bug: list[Any], twin: list[Any], *, quick: bool) -> dict[str, Any]:
+def summarise(case: Case, bug: list[Outcome], twin: list[Outcome], *, quick: bool) -> dict[str, Any]:
     """Per-case figures; in the quick profile the goal is only 'every run judged right'."""
     caught = [o for o in bug if o.correct]
     ttd = [o.wall_s for o in caught]

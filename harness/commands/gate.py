@@ -11,8 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness import settings as settings_mod
-from harness.commands._options import add_common, python_of
+from harness.commands._options import add_common, add_settings, python_of, settings_of
 from harness.errors import UsageError
 from harness.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
 from harness.gate_report import write_gate_reports
@@ -35,13 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="target whose scenarios to run, repeatable (default: the registered target for the wheel's package)",
     )
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME", help="run only this scenario")
-    for field in settings_mod.FIELDS:
-        parser.add_argument(
-            field.flag,
-            dest=field.name,
-            metavar=field.toml_key.upper().replace("-", "_"),
-            help=f"{field.expected} (env {field.env_var}, pyproject [tool.ft-harness] {field.toml_key})",
-        )
+    add_settings(parser)
     parser.add_argument(
         "--throughput-threads",
         default=",".join(map(str, DEFAULT_THROUGHPUT_THREADS)),
@@ -69,11 +62,10 @@ def parse_thread_counts(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    cli = {field.name: getattr(args, field.name) for field in settings_mod.FIELDS}
     options = GateOptions(
         wheel=args.wheel,
         python=python_of(args),
-        settings=settings_mod.resolve(cli, pyproject=settings_mod.find_pyproject()),
+        settings=settings_of(args),
         expect_abi=args.expect_abi,
         targets=tuple(args.target),
         scenarios=tuple(args.scenario),

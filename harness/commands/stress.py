@@ -10,8 +10,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from harness import settings as settings_mod
-from harness.commands._options import add_common, python_of
+from harness.commands._options import add_common, add_settings, python_of, settings_of
 from harness.errors import EXIT_UNFIT
 from harness.interpreter import probe
 from harness.report import write_reports
@@ -25,10 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("stress", help="stress a target's scenarios with many threads")
     parser.add_argument("--target", required=True, help="built-in target name (e.g. nvx) or module:attribute")
     add_common(parser)
-    for field in settings_mod.FIELDS:
-        parser.add_argument(field.flag, dest=field.name, metavar=field.toml_key.upper().replace("-", "_"),
-                            help=f"{field.expected} (env {field.env_var}, pyproject [tool.ft-harness] "
-                                 f"{field.toml_key})")
+    add_settings(parser)
     parser.add_argument("--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable)")
     parser.add_argument("--allow-gil-build", action="store_true",
                         help="run on a GIL build or with the GIL on; the report then gives no free-threading verdict")
@@ -37,8 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     python = python_of(args)
-    cli = {field.name: getattr(args, field.name) for field in settings_mod.FIELDS}
-    settings = settings_mod.resolve(cli, pyproject=settings_mod.find_pyproject())
+    settings = settings_of(args)
     target = resolve_target(args.target)
     specs = select_scenarios(target, args.scenario)
     facts = probe(python)

@@ -58,9 +58,10 @@ def prepare(case: Case) -> None:
 
 
 def run_case(case: Case, variant: Variant, settings: StressSettings) -> Outcome:
-    """Run the bug or the twin of ``case`` once under ``settings`` (this interpreter, isolated as specified)."""
-    run = _run_audit if case.detector == "import-audit" else _run_stress
-    return run(case, variant, settings)
+    """Run the bug or the twin of ``case`` once on this interpreter (the import audit takes no stress settings)."""
+    if case.detector == "import-audit":
+        return _run_audit(case, variant)
+    return _run_stress(case, variant, settings)
 
 
 def _judged(case: Case, variant: Variant, status: str) -> bool:
@@ -80,7 +81,7 @@ def _run_stress(case: Case, variant: Variant, settings: StressSettings) -> Outco
     )
 
 
-def _run_audit(case: Case, variant: Variant, settings: StressSettings) -> Outcome:
+def _run_audit(case: Case, variant: Variant) -> Outcome:
     module, folder = native.plain_module(free_threading=variant == "twin")
     path = os.pathsep.join(filter(None, (str(folder), os.environ.get("PYTHONPATH"))))
     started = time.monotonic()

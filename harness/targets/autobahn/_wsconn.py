@@ -9,12 +9,11 @@ asyncio find that loop. A pair's loop is only ever run by one thread at a time.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from typing import Any, Callable
 
 URL = "ws://127.0.0.1:9000/ws"
 _LOOP_PASSES = 20
-_ports = itertools.count(40000)
+_PEER = ("127.0.0.1", 40000)
 
 
 class MemoryTransport:
@@ -23,7 +22,6 @@ class MemoryTransport:
     def __init__(self) -> None:
         self.written: list[bytes] = []
         self.closed = False
-        self._peer = ("127.0.0.1", next(_ports))
 
     def write(self, data: bytes) -> None:
         self.written.append(bytes(data))
@@ -33,7 +31,7 @@ class MemoryTransport:
         return data
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._peer if name == "peername" else default
+        return _PEER if name == "peername" else default
 
     def close(self) -> None:
         self.closed = True

@@ -8,6 +8,7 @@ sharing them loses or corrupts data.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -85,8 +86,7 @@ class WampSessionPerThread:
             ids = transport.router.request_ids
             if ids != list(range(1, len(ids) + 1)):
                 raise AssertionError(f"session {index}: request ids not 1..n in order: {ids[:20]}...")
-            stats = transport._serializer
-            counted = (stats.stats_messages(), transport.sent + transport.received)
+            counted = (transport._serializer.stats_messages(), transport.sent + transport.received)
             if counted[0] != counted[1]:
                 raise AssertionError(f"session {index}: serializer counted {counted[0]} messages, "
                                      f"{counted[1]} went through it")
@@ -98,8 +98,6 @@ class WampSessionChurnPerThread:
     per thread, but their creation touches module-level state (txaio's logger registry, role tables)."""
 
     def setup(self) -> None:
-        import asyncio
-
         self.loops = [asyncio.new_event_loop() for _ in range(self.threads)]
 
     def step(self, thread_index: int, iteration: int) -> None:
@@ -182,8 +180,6 @@ class ObservableSharedOn:
     _EVENTS = ("join", "leave", "ready", "connect", "disconnect")
 
     def setup(self) -> None:
-        import asyncio
-
         from autobahn.asyncio.wamp import ApplicationSession
         from autobahn.wamp.types import ComponentConfig
 

@@ -1,8 +1,8 @@
 """Scenarios for autobahn's WebSocket protocol: what runs per message, per connection and when shared.
 
-Every scenario exists twice, with NVX and with autobahn's pure-Python fallbacks (``AUTOBAHN_USE_NVX``),
-the differential run of the same code. Messages are built and checked with the independent codec in
-:mod:`harness.targets.autobahn._frames`.
+Scenarios that mask or validate exist twice, with NVX and with autobahn's pure-Python fallbacks
+(``AUTOBAHN_USE_NVX``): the differential run of the same code. Messages are built and checked with the
+independent codec in :mod:`harness.targets.autobahn._frames`.
 """
 
 from __future__ import annotations
@@ -73,8 +73,10 @@ class _PerConnection:
             pair.client.data_received(back)
             return frames
 
-        frames = _wsconn.run(pair.loop, exchange,
-                    lambda: len(pair.server.received) >= server_wants and len(pair.client.received) >= client_wants)
+        def arrived() -> bool:
+            return len(pair.server.received) >= server_wants and len(pair.client.received) >= client_wants
+
+        frames = _wsconn.run(pair.loop, exchange, arrived)
         if pair.server.received[-2:] != [to_server, framed]:
             raise AssertionError(f"server received {pair.server.received[-2:]!r}, expected {[to_server, framed]!r}")
         if pair.client.received[-1] != to_client:
