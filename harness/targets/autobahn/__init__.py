@@ -2,10 +2,9 @@
 
 Data only: importing this module does not import autobahn (scenarios import it lazily, in their own
 process). Scenarios marked "shared-use-unsafe" share an object autobahn documents as belonging to one
-connection, session or frame; their failures are findings, not a failed verdict. The WebSocket scenarios run
-twice, with NVX and with autobahn's pure-Python fallbacks (``-nvx`` / ``-pure``). Per-scenario sizes keep a
-default run of the whole target within a few minutes on two cores. The survey behind this list (every path
-looked at, and why it is or is not stressed) is in the target's findings notes.
+connection, session or frame; their failures are findings, not a failed verdict. The WebSocket scenarios that
+mask or validate run twice, with NVX and with autobahn's pure-Python fallbacks (``-nvx`` / ``-pure``).
+Per-scenario sizes keep a default run of the whole target under two minutes on two cores.
 """
 
 from __future__ import annotations
