@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from harness.report import register_renderer, render_markdown, write_reports
+from harness.report import register_renderer, render_markdown, status_label, write_reports
 
 FORMATS = ("json", "gate-md", "html")
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -95,13 +95,13 @@ def render_html(record: Mapping[str, Any]) -> str:
     scenarios = record.get("scenarios") or []
     parts += ["<h2>Scenarios</h2>", _table(
         ("target", "scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "duration (s)"),
-        [(s["target"], s["name"], s["status"], s["threads"], s["rounds"], s["iterations"], s["failures"],
+        [(s["target"], s["name"], status_label(s), s["threads"], s["rounds"], s["iterations"], s["failures"],
           _number(s.get("ops_per_s")), s.get("duration_s")) for s in scenarios],
         status_column=2,
     ) if scenarios else "<p>No scenarios ran.</p>"]
     for s in scenarios:
         if s["status"] != "passed":
-            parts.append(f"<h3>{_e(s['name'])}: {_e(s['status'])}</h3><p>{_e(s.get('detail'))}</p>")
+            parts.append(f"<h3>{_e(s['name'])}: {_e(status_label(s))}</h3><p>{_e(s.get('detail'))}</p>")
             parts.append(f"<p>Rerun: <code>{_e(s.get('rerun'))}</code></p>")
             parts += [f"<pre>{_e(e['type'])} x {_e(e['count'])}\n{_e(e['first_traceback'])}</pre>"
                       for e in s.get("errors") or []]
@@ -197,7 +197,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, status_c
     for row in rows:
         cells = []
         for index, value in enumerate(row):
-            css = f' class="{_e(value)}{"-status" if value == "error" else ""}"' if index == status_column else ""
+            kind = str(value).split()[0] if index == status_column else ""
+            css = f' class="{_e(kind)}{"-status" if kind == "error" else ""}"' if kind else ""
             cells.append(f"<td{css}>{_e(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"

@@ -67,13 +67,13 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines += _table(
             ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
              "duration (s)"),
-            [(s["name"], _status(s), s["threads"], s["rounds"], s["iterations"], s["failures"], s.get("ops_per_s"),
+            [(s["name"], status_label(s), s["threads"], s["rounds"], s["iterations"], s["failures"], s.get("ops_per_s"),
               s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
         )
     for s in scenarios:
         if s["status"] == "passed":
             continue
-        lines += ["", f"### {s['name']}: {_status(s)}", "", s.get("detail") or "", "",
+        lines += ["", f"### {s['name']}: {status_label(s)}", "", s.get("detail") or "", "",
                   f"Rerun: `{s['rerun']}`"]
         for error in s.get("errors") or []:
             tb = error["first_traceback"].splitlines()
@@ -82,7 +82,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _status(scenario: Mapping[str, Any]) -> str:
+def status_label(scenario: Mapping[str, Any]) -> str:
     """The status, saying when a failure is a shared-use finding (an unshareable object) that keeps the verdict."""
     if scenario["status"] == "failed" and scenario.get("on_failure") == "shared-use-unsafe":
         return "failed (shared use unsafe: finding, not verdict)"

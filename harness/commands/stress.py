@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from harness.commands._options import add_common, add_settings, python_of, settings_of
 from harness.errors import EXIT_UNFIT
 from harness.interpreter import probe
-from harness.report import write_reports
+from harness.report import status_label, write_reports
 from harness.stress_run import resolve_target, run_stress, select_scenarios
 
 REPORT_FORMATS = ("json", "md")
@@ -69,7 +69,7 @@ def _print_summary(record: dict[str, Any], out: TextIO) -> None:
     for scenario in record["scenarios"]:
         rate = f", {scenario['ops_per_s']:.0f} ops/s" if scenario.get("ops_per_s") else ""
         sizes = f"{scenario['threads']} threads x {scenario['iterations']} iterations x {scenario['rounds']} rounds"
-        print(f"{scenario['status'].upper()} {scenario['name']} ({sizes}) in {scenario['duration_s']:.2f} s{rate}",
+        print(f"{status_label(scenario).upper()} {scenario['name']} ({sizes}) in {scenario['duration_s']:.2f} s{rate}",
               file=out)
         if scenario["status"] == "passed":
             continue
