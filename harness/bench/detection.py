@@ -43,6 +43,7 @@ GOAL_TWIN_RUNS = 50
 FULL_RUNS, FULL_TWIN_RUNS = 100, 50
 QUICK_RUNS, QUICK_TIMEOUT_S = 3, 5.0
 DEFAULT_HANG_JOBS = 10
+HANG_STAGGER_S = 1.0
 MISJUDGED_KEPT = 5
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _TUNABLE = tuple(f.name for f in settings_mod.FIELDS if f.name != "seed")  # every run draws its own seed
@@ -55,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"runs of each correct twin (default {FULL_TWIN_RUNS}; {QUICK_RUNS} with --quick)")
     parser.add_argument("--case", action="append", metavar="NAME", help="only this corpus case (repeatable)")
     parser.add_argument("--hang-jobs", type=positive_count, default=DEFAULT_HANG_JOBS, metavar="J",
-                        help=f"bug runs of a hang case at once (default {DEFAULT_HANG_JOBS}): each sits blocked "
-                             "until the timeout, so they barely compete for the cores")
+                        help=f"bug runs of a hang case at once (default {DEFAULT_HANG_JOBS}), started "
+                             f"{HANG_STAGGER_S:g} s apart: once hung a run sits blocked until the timeout, so "
+                             "only its start competes for the cores")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_RUNS} runs each and a {QUICK_TIMEOUT_S:g} s timeout, for CI (figures not "
                              "meaningful)")
@@ -142,12 +144,24 @@ def _measure(
 def _repeat(
     once: Callable[[StressSettings], Outcome], settings: StressSettings, runs: int, jobs: int
 ) -> list[Outcome]:
-    """``runs`` outcomes of ``once``, each with a fresh seed, ``jobs`` at a time."""
+    """``runs`` outcomes of ``once``, each with a fresh seed, ``jobs`` at a time.
+
+    With several jobs the first wave starts :data:`HANG_STAGGER_S` apart, so no two runs start together
+    (a run's busy start-up racing another's would disturb both); later runs inherit that spacing, since
+    every run of a hang lasts about the timeout.
+    """
     seeds = [secrets.randbelow(settings_mod.SEED_BOUND) for _ in range(runs)]
     if jobs == 1:
         return [once(settings.replace(seed=seed)) for seed in seeds]
+    started = time.monotonic()
+
+    def staggered(index: int, seed: int) -> Outcome:
+        if index < jobs:
+            time.sleep(max(0.0, started + index * HANG_STAGGER_S - time.monotonic()))
+        return once(settings.replace(seed=seed))
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda seed: once(settings.replace(seed=seed)), seeds))
+        return list(pool.map(staggered, range(runs), seeds))
 
 
 def summarise(case: Case, bug: list[Outcome], twin: list[Outcome], *, quick: bool) -> dict[str, Any]:

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-typedef struct {
+typedef struct holder {
     /* volatile: keep every load and store of the pointer, as the racy code is written */
     unsigned char *volatile data;
     size_t size;
