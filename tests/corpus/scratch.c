@@ -1,6 +1,6 @@
 /* Seeded bug: an encoder that stages its work in one static scratch buffer shared by every call.
  *
- * Both functions reverse `in` and XOR each byte with `key`, writing n bytes to `out`.
+ * Both public functions reverse `in` and XOR each byte with `key`, writing n bytes to `out`.
  * Buffers: `in` (n bytes) and `out` (n bytes) are owned by the caller; n must be <= SCRATCH_SIZE,
  * otherwise nothing is written and 0 is returned; otherwise n is returned.
  */
@@ -12,14 +12,21 @@
 /* Deliberately writable static state: concurrent callers overwrite each other's staged bytes. */
 static unsigned char scratch[SCRATCH_SIZE];
 
-size_t encode_shared_scratch(const unsigned char *in, size_t n, unsigned char key, unsigned char *out)
+/* The encoding itself, staged in `staging` (SCRATCH_SIZE bytes, owned by the caller of this helper). */
+static size_t encode_via(unsigned char *staging, const unsigned char *in, size_t n, unsigned char key,
+                         unsigned char *out)
 {
     if (n > SCRATCH_SIZE)
         return 0;
     for (size_t i = 0; i < n; i++)
-        scratch[i] = in[n - 1 - i] ^ key;
-    memcpy(out, scratch, n);
+        staging[i] = in[n - 1 - i] ^ key;
+    memcpy(out, staging, n);
     return n;
+}
+
+size_t encode_shared_scratch(const unsigned char *in, size_t n, unsigned char key, unsigned char *out)
+{
+    return encode_via(scratch, in, n, key, out);
 }
 
 /* Correct twin: the staging buffer lives on the caller's stack. */
@@ -27,10 +34,5 @@ size_t encode_local_scratch(const unsigned char *in, size_t n, unsigned char key
 {
     unsigned char local[SCRATCH_SIZE];
 
-    if (n > SCRATCH_SIZE)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        local[i] = in[n - 1 - i] ^ key;
-    memcpy(out, local, n);
-    return n;
+    return encode_via(local, in, n, key, out);
 }
