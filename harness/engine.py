@@ -42,6 +42,8 @@ from harness.targets import ScenarioSpec
 _SPINS_BEFORE_CHECK = 256
 _ALWAYS_IN_RERUN = {"threads", "rounds", "iterations", "timeout_s", "seed"}
 _JOIN_GRACE_S = 1.0
+_STALL_POLL_S = 0.05
+_STALL_CPU_NOISE_S = 0.002
 
 Step = Callable[[int, int], object]
 
@@ -366,6 +368,9 @@ class _Run:
         self._cond = threading.Condition()
         self._state: _RoundState | None = None
         self._done_lock = threading.Lock()
+        # One counter object per worker, written only by its own thread (no contention), read by the stall check.
+        self._steps_done = [[0] for _ in range(settings.threads)]
+        self._worker_idents: list[int] = []
 
     def execute(self) -> _Outcome:
         switch = _lower_switch_interval(self.settings.switch_interval_s)
@@ -376,6 +381,7 @@ class _Run:
         try:
             for worker in workers:
                 worker.start()
+            self._worker_idents = [worker.ident for worker in workers if worker.ident is not None]
             outcome = self._drive()
         finally:
             self.stop = True
@@ -404,10 +410,10 @@ class _Run:
             with self._cond:
                 self._state = state
                 self._cond.notify_all()
-            if not state.done.wait(max(0.0, self.deadline - time.monotonic())):
-                self.failures.add_text("Timeout", self._timeout_report(index))
-                return self._outcome("timeout", ops, busy_s, f"round {index} did not finish within "
-                                     f"{settings.timeout_s:g} s (threads stuck; stacks in errors)")
+            hang = self._await_round(state)
+            if hang:
+                self.failures.add_text("Timeout", self._timeout_report(index, hang))
+                return self._outcome("timeout", ops, busy_s, f"round {index} {hang} (threads stuck; stacks in errors)")
             busy_s += time.monotonic() - round_start
             ops += settings.threads * settings.iterations
             if verify is not None and not self.failures.count:
@@ -423,10 +429,42 @@ class _Run:
         ops_per_s = round(ops / busy_s, 1) if ops and busy_s > 0 else None
         return _Outcome(status, time.monotonic() - self.started, ops_per_s, detail)
 
-    def _timeout_report(self, index: int) -> str:
+    def _await_round(self, state: _RoundState) -> str | None:
+        """Wait for the round to finish; say why it is hung instead, if it is.
+
+        Hung: past the run's deadline, or stalled — for ``stall_s`` no worker finished a step and none used
+        CPU time, as in a deadlock (a long step that keeps computing moves; a spinning livelock still ends at
+        the deadline). Progress is sampled only once a round outlasts a poll interval.
+        """
+        baseline: tuple[tuple[int, ...], tuple[float, ...]] | None = None
+        still_since = time.monotonic()
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                return f"did not finish within {self.settings.timeout_s:g} s"
+            if state.done.wait(min(remaining, _STALL_POLL_S)):
+                return None
+            progress = self._progress()
+            now = time.monotonic()
+            if progress is None:
+                continue
+            if baseline is None or _moved(baseline, progress):
+                baseline, still_since = progress, now
+            elif now - still_since >= self.settings.stall_s:
+                return f"stalled: no worker thread moved for {self.settings.stall_s:g} s (deadlock?)"
+
+    def _progress(self) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+        """Steps each worker finished and CPU seconds each used; None where per-thread CPU clocks are missing."""
+        try:
+            cpu = tuple(time.clock_gettime(time.pthread_getcpuclockid(ident)) for ident in self._worker_idents)
+        except (AttributeError, OSError):
+            return None
+        return tuple(count[0] for count in self._steps_done), cpu
+
+    def _timeout_report(self, index: int, why: str) -> str:
         """Every other thread's stack, innermost last, without the threading module's bootstrap frames."""
         frames = sys._current_frames()
-        lines = [f"timeout in round {index} after {self.settings.timeout_s:g} s; stacks of all threads:"]
+        lines = [f"round {index} {why}; stacks of all threads:"]
         for thread in threading.enumerate():
             frame = frames.get(thread.ident or -1)
             if thread is threading.current_thread() or frame is None:
@@ -448,6 +486,7 @@ class _Run:
                 state = self._state
             seen = state.index
             step = state.steps[thread_index]
+            steps_done = self._steps_done[thread_index]
             try:
                 self._barrier.wait(self.deadline)
             except BarrierTimeout:
@@ -459,10 +498,18 @@ class _Run:
                     step(thread_index, iteration)
                 except BaseException as exc:  # a scenario's SystemExit is a failure like any other
                     self.failures.add(exc, f"thread {thread_index}, round {state.index}, iteration {iteration}")
+                steps_done[0] += 1
             with self._done_lock:
                 state.remaining -= 1
                 if state.remaining == 0:
                     state.done.set()
+
+
+def _moved(before: tuple[tuple[int, ...], tuple[float, ...]], after: tuple[tuple[int, ...], tuple[float, ...]]) -> bool:
+    """Whether a worker finished a step or computed (more than scheduler noise) between two samples."""
+    steps_before, cpu_before = before
+    steps_after, cpu_after = after
+    return steps_after != steps_before or any(b - a > _STALL_CPU_NOISE_S for a, b in zip(cpu_before, cpu_after))
 
 
 def _scenario_frames(tb: TracebackType | None) -> TracebackType | None:

@@ -27,6 +27,8 @@ DEFAULT_THREADS = 2
 DEFAULT_ROUNDS = 100
 DEFAULT_ITERATIONS = 400
 DEFAULT_TIMEOUT_S = 60.0
+# A round in which no worker thread finishes a step or uses CPU for this long is hung (a deadlock).
+DEFAULT_STALL_S = 0.5
 DEFAULT_REPORT_DIR = Path("reports")
 DEFAULT_SWITCH_INTERVAL_S = 1e-6
 DEFAULT_BARRIER = "spin"
@@ -42,6 +44,7 @@ class StressSettings:
     rounds: int = DEFAULT_ROUNDS
     iterations: int = DEFAULT_ITERATIONS
     timeout_s: float = DEFAULT_TIMEOUT_S
+    stall_s: float = DEFAULT_STALL_S
     seed: int = 0
     report_dir: Path = DEFAULT_REPORT_DIR
     switch_interval_s: float = DEFAULT_SWITCH_INTERVAL_S
@@ -134,6 +137,7 @@ FIELDS: tuple[Field, ...] = (
     Field("rounds", _positive_int, "a positive integer", "--rounds", "rounds"),
     Field("iterations", _positive_int, "a positive integer", "--iterations", "iterations"),
     Field("timeout_s", _positive_float, "a positive number of seconds", "--timeout", "timeout"),
+    Field("stall_s", _positive_float, "a positive number of seconds", "--stall", "stall"),
     Field("seed", _seed, f"an integer from 0 to {SEED_BOUND - 1}", "--seed", "seed"),
     Field("report_dir", _path, "a directory path", "--report-dir", "report-dir"),
     Field("switch_interval_s", _positive_float, "a positive number of seconds", "--switch-interval", "switch-interval"),

@@ -85,6 +85,33 @@ def test_hang_ends_at_timeout_with_every_thread_stack() -> None:
     assert "in hangs" in error.first_traceback
 
 
+def test_deadlock_is_called_stalled_long_before_the_timeout() -> None:
+    from tests.corpus.deadlock import OppositeTransfers
+
+    settings = StressSettings(threads=2, rounds=100, iterations=400, timeout_s=30.0, stall_s=0.3, seed=5)
+    for _ in range(3):  # a lucky schedule may finish without deadlocking; three in a row never did
+        started = time.monotonic()
+        result = run(OppositeTransfers, settings, "OppositeTransfers")
+        if result.status != "passed":
+            break
+    assert result.status == "timeout"
+    assert "stalled" in result.detail
+    assert time.monotonic() - started < 10
+    # Both deadlocked workers' stacks (threads left hung by other in-process runs may be listed too).
+    assert result.errors[0].first_traceback.count("in transfer_source_first") >= 2
+
+
+def test_a_long_step_that_keeps_running_is_not_stalled() -> None:
+    def busy_for_a_while() -> None:
+        until = time.monotonic() + 0.6
+        while time.monotonic() < until:
+            pass
+
+    settings = StressSettings(threads=2, rounds=1, iterations=1, timeout_s=30.0, stall_s=0.2, seed=5)
+    result = run(busy_for_a_while, settings, "busy")
+    assert result.status == "passed", result.detail
+
+
 def test_roles_race_different_methods() -> None:
     seen: list[scenarios.ReaderWriter] = []
 

@@ -42,7 +42,7 @@ GOAL_MEDIAN_S = 1.0
 GOAL_TWIN_RUNS = 50
 FULL_RUNS, FULL_TWIN_RUNS = 100, 50
 QUICK_RUNS, QUICK_TIMEOUT_S = 3, 5.0
-DEFAULT_HANG_JOBS = 10
+DEFAULT_HANG_JOBS = 1
 HANG_STAGGER_S = 1.0
 MISJUDGED_KEPT = 5
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"runs of each correct twin (default {FULL_TWIN_RUNS}; {QUICK_RUNS} with --quick)")
     parser.add_argument("--case", action="append", metavar="NAME", help="only this corpus case (repeatable)")
     parser.add_argument("--hang-jobs", type=positive_count, default=DEFAULT_HANG_JOBS, metavar="J",
-                        help=f"bug runs of a hang case at once (default {DEFAULT_HANG_JOBS}), started "
-                             f"{HANG_STAGGER_S:g} s apart: once hung a run sits blocked until the timeout, so "
-                             "only its start competes for the cores")
+                        help=f"bug runs of a hang case at once (default {DEFAULT_HANG_JOBS}: the engine calls a "
+                             "deadlock within about --stall seconds), started "
+                             f"{HANG_STAGGER_S:g} s apart; more help only for hangs that last until the timeout")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_RUNS} runs each and a {QUICK_TIMEOUT_S:g} s timeout, for CI (figures not "
                              "meaningful)")
