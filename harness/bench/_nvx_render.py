@@ -115,6 +115,10 @@ def _scaling_rows(scaling: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def _call_path_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    return ["step", "ns (spread)"], [[r["step"], f"{_num(r['best_ns'])} ({r['spread_pct']:.0f}%)"] for r in rows]
+
+
 def _target_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     verdict = {True: "met", False: "MISSED", None: "not measured"}
     return ["target", "goal", "reached", "status"], [
@@ -130,6 +134,8 @@ def _sections(record: dict[str, Any]) -> list[tuple[str, tuple[list[str], list[l
         ("Our NVX at each SIMD level", _level_rows(record["levels"])),
         (f"Cost of one call, Python call included (best of {calls} loops of {record['settings']['calls']})",
          _comparison(record["per_call"], ("operation", "bytes"), "best_ns", "ns", "peers / ours")),
+        (f"Where one {record['call_path'][0]['bytes']}-byte call's time goes (best of {calls} loops)",
+         _call_path_rows(record["call_path"])),
         ("Thread scaling, per-thread instances", _scaling_rows(record["scaling"])),
         ("Targets (issue 7)", _target_rows(record["targets"])),
     ]

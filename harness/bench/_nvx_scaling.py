@@ -89,9 +89,14 @@ def measure(threads: list[int], calls: int, large_size: int, large_calls: int, r
     rows = []
     for name, (unit, size, build) in _workloads(large_size).items():
         per_thread = large_calls if unit == "GB/s" else calls
+        # Thread counts take turns within each round, so a busy spell on the machine hits them alike.
+        samples: dict[int, list[tuple[float, float]]] = {count: [] for count in threads}
+        for _ in range(rounds):
+            for count in threads:
+                samples[count].append(_run(build, nvx, count, per_thread))
         base_rate = base_cpu = None
         for count in threads:
-            runs = sorted(_run(build, nvx, count, per_thread) for _ in range(rounds))
+            runs = sorted(samples[count])
             work = count * per_thread * (size / 1e9 if unit == "GB/s" else 1)
             best, median = work / runs[0][0], work / runs[len(runs) // 2][0]
             cpu_per_call = min(cpu for _, cpu in runs) / per_thread

@@ -37,6 +37,7 @@ from harness.report import write_atomic
 FT_PYTHON = "/opt/cpython-3.14t/bin/python3.14t"
 GIL_PYTHON = "/opt/cpython-3.14/bin/python3.14"
 FRAME_SIZES = (16, 64, 128)
+CALL_PATH_BYTES = 64
 MASK = b"\x8a\x13\x5c\xe7"
 OURS = "nvx"
 CHILD_TIMEOUT_S = 600
@@ -98,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         "throughput": _throughput(profile, peers),
         "levels": _levels(profile),
         "per_call": _per_call(profile, peers),
+        "call_path": _call_path(profile),
     }
     record["scaling"] = {build: _scaling(python, profile, threads) for build, python in pythons.items()}
     record["targets"] = _nvx_render.targets(record)
@@ -211,6 +213,31 @@ def _per_call(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
     return rows
 
 
+def _call_path(profile: Profile) -> list[dict[str, Any]]:
+    """Where one 64-byte call's time goes: cffi's own calls into NVX's C (no Python wrapper) beside the
+    whole calls, and a C-API builtin for contrast. cffi passes two or more arguments as a tuple that it
+    unpacks and converts one by one, and detaches the thread around the C call; these rows show that
+    price on this interpreter."""
+    from nvx import _compiled
+
+    data, payload, out = frame(CALL_PATH_BYTES), os.urandom(CALL_PATH_BYTES), bytearray(CALL_PATH_BYTES)
+    validator, masker, lib = _compiled.Utf8Validator(), _compiled.XorMasker(MASK), _compiled.lib
+    n, state, buffer = CALL_PATH_BYTES, masker._state, _compiled.ffi.from_buffer(out)
+    steps = {
+        "cffi call, 1 argument: lib.nvx_xor_pointer(state)": _loop(lib.nvx_xor_pointer, state, profile.calls),
+        "cffi call, 3 arguments: lib.nvx_utf8_validate(state, data, n)": _loop_positional(
+            lib.nvx_utf8_validate, (validator._state, data, n), profile.calls),
+        "cffi call, 4 arguments: lib.nvx_xor_process(state, data, out, n)": _loop_positional(
+            lib.nvx_xor_process, (state, payload, buffer, n), profile.calls),
+        "whole call: Utf8Validator.validate(data)": _loop(validator.validate, data, profile.calls),
+        "whole call: XorMasker.process(data)": _loop(masker.process, payload, profile.calls),
+        "C-API builtin for contrast: bytes.decode(data)": _loop(bytes.decode, data, profile.calls),
+    }
+    timings = interleaved(steps, rounds=profile.call_rounds, units=profile.calls)
+    return [{"step": name, "bytes": CALL_PATH_BYTES, "best_ns": t.best_s * 1e9, "median_ns": t.median_s * 1e9,
+             "spread_pct": t.spread_pct} for name, t in timings.items()]
+
+
 def _scaling(python: str | None, profile: Profile, threads: list[int]) -> dict[str, Any]:
     """Run the scaling workloads in a child of ``python`` (absent when there is none)."""
     if python is None:
@@ -259,6 +286,26 @@ def _loop(function: Callable[[bytes], object], argument: bytes, calls: int) -> C
             function(argument)
 
     return work
+
+
+def _loop_positional(function: Callable[..., object], arguments: tuple[Any, ...], calls: int) -> Callable[[], None]:
+    """Like ``_loop`` with three or four positional arguments, passed as in real code (not as ``*args``,
+    which hands a METH_VARARGS function the ready-made tuple and would hide part of its cost)."""
+    if len(arguments) == 3:
+        a, b, c = arguments
+
+        def work3() -> None:
+            for _ in repeat(None, calls):
+                function(a, b, c)
+
+        return work3
+    a, b, c, d = arguments
+
+    def work4() -> None:
+        for _ in repeat(None, calls):
+            function(a, b, c, d)
+
+    return work4
 
 
 def _rates(operation: str, corpus: str, size: int, candidates: dict[str, Callable[[], object]],
