@@ -62,6 +62,7 @@ def test_quick_profile_writes_json_markdown_and_svg(quick_run) -> None:
     assert [(r["operation"], r["bytes"]) for r in record["per_call"]] == [
         (op, size) for size in (16, 64, 128) for op in ("validate", "mask")]
     assert {r["corpus"] for r in record["levels"]} == {"mixed", "random"}
+    assert "memory read bound (memchr)" in record["levels"][0]["results"]
     steps = [r["step"] for r in record["call_path"]]
     assert len(steps) == 6 and any("3 arguments" in s for s in steps) and any("whole call" in s for s in steps)
     assert all(r["best_ns"] > 0 and r["bytes"] == 64 for r in record["call_path"])
