@@ -32,7 +32,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from harness.errors import UsageError
 from harness.results import ErrorSummary, ScenarioResult
@@ -202,8 +202,11 @@ def run_scenario(
     *,
     python: str | None = None,
     rerun_prefix: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ScenarioResult:
     """Run one scenario of a target: in a child process of ``python`` if ``spec.isolate``, else here.
+
+    ``env`` is the environment the child is derived from (default: this process's).
 
     Scenario overrides (threads, rounds, iterations) replace the run's settings for this scenario.
     """
@@ -212,7 +215,7 @@ def run_scenario(
     if spec.isolate:
         from harness.isolation import run_isolated
 
-        return run_isolated(spec, target, settings, python=python or sys.executable, rerun=rerun)
+        return run_isolated(spec, target, settings, python=python or sys.executable, rerun=rerun, env=env)
     return run_in_process(
         load_ref(spec.ref), name=spec.name, target=target, settings=settings, on_failure=spec.on_failure, rerun=rerun
     )

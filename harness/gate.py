@@ -4,7 +4,9 @@ Pipeline: read and cross-check the wheel's tags (bad input: exit 2) -> interpret
 fresh venv with the wheel and its dependencies installed (uv) -> import audit of every extension module and
 top-level module it installed -> the stress scenarios of the matching target(s) run against the installed
 code -> throughput at a few thread counts -> one record, worst outcome wins. The venv lives in a temporary
-directory that is removed afterwards unless the caller keeps it.
+directory that is removed afterwards unless the caller keeps it. The caller's PYTHONPATH is not passed on to
+any of the gate's child processes: it could put a source tree in front of the installed wheel, and the gate
+would then judge that tree instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import re
 import secrets
 import shlex
@@ -24,7 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
@@ -86,7 +89,10 @@ def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[
     abi = check_wheel(info, python=options.python, expected_abi=options.expect_abi)
     say(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
     targets = _only_scenarios(_targets_for(options.targets, info.distribution, say), options.scenarios)
-    facts = probe(options.python)
+    env = child_environment()
+    if "PYTHONPATH" in os.environ:
+        say("PYTHONPATH is not passed on: the gate judges only what the wheel installs")
+    facts = probe(options.python, env=env)
     fitness = facts.fitness(allow_gil_build=options.allow_gil_build)
     say("targets: " + (", ".join(t.name for t in targets) or f"none judges {info.distribution}: import audit only"))
     record: dict[str, Any] = {
@@ -99,6 +105,7 @@ def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[
         "exit_code": EXIT_UNFIT,
         "free_threading_verdict": fitness.fit and fitness.free_threading_verdict,
         "note": "" if fitness.fit else fitness.note,  # a fit GIL-build run: the stress run's note says so
+        "ignored_pythonpath": os.environ.get("PYTHONPATH") or None,
         "wheel": {**info.to_json(), "expected_abi": abi},
         "interpreter": facts.to_json(),
         "venv": None,
@@ -111,7 +118,7 @@ def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[
     }
     if fitness.fit:
         try:
-            _judge_installed(record, options, info, targets, say)
+            _judge_installed(record, options, info, targets, say, env)
         except HarnessError as exc:
             record["verdict"], record["exit_code"], record["note"] = "error", exc.exit_code, str(exc)
     if not targets and record["verdict"] != "error":
@@ -120,8 +127,18 @@ def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[
     return record
 
 
+def child_environment() -> dict[str, str]:
+    """This process's environment without PYTHONPATH: the gate's children import only what the venv has."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+
+
 def _judge_installed(
-    record: dict[str, Any], options: GateOptions, info: WheelInfo, targets: list[Target], say: Progress
+    record: dict[str, Any],
+    options: GateOptions,
+    info: WheelInfo,
+    targets: list[Target],
+    say: Progress,
+    env: Mapping[str, str],
 ) -> None:
     venv_root = Path(tempfile.mkdtemp(prefix=f"ft-harness-gate-{info.distribution}-"))
     try:
@@ -137,9 +154,9 @@ def _judge_installed(
         }
         say(f"installed: extension modules {', '.join(installed.extension_modules) or 'none'}; "
             f"top level {', '.join(installed.top_level) or 'none'}")
-        _audit_and_stress(record, options, info, installed, targets, venv_python, say)
+        _audit_and_stress(record, options, info, installed, targets, venv_python, say, env)
         if record["verdict"] == "safe" and targets and options.throughput_threads:
-            _measure_throughput(record, options, targets, venv_python, say)
+            _measure_throughput(record, options, targets, venv_python, say, env)
     finally:
         if not options.keep_venv:
             shutil.rmtree(venv_root, ignore_errors=True)
@@ -153,6 +170,7 @@ def _audit_and_stress(
     targets: list[Target],
     venv_python: str,
     say: Progress,
+    env: Mapping[str, str],
 ) -> None:
     """One ``run_stress`` per target; the first also audits everything the wheel installed."""
     audit_only = Target(name=f"{info.distribution} (import audit only)", description="", modules=(), scenarios=())
@@ -170,6 +188,7 @@ def _audit_and_stress(
             allow_gil_build=options.allow_gil_build,
             rerun_prefix=_rerun_prefix(options),
             progress=say,
+            env=env,
         )
         subs.append(sub)
         record["imports"] += sub["imports"]
@@ -180,7 +199,12 @@ def _audit_and_stress(
 
 
 def _measure_throughput(
-    record: dict[str, Any], options: GateOptions, targets: list[Target], venv_python: str, say: Progress
+    record: dict[str, Any],
+    options: GateOptions,
+    targets: list[Target],
+    venv_python: str,
+    say: Progress,
+    env: Mapping[str, str],
 ) -> None:
     """Each scenario again at each thread count (a few short rounds); a failure here is a failure too."""
     settings = options.settings
@@ -189,7 +213,7 @@ def _measure_throughput(
             for threads in options.throughput_threads:
                 short = dataclasses.replace(spec, threads=threads, rounds=THROUGHPUT_ROUNDS, isolate=True)
                 result = run_scenario(
-                    short, target.name, settings, python=venv_python, rerun_prefix=_rerun_prefix(options)
+                    short, target.name, settings, python=venv_python, rerun_prefix=_rerun_prefix(options), env=env
                 )
                 say(f"throughput {spec.name} @ {threads} threads: {result.status}, {result.ops_per_s or 0:.0f} ops/s")
                 record["throughput"].append(

@@ -40,8 +40,10 @@ def render_gate_markdown(record: Mapping[str, Any]) -> str:
         f"- tags: {tags}; expected ABI `{wheel.get('expected_abi')}`",
         f"- extension modules in the wheel: {extensions}",
         f"- judged by: {record.get('target')}",
-        "",
     ]
+    if record.get("ignored_pythonpath"):
+        lines.append(f"- not passed on to the gate's children: PYTHONPATH=`{record['ignored_pythonpath']}`")
+    lines.append("")
     # The engine's Markdown, one heading level down, under the wheel's title.
     lines.append(render_markdown(record).replace("# ft-harness:", "## Verdict:", 1).replace("\n## ", "\n### "))
     series = _series(record.get("throughput") or [])
@@ -83,6 +85,7 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("GIL forced", interp.get("gil_forced")),
         ("CPUs", interp.get("cpu_count")),
         ("venv", (record.get("venv") or {}).get("python")),
+        ("PYTHONPATH not passed on", record.get("ignored_pythonpath") or "(not set)"),
         ("started", record.get("started")),
         ("duration (s)", record.get("duration_s")),
     ])]

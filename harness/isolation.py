@@ -85,9 +85,16 @@ def exit_description(returncode: int) -> str:
 
 
 def run_isolated(
-    spec: ScenarioSpec, target: str, settings: StressSettings, *, python: str, rerun: str
+    spec: ScenarioSpec,
+    target: str,
+    settings: StressSettings,
+    *,
+    python: str,
+    rerun: str,
+    env: Mapping[str, str] | None = None,
 ) -> ScenarioResult:
-    """Run ``spec`` in a child of ``python``; a missing module/attribute raises ``UsageError`` as in-process."""
+    """Run ``spec`` in a child of ``python`` (environment from :func:`child_env` on ``env``, default this
+    process's); a missing module/attribute raises ``UsageError`` as in-process."""
     with tempfile.TemporaryDirectory(prefix="ft-harness-child-") as tmp:
         folder = Path(tmp)
         request = {
@@ -105,7 +112,7 @@ def run_isolated(
         with open(folder / "stdout", "w+b") as out, open(folder / "stderr", "w+b") as err:
             returncode = _run_child(
                 harness_command(python, "harness._child", str(folder / "request.json")),
-                child_env(python),
+                child_env(python, env),
                 out,
                 err,
                 settings.timeout_s + KILL_GRACE_S,

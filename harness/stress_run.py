@@ -13,7 +13,7 @@ import shlex
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from harness.engine import run_scenario
 from harness.errors import EXIT_UNFIT, HarnessError, UsageError
@@ -68,8 +68,11 @@ def run_stress(
     scenarios: Sequence[str] | None = None,
     rerun_prefix: str | None = None,
     progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Judge ``target`` on ``python``; never raises for an unfit interpreter or a failing scenario.
+
+    Every child process (probe, import audit, scenarios) starts from ``env`` (default: this process's).
 
     An unfit interpreter gives verdict "error" with exit 3, a usage problem met mid-run (a scenario that
     cannot be found) verdict "error" with its exit code; both still give a complete record to write.
@@ -78,7 +81,7 @@ def run_stress(
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     specs = select_scenarios(target, scenarios)
-    facts = facts or probe(python)
+    facts = facts or probe(python, env=env)
     fitness = facts.fitness(allow_gil_build=allow_gil_build)
     record: dict[str, Any] = {
         "run_id": new_run_id(target.name, started),
@@ -96,7 +99,7 @@ def run_stress(
     }
     if fitness.fit:
         try:
-            _judge(record, target, specs, settings, python, fitness.free_threading_verdict, rerun_prefix, say)
+            _judge(record, target, specs, settings, python, fitness.free_threading_verdict, rerun_prefix, say, env)
         except HarnessError as exc:
             record["verdict"], record["exit_code"], record["note"] = "error", exc.exit_code, str(exc)
     record["duration_s"] = round(time.monotonic() - clock, 3)
@@ -112,8 +115,9 @@ def _judge(
     free_threading: bool,
     rerun_prefix: str | None,
     say: Progress,
+    env: Mapping[str, str] | None,
 ) -> None:
-    imports = audit(target.modules, python=python)
+    imports = audit(target.modules, python=python, env=env)
     record["imports"] = [r.to_json() for r in imports]
     for result in imports:
         say(f"import {result.module}: {result.status}" + (f" ({result.error or result.warning})"
@@ -131,7 +135,7 @@ def _judge(
             if not local:
                 spec = dataclasses.replace(spec, isolate=True)
             say(f"scenario {spec.name}: running")
-            result = run_scenario(spec, target.name, settings, python=python, rerun_prefix=rerun_prefix)
+            result = run_scenario(spec, target.name, settings, python=python, rerun_prefix=rerun_prefix, env=env)
             results.append(result)
             record["scenarios"].append(result.to_json())
             say(f"scenario {spec.name}: {result.status}")

@@ -299,3 +299,24 @@ def test_truncated_wheel_is_refused(project_wheel: Path, tmp_path: Path, capsys:
     truncated.write_bytes(project_wheel.read_bytes()[:4096])
     code, output = gate(capsys, "--wheel", str(truncated))
     one_usage_line(code, output, "is not a readable wheel")
+
+
+@needs_free_threading
+def test_callers_pythonpath_cannot_shadow_the_installed_wheel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shadow = tmp_path / "shadow" / "demo"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('the source tree, not the wheel')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
+    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"", "demo/scenarios.py": SCENARIOS})
+    code, output = gate(
+        capsys, "--wheel", str(wheel), "--target", "demo.scenarios:ok", "--throughput-threads", "1",
+        "--report-dir", str(tmp_path / "r"), *SMALL,
+    )
+    assert code == 0, output
+    assert "import demo: gil-free" in output and "PYTHONPATH is not passed on" in output
+    record = json.loads(reports(tmp_path / "r")[".json"].read_text())
+    assert record["ignored_pythonpath"] == str(shadow.parent)
+    assert [s["status"] for s in record["scenarios"]] == ["passed"]
+    assert str(shadow.parent) in reports(tmp_path / "r")[".md"].read_text()
