@@ -178,9 +178,16 @@ def load_ref(ref: str) -> object:
     return obj
 
 
+def stress_rerun_prefix(python: str | None = None) -> str:
+    """``<this python> -m harness stress --no-import-audit [--python P]``: a rerun reproduces one scenario,
+    so it skips the import audit (for a large target, most of a run's time)."""
+    words = [shlex.quote(sys.executable), "-m", "harness", "stress", "--no-import-audit"]
+    return " ".join(words + (["--python", shlex.quote(python)] if python else []))
+
+
 def rerun_command(target: str, scenario: str, settings: StressSettings, *, prefix: str | None = None) -> str:
     """The command that reruns exactly this scenario: sizes, timeout and seed, plus any non-default knob."""
-    prefix = prefix or f"{shlex.quote(sys.executable)} -m harness stress"
+    prefix = prefix or stress_rerun_prefix()
     words = [prefix, "--target", shlex.quote(target), "--scenario", shlex.quote(scenario)]
     defaults = StressSettings()
     for option in FIELDS:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-import shlex
-import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
-from harness.engine import run_scenario
+from harness.engine import run_scenario, stress_rerun_prefix
 from harness.errors import EXIT_UNFIT, HarnessError, UsageError
 from harness.import_audit import audit
 from harness.interpreter import InterpreterFacts, probe, same_interpreter
@@ -24,6 +22,7 @@ from harness.targets import ScenarioSpec, Target, load_target
 from harness.verdict import decide
 
 Progress = Callable[[str], None]
+SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers the scenarios only"
 
 
 def resolve_target(name: str) -> Target:
@@ -69,10 +68,12 @@ def run_stress(
     rerun_prefix: str | None = None,
     progress: Progress | None = None,
     env: Mapping[str, str] | None = None,
+    import_audit: bool = True,
 ) -> dict[str, Any]:
     """Judge ``target`` on ``python``; never raises for an unfit interpreter or a failing scenario.
 
     Every child process (probe, import audit, scenarios) starts from ``env`` (default: this process's).
+    ``import_audit=False`` (reruns of one scenario) judges the scenarios only, and the record says so.
 
     An unfit interpreter gives verdict "error" with exit 3, a usage problem met mid-run (a scenario that
     cannot be found) verdict "error" with its exit code; both still give a complete record to write.
@@ -99,7 +100,11 @@ def run_stress(
     }
     if fitness.fit:
         try:
-            _judge(record, target, specs, settings, python, fitness.free_threading_verdict, rerun_prefix, say, env)
+            modules = target.modules if import_audit else ()
+            _judge(record, target, modules, specs, settings, python, fitness.free_threading_verdict, rerun_prefix,
+                   say, env)
+            if not import_audit:
+                record["note"] = "; ".join(filter(None, [record["note"], SKIPPED_AUDIT]))
         except HarnessError as exc:
             record["verdict"], record["exit_code"], record["note"] = "error", exc.exit_code, str(exc)
     record["duration_s"] = round(time.monotonic() - clock, 3)
@@ -109,6 +114,7 @@ def run_stress(
 def _judge(
     record: dict[str, Any],
     target: Target,
+    modules: Sequence[str],
     specs: Sequence[ScenarioSpec],
     settings: StressSettings,
     python: str,
@@ -117,7 +123,7 @@ def _judge(
     say: Progress,
     env: Mapping[str, str] | None,
 ) -> None:
-    imports = audit(target.modules, python=python, env=env)
+    imports = audit(modules, python=python, env=env)
     record["imports"] = [r.to_json() for r in imports]
     for result in imports:
         say(f"import {result.module}: {result.status}" + (f" ({result.error or result.warning})"
@@ -129,8 +135,7 @@ def _judge(
     else:
         local = same_interpreter(python)
         if rerun_prefix is None:
-            rerun_prefix = f"{shlex.quote(sys.executable)} -m harness stress" + (
-                "" if local else f" --python {shlex.quote(python)}")
+            rerun_prefix = stress_rerun_prefix(None if local else python)
         for spec in specs:
             if not local:
                 spec = dataclasses.replace(spec, isolate=True)

@@ -74,6 +74,21 @@ def test_stress_lost_update_is_unsafe_with_report_and_rerun(tmp_path: Path) -> N
     assert (tmp_path / "reports" / (Path(proc.stdout.split("report: ")[1].strip()).stem + ".md")).is_file()
 
 
+def test_printed_rerun_reproduces_the_failure_without_the_import_audit(tmp_path: Path) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "again").mkdir()
+    first = harness(tmp_path / "first", "stress", "--target", "tests.support.scenarios:LostUpdate", *SMALL, *ALLOW)
+    assert first.returncode == 1, first.stdout + first.stderr
+    (scenario,) = only_report(tmp_path / "first")["scenarios"]
+    assert "-m harness stress --no-import-audit --target" in scenario["rerun"]
+    words = scenario["rerun"].split()
+    again = harness(tmp_path / "again", *words[words.index("stress"):], *ALLOW)
+    assert again.returncode == 1, again.stdout + again.stderr
+    report = only_report(tmp_path / "again")
+    assert report["imports"] == [] and "import audit skipped" in report["note"]
+    assert [(s["name"], s["status"], s["seed"]) for s in report["scenarios"]] == [("LostUpdate", "failed", 11)]
+
+
 def test_stress_correct_scenario_is_safe_as_json(tmp_path: Path) -> None:
     proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:LockedCounter", *SMALL, *ALLOW,
                    "--json", "--report-dir", "out")

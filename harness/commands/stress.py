@@ -26,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_common(parser)
     add_settings(parser)
     parser.add_argument("--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable)")
+    parser.add_argument("--no-import-audit", action="store_true",
+                        help="skip the import audit and judge the scenarios only (what rerun commands use)")
     parser.add_argument("--allow-gil-build", action="store_true",
                         help="run on a GIL build or with the GIL on; the report then gives no free-threading verdict")
     parser.set_defaults(run=run)
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         allow_gil_build=args.allow_gil_build,
         scenarios=args.scenario,
         progress=lambda line: print(line, file=out, flush=True),
+        import_audit=not args.no_import_audit,
     )
     paths = write_reports(record, settings.report_dir, record["run_id"], REPORT_FORMATS)
     if args.json:
