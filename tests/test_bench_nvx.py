@@ -64,7 +64,7 @@ def test_quick_profile_writes_json_markdown_and_svg(quick_run) -> None:
     assert {r["corpus"] for r in record["levels"]} == {"mixed", "random"}
     assert "memory read bound (memchr)" in record["levels"][0]["results"]
     steps = [r["step"] for r in record["call_path"]]
-    assert len(steps) == 6 and any("3 arguments" in s for s in steps) and any("whole call" in s for s in steps)
+    assert len(steps) == 5 and any("3 arguments" in s for s in steps) and any("whole call" in s for s in steps)
     assert all(r["best_ns"] > 0 and r["bytes"] == 64 for r in record["call_path"])
     assert record["scaling"]["gil"] == {"available": False, "reason": record["scaling"]["gil"]["reason"]}
     free_threaded = record["scaling"]["free-threaded"]

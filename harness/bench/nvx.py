@@ -219,9 +219,8 @@ def _per_call(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
 
 def _call_path(profile: Profile) -> list[dict[str, Any]]:
     """Where one 64-byte call's time goes: cffi's own calls into NVX's C (no Python wrapper) beside the
-    whole calls, and a C-API builtin for contrast. cffi passes two or more arguments as a tuple that it
-    unpacks and converts one by one, and detaches the thread around the C call; these rows show that
-    price on this interpreter."""
+    whole calls. cffi passes two or more arguments as a tuple that it unpacks and converts one by one, and
+    detaches the thread around the C call; these rows show that price on this interpreter."""
     from nvx import _compiled
 
     data, payload, out = frame(CALL_PATH_BYTES), os.urandom(CALL_PATH_BYTES), bytearray(CALL_PATH_BYTES)
@@ -235,7 +234,6 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
             lib.nvx_xor_process, (state, payload, buffer, n), profile.calls),
         "whole call: Utf8Validator.validate(data)": _loop(validator.validate, data, profile.calls),
         "whole call: XorMasker.process(data)": _loop(masker.process, payload, profile.calls),
-        "C-API builtin for contrast: bytes.decode(data)": _loop(bytes.decode, data, profile.calls),
     }
     timings = interleaved(steps, rounds=profile.call_rounds, units=profile.calls)
     return [{"step": name, "bytes": CALL_PATH_BYTES, "best_ns": t.best_s * 1e9, "median_ns": t.median_s * 1e9,
