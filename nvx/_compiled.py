@@ -3,18 +3,14 @@
 Each public call is one C call whose result arrives as a single packed 64-bit integer (see ``nvx.h``),
 so the call path is: argument check, one cffi call, a few integer operations, the result.
 
-Each instance calls C through its own ``functools.partial`` that holds its state. On a free-threaded
-build, loading a shared object such as ``lib.nvx_utf8_validate`` from a global is an atomic reference
-count update on that one object, so threads using different instances would still fight over one cache
-line (measured: 2 threads gave 1.33x the one-thread rate instead of 1.9x). The partial is owned by the
-thread that made the instance and calls the shared function without touching its reference count.
+The cffi functions called on every message use deferred reference counting on a free-threaded build
+(see ``nvx._sharing``), so threads with their own instances touch no shared counter per call.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 from nvx._nvx_cffi import ffi, lib
+from nvx._sharing import defer_refcounts
 
 LEVELS = ("scalar", "avx2", "avx512")
 """SIMD levels, slowest first; each instance may be pinned to one (tests exercise them all)."""
@@ -24,6 +20,8 @@ BEST_LEVEL = AVAILABLE_LEVELS[-1]
 
 _validate = lib.nvx_utf8_validate
 _process = lib.nvx_xor_process
+DEFERRED = defer_refcounts(_validate, _process)
+"""How many of the per-message cffi functions use deferred reference counting (2 on a free-threaded build)."""
 _from_buffer = ffi.from_buffer
 _ZERO = b"\0"
 # Decoding of nvx_utf8_validate's packed int64 result (see nvx.h).
@@ -52,12 +50,11 @@ def _as_buffer(data):
 class Utf8Validator:
     """Incremental UTF-8 validator with the semantics of autobahn's NVX ``Utf8Validator``."""
 
-    __slots__ = ("_state", "_check")
+    __slots__ = ("_state",)
 
     def __init__(self, *, level: str | None = None) -> None:
         self._state = ffi.new("nvx_utf8 *")
         lib.nvx_utf8_init(self._state, _level_number(level))
-        self._check = partial(_validate, self._state)
 
     def reset(self) -> None:
         lib.nvx_utf8_reset(self._state)
@@ -66,7 +63,7 @@ class Utf8Validator:
         """Feed the next chunk; returns ``(is_valid, ends_on_codepoint, current_index, total_index)``."""
         try:  # bytes go straight to C; other bytes-like objects are refused by cffi and wrapped below
             length = len(data)
-            result = self._check(data, length)
+            result = _validate(self._state, data, length)
         except TypeError:
             return self.validate(_as_buffer(data))
         if result >= 0:
@@ -82,7 +79,7 @@ class Utf8Validator:
 class XorMasker:
     """RFC 6455 XOR masker with a 4-byte key whose phase continues across ``process`` calls."""
 
-    __slots__ = ("_state", "_mask_into")
+    __slots__ = ("_state",)
 
     def __init__(self, mask, *, level: str | None = None) -> None:
         key = memoryview(mask).tobytes()
@@ -90,7 +87,6 @@ class XorMasker:
             raise ValueError(f"mask must be exactly 4 bytes, got {len(key)}")
         self._state = ffi.new("nvx_xor *")
         lib.nvx_xor_init(self._state, key, _level_number(level))
-        self._mask_into = partial(_process, self._state)
 
     def pointer(self) -> int:
         """Number of bytes masked since construction or the last ``reset()``."""
@@ -106,7 +102,7 @@ class XorMasker:
             # A fresh bytes object that C fills in place: the only allocation of the call is the result.
             # (b"\0" * 1 would be the shared constant itself, hence bytes(1); repeating is the cheaper way.)
             out = _ZERO * length if length > 1 else bytes(length)
-            self._mask_into(data, out, length)
+            _process(self._state, data, out, length)
         except TypeError:
             return self.process(_as_buffer(data))
         return out
