@@ -6,6 +6,8 @@ import math
 from typing import Any, Callable, Sequence
 from xml.sax.saxutils import escape
 
+from harness.bench._nvx_scaling import CONTROL
+
 OURS = "nvx"
 PEER_ORDER = (OURS, "autobahn", "bytes.decode", "websockets")
 COLOURS = {OURS: "#2b7bb9", "autobahn": "#e08a2c", "bytes.decode": "#6a9f3a", "websockets": "#9b59b6"}
@@ -30,7 +32,8 @@ def _two_thread_speedup(record: dict[str, Any]) -> float | None:
     run = record["scaling"]["free-threaded"]
     if not run.get("available"):
         return None
-    speedups = [row["speedup"] for row in run["rows"] if row["threads"] == 2 and row["unit"] == "calls/s"]
+    speedups = [row["speedup"] for row in run["rows"]
+                if row["threads"] == 2 and row["unit"] == "calls/s" and row["workload"] != CONTROL]
     return min(speedups) if speedups else None
 
 

@@ -2,7 +2,9 @@
 
 Every thread gets its own validator, masker and private copy of the payload (nothing shared, so only the
 interpreter and NVX decide how well it scales). Threads start together from a barrier; throughput is
-total work over wall time, best of k rounds. Usage: ``python -m harness.bench._nvx_scaling '<json>'``
+total work over wall time, best of k rounds. A control workload with no NVX in it (a Python function
+that builds the same kind of tuple) shows how well this machine scales plain Python in the same run: on a
+shared 2-CPU VM that ceiling moves from run to run. Usage: ``python -m harness.bench._nvx_scaling '<json>'``
 with keys threads, calls, large_size, large_calls, rounds; prints one JSON object on stdout.
 """
 
@@ -20,6 +22,11 @@ from typing import Any, Callable
 from harness.bench._nvx_corpus import frame, text
 
 SMALL = 128
+CONTROL = "control: Python call, no NVX"
+
+
+def _python_call(data: bytes) -> tuple[bool, bool, int, int]:
+    return (True, True, len(data), len(data))
 
 
 def _workloads(large_size: int) -> dict[str, tuple[str, int, Callable[[Any], Callable[[], object]]]]:
@@ -41,8 +48,13 @@ def _workloads(large_size: int) -> dict[str, tuple[str, int, Callable[[Any], Cal
 
         return build
 
+    def control(nvx: Any) -> Callable[[], object]:
+        data = bytes(bytearray(frame(SMALL)))
+        return lambda: _python_call(data)
+
     large = text("mixed", large_size)
     return {
+        CONTROL: ("calls/s", SMALL, control),
         f"validate {SMALL} B": ("calls/s", SMALL, validate(frame(SMALL), reset=False)),
         f"mask {SMALL} B": ("calls/s", SMALL, mask(frame(SMALL))),
         f"validate {len(large) >> 10} KiB": ("GB/s", len(large), validate(large, reset=True)),

@@ -56,7 +56,7 @@ class Profile:
     scaling_rounds: int
 
 
-FULL = Profile(8 << 20, 9, 2_000, 30, 50_000, 1 << 20, 200, 5)
+FULL = Profile(8 << 20, 9, 2_000, 30, 50_000, 1 << 20, 200, 9)
 QUICK = Profile(256 << 10, 2, 500, 2, 2_000, 64 << 10, 20, 1)
 
 
