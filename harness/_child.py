@@ -10,7 +10,6 @@ import faulthandler
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 
 from harness.engine import load_ref, run_in_process
@@ -26,6 +25,8 @@ def _execute(request: dict) -> dict:
     except UsageError as exc:
         return {"usage_error": str(exc)}
     except BaseException as exc:
+        import traceback  # only on this error path: at the top it would cost every child ~25 ms
+
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return {"load_error": {"type": type(exc).__qualname__, "count": 1, "first_traceback": text}}
     try:

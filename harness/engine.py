@@ -29,7 +29,6 @@ import shlex
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Callable, Mapping
@@ -329,6 +328,8 @@ class _Failures:
                 self.first_at = round(time.monotonic() - self._started, 6)
             summary = self._by_type.get(key)
             if summary is None:
+                import traceback  # here, not at the top: it costs every child ~25 ms of start-up
+
                 text = "".join(traceback.format_exception(type(exc), exc, _scenario_frames(exc.__traceback__)))
                 self._by_type[key] = ErrorSummary(key, 1, f"{where}\n{text}")
             else:
@@ -473,6 +474,8 @@ class _Run:
 
     def _timeout_report(self, index: int, why: str) -> str:
         """Every other thread's stack, innermost last, without the threading module's bootstrap frames."""
+        import traceback  # see _Failures.add
+
         frames = sys._current_frames()
         lines = [f"round {index} {why}; stacks of all threads:"]
         for thread in threading.enumerate():

@@ -7,10 +7,12 @@ entry-point group; the engine never special-cases a target.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 ENTRY_POINT_GROUP = "ft_harness.targets"
 
@@ -50,6 +52,8 @@ class Target:
 
 def available_targets() -> dict[str, metadata.EntryPoint]:
     """The registered built-in and third-party targets, by name."""
+    from importlib import metadata  # here, not at the top: scenario children never need it (~15 ms)
+
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
