@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.engine import run_scenario
 from harness.errors import UsageError
-from harness.isolation import child_env, harness_only_path
+from harness.isolation import _run_child, child_env, harness_only_path
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec
 
@@ -76,3 +77,14 @@ def test_child_env_of_this_interpreter_mirrors_sys_path() -> None:
     entries = child_env(sys.executable, {})["PYTHONPATH"].split(os.pathsep)
     assert {p for p in sys.path if p and os.path.exists(p)} <= set(entries)
     assert os.getcwd() in entries
+
+
+@pytest.mark.parametrize(("code", "expected"), [("import sys; sys.exit(3)", 3), ("import time; time.sleep(60)", None)])
+def test_a_child_is_reaped_when_it_ends_and_killed_at_the_deadline(
+    tmp_path: Path, code: str, expected: int | None
+) -> None:
+    started = time.monotonic()
+    with open(tmp_path / "out", "w+b") as out, open(tmp_path / "err", "w+b") as err:
+        returncode = _run_child([sys.executable, "-c", code], dict(os.environ), out, err, kill_after_s=1.0)
+    assert returncode == expected
+    assert time.monotonic() - started < 20
