@@ -282,7 +282,7 @@ def _bind(function: Callable[[bytes], object], argument: bytes) -> Callable[[], 
     return lambda: function(argument)
 
 
-def _loop(function: Callable[[bytes], object], argument: bytes, calls: int) -> Callable[[], None]:
+def _loop(function: Callable[[Any], object], argument: Any, calls: int) -> Callable[[], None]:
     def work() -> None:
         for _ in repeat(None, calls):
             function(argument)
