@@ -14,10 +14,11 @@ Scenario forms (what a ``ScenarioSpec.ref`` or :func:`run_in_process` may name):
 
 Each round the worker threads wait for the round, then meet at a spinning barrier, so they are released
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
-"condition"`` selects one, for measuring the difference). Every exception
-from every thread is collected; a round that does not finish before the deadline, or in which no worker
-finishes a step or uses CPU for ``stall_s`` (a deadlock), ends the run as "timeout" with every thread's stack. :func:`run_scenario` runs a spec in a child process when the spec
-asks for isolation (see :mod:`harness.isolation`), so a crash becomes a result instead of a dead session.
+"condition"`` selects one, for measuring the difference). Every exception from every thread is collected;
+a round that does not finish before the deadline, or in which no worker finishes a step or uses CPU for
+``stall_s`` (a deadlock), ends the run as "timeout" with every thread's stack. :func:`run_scenario` runs a
+spec in a child process when the spec asks for isolation (see :mod:`harness.isolation`), so a crash becomes
+a result instead of a dead session.
 """
 
 from __future__ import annotations

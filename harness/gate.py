@@ -35,7 +35,7 @@ from harness.engine import run_scenario
 from harness.errors import EXIT_UNFIT, EXIT_UNSAFE, HarnessError, UnfitError, UsageError
 from harness.interpreter import probe
 from harness.settings import StressSettings
-from harness.stress_run import resolve_target, run_stress
+from harness.stress_run import join_notes, resolve_target, run_stress
 from harness.targets import Target, available_targets, load_target
 from harness.uv_tool import run_uv
 from harness.verdict import unsafe_scenario
@@ -122,7 +122,8 @@ def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[
         except HarnessError as exc:
             record["verdict"], record["exit_code"], record["note"] = "error", exc.exit_code, str(exc)
     if not targets and record["verdict"] != "error":
-        record["note"] = _join(record["note"], f"no target judges {info.distribution}: import audit only, no stress")
+        record["note"] = join_notes(record["note"],
+                                    f"no target judges {info.distribution}: import audit only, no stress")
     record["duration_s"] = round(time.monotonic() - clock, 3)
     return record
 
@@ -229,7 +230,7 @@ def _measure_throughput(
                 if unsafe_scenario(result):
                     record["verdict"], record["exit_code"] = "unsafe", EXIT_UNSAFE
                     finding = f"throughput run of {spec.name} at {threads} threads {result.status}: {result.detail}"
-                    record["note"] = _join(record["note"], finding)
+                    record["note"] = join_notes(record["note"], finding)
 
 
 def create_venv(python: str, directory: Path) -> str:
@@ -337,8 +338,4 @@ def _uv(args: list[str], timeout_s: float, what: str) -> None:
 def _run_id(distribution: str, started: datetime) -> str:
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", distribution)
     return f"gate-{slug}-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
-
-
-def _join(first: str, second: str) -> str:
-    return "; ".join(part for part in (first, second) if part)
 

@@ -25,6 +25,11 @@ Progress = Callable[[str], None]
 SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers the scenarios only"
 
 
+def join_notes(*notes: str) -> str:
+    """The non-empty notes of a record, in order, as one line."""
+    return "; ".join(note for note in notes if note)
+
+
 def resolve_target(name: str) -> Target:
     """A built-in target by name, or ``module:attribute`` (a callable or scenario class) as a one-scenario target."""
     if ":" not in name:
@@ -100,11 +105,10 @@ def run_stress(
     }
     if fitness.fit:
         try:
-            modules = target.modules if import_audit else ()
-            _judge(record, target, modules, specs, settings, python, fitness.free_threading_verdict, rerun_prefix,
-                   say, env)
+            judged = target if import_audit else dataclasses.replace(target, modules=())
+            _judge(record, judged, specs, settings, python, fitness.free_threading_verdict, rerun_prefix, say, env)
             if not import_audit:
-                record["note"] = "; ".join(filter(None, [record["note"], SKIPPED_AUDIT]))
+                record["note"] = join_notes(record["note"], SKIPPED_AUDIT)
         except HarnessError as exc:
             record["verdict"], record["exit_code"], record["note"] = "error", exc.exit_code, str(exc)
     record["duration_s"] = round(time.monotonic() - clock, 3)
@@ -114,7 +118,6 @@ def run_stress(
 def _judge(
     record: dict[str, Any],
     target: Target,
-    modules: Sequence[str],
     specs: Sequence[ScenarioSpec],
     settings: StressSettings,
     python: str,
@@ -123,7 +126,7 @@ def _judge(
     say: Progress,
     env: Mapping[str, str] | None,
 ) -> None:
-    imports = audit(modules, python=python, env=env)
+    imports = audit(target.modules, python=python, env=env)
     record["imports"] = [r.to_json() for r in imports]
     for result in imports:
         say(f"import {result.module}: {result.status}" + (f" ({result.error or result.warning})"
