@@ -12,6 +12,7 @@ import pytest
 
 from harness.engine import load_ref, run_in_process
 from harness.errors import HarnessError
+from harness.report import head_lines
 from harness.results import ScenarioResult
 from harness.settings import FIELDS, Source, StressSettings, resolve_sources
 
@@ -111,8 +112,7 @@ class ScenarioRunner:
         for error in result.errors:
             lines.append(f"  {error.type} x {error.count}; first traceback:")
             tb = error.first_traceback.rstrip().splitlines()
-            lines += [f"    {line}" for line in tb[:_TRACEBACK_LINES]] + (["    ..."] if len(tb) > _TRACEBACK_LINES
-                                                                            else [])
+            lines += [f"    {line}" for line in head_lines(tb, _TRACEBACK_LINES)]
         lines.append(f"rerun this test: {self._pytest_rerun(settings)}")
         if engine_rerun:
             lines.append(f"rerun the scenario alone: {result.rerun}")

@@ -76,10 +76,14 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines += ["", f"### {s['name']}: {status_label(s)}", "", s.get("detail") or "", "",
                   f"Rerun: `{s['rerun']}`"]
         for error in s.get("errors") or []:
-            tb = error["first_traceback"].splitlines()
-            shown = tb[:_TRACEBACK_LINES] + (["..."] if len(tb) > _TRACEBACK_LINES else [])
+            shown = head_lines(error["first_traceback"].splitlines(), _TRACEBACK_LINES)
             lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def head_lines(lines: Sequence[str], limit: int) -> list[str]:
+    """The first ``limit`` lines, and a ``...`` line when some were left out (tracebacks in summaries)."""
+    return [*lines[:limit], *(["..."] if len(lines) > limit else [])]
 
 
 def status_label(scenario: Mapping[str, Any]) -> str:

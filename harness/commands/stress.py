@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from harness.commands._options import add_common, add_settings, python_of, settings_of
 from harness.errors import EXIT_UNFIT
 from harness.interpreter import probe
-from harness.report import status_label, write_reports
+from harness.report import head_lines, status_label, write_reports
 from harness.stress_run import resolve_target, run_stress, select_scenarios
 
 REPORT_FORMATS = ("json", "md")
@@ -79,8 +79,7 @@ def _print_summary(record: dict[str, Any], out: TextIO) -> None:
         print(f"    {scenario['detail']}", file=out)
         for error in scenario["errors"]:
             print(f"    {error['type']} x {error['count']}; first traceback:", file=out)
-            lines = error["first_traceback"].rstrip().splitlines()
-            for line in lines[:_TRACEBACK_LINES] + (["..."] if len(lines) > _TRACEBACK_LINES else []):
+            for line in head_lines(error["first_traceback"].rstrip().splitlines(), _TRACEBACK_LINES):
                 print(f"        {line}", file=out)
         print(f"    rerun: {scenario['rerun']}", file=out)
     if record["note"] and record["verdict"] != "error":
