@@ -124,7 +124,13 @@ def write_reports(
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown:
         raise UsageError(f"unknown report format {unknown[0]!r}: expected one of {', '.join(RENDERERS)}")
+    return write_files(report_dir, {f"{stem}{RENDERERS[f][0]}": RENDERERS[f][1](record) for f in formats})
+
+
+def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write each ``{file name: text}`` into ``folder`` atomically; returns the paths in order. A folder that
+    cannot be written is a one-line usage error."""
     try:
-        return [write_atomic(Path(report_dir) / f"{stem}{RENDERERS[f][0]}", RENDERERS[f][1](record)) for f in formats]
+        return [write_atomic(Path(folder) / name, text) for name, text in files.items()]
     except OSError as exc:
-        raise UsageError(f"cannot write report to {report_dir}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write report to {folder}: {exc.strerror or exc}") from None

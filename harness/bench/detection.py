@@ -30,7 +30,7 @@ from harness import settings as settings_mod
 from harness.bench import positive_count
 from harness.errors import EXIT_SAFE, EXIT_UNSAFE, UsageError
 from harness.interpreter import InterpreterFacts, probe
-from harness.report import render_json, write_atomic
+from harness.report import render_json, write_files
 from harness.settings import StressSettings
 
 if TYPE_CHECKING:  # the corpus is importable only once _select_cases has put the source tree on sys.path
@@ -103,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
         "cases": results,
         "all_goals_met": all(r.get("goal_met", True) for r in results),
     }
-    paths = _write(record, Path(settings.report_dir), f"detection-{started.strftime('%Y%m%dT%H%M%SZ')}-"
-                   f"{secrets.token_hex(3)}")
+    stem = f"detection-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    paths = write_files(settings.report_dir,
+                        {f"{stem}.json": render_json(record), f"{stem}.md": render_markdown(record)})
     print(f"all goals met: {record['all_goals_met']}; report: {paths[0]} and {paths[1].name}")
     return EXIT_SAFE if record["all_goals_met"] else EXIT_UNSAFE
 
@@ -213,14 +214,6 @@ def _command(args: argparse.Namespace) -> str:
     flags = {f.name: f.flag for f in settings_mod.FIELDS}
     words += [w for name in _TUNABLE if getattr(args, name) is not None for w in (flags[name], str(getattr(args, name)))]
     return " ".join(words)
-
-
-def _write(record: dict[str, Any], folder: Path, stem: str) -> list[Path]:
-    try:
-        return [write_atomic(folder / f"{stem}.json", render_json(record)),
-                write_atomic(folder / f"{stem}.md", render_markdown(record))]
-    except OSError as exc:
-        raise UsageError(f"cannot write report to {folder}: {exc.strerror or exc}") from None
 
 
 def _line(result: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from harness.bench._nvx_corpus import CORPORA, frame, text
 from harness.bench._timing import Timing, interleaved
 from harness.errors import EXIT_SAFE, UsageError
 from harness.isolation import child_env, harness_command
-from harness.report import write_atomic
+from harness.report import render_json, write_files
 
 FT_PYTHON = "/opt/cpython-3.14t/bin/python3.14t"
 GIL_PYTHON = "/opt/cpython-3.14/bin/python3.14"
@@ -108,14 +108,9 @@ def run(args: argparse.Namespace) -> int:
     record["duration_s"] = round(time.time() - started, 2)
     print(_nvx_render.text_table(record))
     stem = "nvx-" + datetime.fromtimestamp(started, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    try:
-        paths = [
-            write_atomic(args.report_dir / f"{stem}.json", json.dumps(record, indent=2) + "\n"),
-            write_atomic(args.report_dir / f"{stem}.md", _nvx_render.markdown(record)),
-            write_atomic(args.report_dir / f"{stem}.svg", _nvx_render.svg(record)),
-        ]
-    except OSError as exc:
-        raise UsageError(f"cannot write reports to {args.report_dir}: {exc.strerror or exc}") from None
+    paths = write_files(args.report_dir, {f"{stem}.json": render_json(record),
+                                          f"{stem}.md": _nvx_render.markdown(record),
+                                          f"{stem}.svg": _nvx_render.svg(record)})
     print("reports: " + ", ".join(str(p) for p in paths))
     return EXIT_SAFE
 
