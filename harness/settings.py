@@ -71,8 +71,13 @@ class Field:
     toml_key: str
 
     @property
+    def metavar(self) -> str:
+        """The value's name in help texts (``REPORT_DIR``); with the prefix, the environment variable."""
+        return self.toml_key.upper().replace("-", "_")
+
+    @property
     def env_var(self) -> str:
-        return ENV_PREFIX + self.toml_key.upper().replace("-", "_")
+        return ENV_PREFIX + self.metavar
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "meaningful)")
     for field in settings_mod.FIELDS:
         if field.name in _TUNABLE:
-            parser.add_argument(field.flag, dest=field.name, metavar=field.toml_key.upper().replace("-", "_"),
+            parser.add_argument(field.flag, dest=field.name, metavar=field.metavar,
                                 help=f"override the default: {field.expected}")
 
 

@@ -28,7 +28,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             field.flag,
             dest=field.name,
-            metavar=field.toml_key.upper().replace("-", "_"),
+            metavar=field.metavar,
             help=f"{field.expected} (env {field.env_var}, pyproject [tool.ft-harness] {field.toml_key})",
         )
 
