@@ -18,8 +18,7 @@ from harness.settings import StressSettings
 
 
 def _execute(request: dict) -> dict:
-    raw = request["settings"]
-    settings = StressSettings(**{**raw, "report_dir": Path(raw["report_dir"])})
+    settings = StressSettings.from_json(request["settings"])
     try:
         obj = load_ref(request["ref"])
     except UsageError as exc:
@@ -36,7 +35,6 @@ def _execute(request: dict) -> dict:
             target=request["target"],
             settings=settings,
             on_failure=request["on_failure"],
-            rerun=request["rerun"],
         )
     except UsageError as exc:
         return {"usage_error": str(exc)}

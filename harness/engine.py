@@ -16,9 +16,8 @@ Each round the worker threads wait for the round, then meet at a spinning barrie
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
 "condition"`` selects one, for measuring the difference). Every exception from every thread is collected;
 a round that does not finish before the deadline, or in which no worker finishes a step or uses CPU for
-``stall_s`` (a deadlock), ends the run as "timeout" with every thread's stack. :func:`run_scenario` runs a
-spec in a child process when the spec asks for isolation (see :mod:`harness.isolation`), so a crash becomes
-a result instead of a dead session.
+``stall_s`` (a deadlock), ends the run as "timeout" with every thread's stack. Running a scenario in a
+child process instead, so a crash becomes a result, is :mod:`harness.isolation`'s job.
 """
 
 from __future__ import annotations
@@ -26,21 +25,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import random
-import shlex
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from harness.errors import UsageError
 from harness.results import ErrorSummary, ScenarioResult
-from harness.settings import FIELDS, StressSettings
-from harness.targets import ScenarioSpec
+from harness.settings import StressSettings
 
 _SPINS_BEFORE_CHECK = 256
-_ALWAYS_IN_RERUN = {"threads", "rounds", "iterations", "timeout_s", "seed"}
 _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
@@ -178,54 +174,9 @@ def load_ref(ref: str) -> object:
     return obj
 
 
-def stress_rerun_prefix(python: str | None = None) -> str:
-    """``<this python> -m harness stress --no-import-audit [--python P]``: a rerun reproduces one scenario,
-    so it skips the import audit (for a large target, most of a run's time)."""
-    words = [shlex.quote(sys.executable), "-m", "harness", "stress", "--no-import-audit"]
-    return " ".join(words + (["--python", shlex.quote(python)] if python else []))
-
-
-def rerun_command(target: str, scenario: str, settings: StressSettings, *, prefix: str | None = None) -> str:
-    """The command that reruns exactly this scenario: sizes, timeout and seed, plus any non-default knob."""
-    prefix = prefix or stress_rerun_prefix()
-    words = [prefix, "--target", shlex.quote(target), "--scenario", shlex.quote(scenario)]
-    defaults = StressSettings()
-    for option in FIELDS:
-        value = getattr(settings, option.name)
-        if option.name in _ALWAYS_IN_RERUN or (option.name != "report_dir" and value != getattr(defaults, option.name)):
-            words += [option.flag, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
-    return " ".join(words)
-
-
 def round_seed(run_seed: int, round_index: int) -> int:
     """The seed given to a scenario instance in a round: derived from the run seed, stable across runs."""
     return random.Random(run_seed * 1_000_003 + round_index).getrandbits(32)
-
-
-def run_scenario(
-    spec: ScenarioSpec,
-    target: str,
-    settings: StressSettings,
-    *,
-    python: str | None = None,
-    rerun_prefix: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> ScenarioResult:
-    """Run one scenario of a target: in a child process of ``python`` if ``spec.isolate``, else here.
-
-    ``env`` is the environment the child is derived from (default: this process's).
-
-    Scenario overrides (threads, rounds, iterations) replace the run's settings for this scenario.
-    """
-    settings = settings.overridden(spec.threads, spec.rounds, spec.iterations)
-    rerun = rerun_command(target, spec.name, settings, prefix=rerun_prefix)
-    if spec.isolate:
-        from harness.isolation import run_isolated
-
-        return run_isolated(spec, target, settings, python=python or sys.executable, rerun=rerun, env=env)
-    return run_in_process(
-        load_ref(spec.ref), name=spec.name, target=target, settings=settings, on_failure=spec.on_failure, rerun=rerun
-    )
 
 
 def run_in_process(
@@ -235,10 +186,11 @@ def run_in_process(
     target: str,
     settings: StressSettings,
     on_failure: str = "unsafe",
-    rerun: str | None = None,
+    rerun: str = "",
 ) -> ScenarioResult:
     """Stress a callable or scenario class in this process and return its result (never raises for failures).
 
+    ``rerun`` is the command line the caller's front end writes for it (the engine knows no command line).
     A timed-out run leaves its stuck threads behind (daemon threads cannot be killed); use isolation when
     the scenario may hang or crash.
     """
@@ -253,7 +205,7 @@ def run_in_process(
         iterations=settings.iterations,
         status=outcome.status,
         seed=settings.seed,
-        rerun=rerun or rerun_command(target, name, settings),
+        rerun=rerun,
         failures=run.failures.count,
         errors=run.failures.summaries(),
         duration_s=round(outcome.duration_s, 6),

@@ -1,17 +1,14 @@
-"""The gate's report: JSON, Markdown and one self-contained HTML page (inline CSS and an inline SVG chart of
-throughput against thread count), written atomically; the Markdown also goes to ``$GITHUB_STEP_SUMMARY``.
+"""The gate's report formats: Markdown and one self-contained HTML page (inline CSS and an inline SVG chart of
+throughput against thread count), beside the JSON record.
 """
 
 from __future__ import annotations
 
 import html
-import os
-import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from harness.report import register_renderer, render_markdown, status_label, write_reports
+from harness.report import register_renderer, render_markdown, status_label
 
 FORMATS = ("json", "gate-md", "html")
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -98,13 +95,15 @@ def render_html(record: Mapping[str, Any]) -> str:
     scenarios = record.get("scenarios") or []
     parts += ["<h2>Scenarios</h2>", _table(
         ("target", "scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "duration (s)"),
-        [(s["target"], s["name"], status_label(s), s["threads"], s["rounds"], s["iterations"], s["failures"],
+        [(s["target"], s["name"], status_label(s["status"], s.get("on_failure")), s["threads"], s["rounds"],
+          s["iterations"], s["failures"],
           _number(s.get("ops_per_s")), s.get("duration_s")) for s in scenarios],
         status_column=2,
     ) if scenarios else "<p>No scenarios ran.</p>"]
     for s in scenarios:
         if s["status"] != "passed":
-            parts.append(f"<h3>{_e(s['name'])}: {_e(status_label(s))}</h3><p>{_e(s.get('detail'))}</p>")
+            label = status_label(s["status"], s.get("on_failure"))
+            parts.append(f"<h3>{_e(s['name'])}: {_e(label)}</h3><p>{_e(s.get('detail'))}</p>")
             parts.append(f"<p>Rerun: <code>{_e(s.get('rerun'))}</code></p>")
             parts += [f"<pre>{_e(e['type'])} x {_e(e['count'])}\n{_e(e['first_traceback'])}</pre>"
                       for e in s.get("errors") or []]
@@ -166,19 +165,6 @@ def throughput_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 720, heigh
         out.append(f'<text x="{width - right + 28}" y="{legend_y}" font-size="11">{_e(name)}</text>')
     out.append("</svg>")
     return "\n".join(out)
-
-
-def write_gate_reports(record: Mapping[str, Any], report_dir: Path) -> list[Path]:
-    """Write ``<run_id>.json``, ``.md`` and ``.html`` atomically; append the Markdown to the step summary."""
-    paths = write_reports(record, report_dir, str(record["run_id"]), FORMATS)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as handle:
-                handle.write(render_gate_markdown(record) + "\n")
-        except OSError as exc:
-            print(f"ft-harness gate: warning: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc}", file=sys.stderr)
-    return paths
 
 
 def _series(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[int, float]]]:

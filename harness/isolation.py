@@ -24,7 +24,6 @@ from harness.errors import UsageError
 from harness.interpreter import inherited_flags, same_interpreter
 from harness.results import ErrorSummary, ScenarioResult
 from harness.settings import StressSettings
-from harness.targets import ScenarioSpec
 
 # The child's own faulthandler watchdog fires this long after the engine's timeout (a hang holding the
 # GIL, or in setup/verify, stops the engine's own timeout); the parent kills the child later still.
@@ -86,25 +85,26 @@ def exit_description(returncode: int) -> str:
 
 
 def run_isolated(
-    spec: ScenarioSpec,
-    target: str,
-    settings: StressSettings,
+    ref: str,
     *,
+    name: str,
+    target_name: str,
+    settings: StressSettings,
+    on_failure: str,
     python: str,
-    rerun: str,
     env: Mapping[str, str] | None = None,
 ) -> ScenarioResult:
-    """Run ``spec`` in a child of ``python`` (environment from :func:`child_env` on ``env``, default this
-    process's); a missing module/attribute raises ``UsageError`` as in-process."""
+    """Run the scenario ``ref`` (``module:attribute``) in a child of ``python`` (environment from
+    :func:`child_env` on ``env``, default this process's); a missing module/attribute raises ``UsageError``
+    as in-process."""
     with tempfile.TemporaryDirectory(prefix="ft-harness-child-") as tmp:
         folder = Path(tmp)
         request = {
-            "ref": spec.ref,
-            "name": spec.name,
-            "target": target,
-            "on_failure": spec.on_failure,
-            "rerun": rerun,
-            "settings": {**settings.__dict__, "report_dir": str(settings.report_dir)},
+            "ref": ref,
+            "name": name,
+            "target": target_name,
+            "on_failure": on_failure,
+            "settings": settings.to_json(),
             "watchdog_s": settings.timeout_s + WATCHDOG_GRACE_S,
             "result_path": str(folder / "result.json"),
         }
@@ -122,7 +122,7 @@ def run_isolated(
             stderr = _tail(err)
             stdout = _tail(out)
         payload = _read_json(folder / "result.json")
-    base = _base_result(spec, target, settings, rerun, elapsed)
+    base = _base_result(name, target_name, on_failure, settings, elapsed)
     if payload is not None:
         return _from_payload(payload, base)
     return _death_result(base, returncode, stderr, stdout)
@@ -166,19 +166,19 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _base_result(
-    spec: ScenarioSpec, target: str, settings: StressSettings, rerun: str, elapsed: float
+    name: str, target_name: str, on_failure: str, settings: StressSettings, elapsed: float
 ) -> ScenarioResult:
     return ScenarioResult(
-        name=spec.name,
-        target=target,
+        name=name,
+        target=target_name,
         threads=settings.threads,
         rounds=settings.rounds,
         iterations=settings.iterations,
         status="passed",
         seed=settings.seed,
-        rerun=rerun,
+        rerun="",
         duration_s=round(elapsed, 6),
-        on_failure=spec.on_failure,
+        on_failure=on_failure,
     )
 
 

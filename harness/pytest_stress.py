@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import pytest
 
+from harness.commands._options import stress_rerun
 from harness.engine import load_ref, run_in_process
 from harness.errors import HarnessError
 from harness.report import head_lines
@@ -43,9 +44,10 @@ class ScenarioRunner:
         __tracebackhide__ = True
         obj, name, ref = self._resolve(scenario)
         settings = self._settings(overrides)
-        try:  # the engine's rerun command needs an importable module:attribute; otherwise rerun the test
-            result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings,
-                                    rerun=None if ref else self._pytest_rerun(settings))
+        # Rerunning the scenario alone needs an importable module:attribute; otherwise rerun the test.
+        rerun = stress_rerun()(ref, name, settings) if ref else self._pytest_rerun(settings)
+        try:
+            result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings, rerun=rerun)
         except HarnessError as exc:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
         self._session.record_result(self._item, result)

@@ -67,13 +67,15 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines += _table(
             ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
              "duration (s)"),
-            [(s["name"], status_label(s), s["threads"], s["rounds"], s["iterations"], s["failures"], s.get("ops_per_s"),
+            [(s["name"], status_label(s["status"], s.get("on_failure")), s["threads"], s["rounds"], s["iterations"],
+              s["failures"], s.get("ops_per_s"),
               s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
         )
     for s in scenarios:
         if s["status"] == "passed":
             continue
-        lines += ["", f"### {s['name']}: {status_label(s)}", "", s.get("detail") or "", "",
+        label = status_label(s["status"], s.get("on_failure"))
+        lines += ["", f"### {s['name']}: {label}", "", s.get("detail") or "", "",
                   f"Rerun: `{s['rerun']}`"]
         for error in s.get("errors") or []:
             shown = head_lines(error["first_traceback"].splitlines(), _TRACEBACK_LINES)
@@ -86,11 +88,11 @@ def head_lines(lines: Sequence[str], limit: int) -> list[str]:
     return [*lines[:limit], *(["..."] if len(lines) > limit else [])]
 
 
-def status_label(scenario: Mapping[str, Any]) -> str:
+def status_label(status: str, on_failure: str | None) -> str:
     """The status, saying when a failure is a shared-use finding (an unshareable object) that keeps the verdict."""
-    if scenario["status"] == "failed" and scenario.get("on_failure") == "shared-use-unsafe":
+    if status == "failed" and on_failure == "shared-use-unsafe":
         return "failed (shared use unsafe: finding, not verdict)"
-    return scenario["status"]
+    return status
 
 
 RENDERERS: dict[str, tuple[str, Renderer]] = {"json": (".json", render_json), "md": (".md", render_markdown)}

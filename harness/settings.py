@@ -50,6 +50,14 @@ class StressSettings:
     switch_interval_s: float = DEFAULT_SWITCH_INTERVAL_S
     barrier: str = DEFAULT_BARRIER
 
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON values (the report's ``settings``, a scenario child's request)."""
+        return {**dataclasses.asdict(self), "report_dir": str(self.report_dir)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StressSettings:
+        return cls(**{**data, "report_dir": Path(data["report_dir"])})
+
     def replace(self, **changes: Any) -> StressSettings:
         return dataclasses.replace(self, **changes)
 
@@ -78,6 +86,16 @@ class Field:
     @property
     def env_var(self) -> str:
         return ENV_PREFIX + self.metavar
+
+    @property
+    def plugin_flag(self) -> str:
+        """The pytest plugin's flag: ``--ft-threads``."""
+        return "--ft-" + self.flag.removeprefix("--")
+
+    @property
+    def ini_key(self) -> str:
+        """The pytest ini key: ``ft_threads``."""
+        return "ft_" + self.toml_key.replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -148,6 +166,26 @@ FIELDS: tuple[Field, ...] = (
     Field("switch_interval_s", _positive_float, "a positive number of seconds", "--switch-interval", "switch-interval"),
     Field("barrier", _barrier, f"one of {', '.join(BARRIER_KINDS)}", "--barrier", "barrier"),
 )
+
+
+# What every rerun command carries, in this order; other settings only when they differ from the default.
+ALWAYS_IN_RERUN = ("threads", "rounds", "iterations", "timeout_s", "seed")
+
+
+def rerun_values(settings: StressSettings, always: Sequence[str] = ALWAYS_IN_RERUN) -> list[tuple[Field, str]]:
+    """The settings a rerun command must give, each with its value as text: ``always`` in that order, then
+    every other one that differs from the default (never the report directory: a rerun reports anew)."""
+    by_name = {f.name: f for f in FIELDS}
+    defaults = StressSettings()
+    changed = [
+        f for f in FIELDS
+        if f.name not in always and f.name != "report_dir" and getattr(settings, f.name) != getattr(defaults, f.name)
+    ]
+    values = []
+    for field in [*(by_name[name] for name in always), *changed]:
+        value = getattr(settings, field.name)
+        values.append((field, f"{value:g}" if isinstance(value, float) else str(value)))
+    return values
 
 
 def cli_source(values: Mapping[str, object]) -> Source:

@@ -16,9 +16,9 @@ import pytest
 
 from harness.bench.detection import summarise
 from harness.cli import main
-from harness.engine import run_scenario
+from harness.commands.stress import run_stress, stress_context
 from harness.settings import resolve
-from harness.stress_run import run_stress
+from harness.pipeline.judge import run_scenario
 from harness.targets import ScenarioSpec, Target
 from tests.corpus import CASES, Case
 from tests.corpus.runner import Outcome, prepare, run_case
@@ -67,7 +67,7 @@ def test_deadlock_report_holds_both_stacks() -> None:
     case = BY_NAME["lock-order-deadlock"]
     spec = ScenarioSpec(case.bug.partition(":")[2], case.bug)
     for _ in range(ATTEMPTS):
-        result = run_scenario(spec, case.bug, _bug_settings(case))
+        result = run_scenario(spec, case.bug, stress_context(_bug_settings(case)))
         if result.status == "timeout":
             break
     else:
@@ -87,7 +87,7 @@ def test_crash_is_attributed_and_the_run_goes_on() -> None:
         scenarios=(ScenarioSpec("racy", case.bug), ScenarioSpec("locked", case.twin)),
     )
     for _ in range(ATTEMPTS):
-        record = run_stress(target, resolve({}, env={}), python=sys.executable, allow_gil_build=True)
+        record = run_stress(stress_context(resolve({}, env={}), allow_gil_build=True), target).to_json()
         racy, locked = record["scenarios"]
         if racy["status"] == "crashed":
             break

@@ -12,10 +12,10 @@ from harness.engine import (
     Race,
     SpinBarrier,
     load_ref,
-    rerun_command,
     round_seed,
     run_in_process,
 )
+from harness.commands._options import stress_rerun
 from harness.errors import UsageError
 from harness.settings import StressSettings
 from tests.support import scenarios
@@ -24,7 +24,9 @@ SMALL = StressSettings(threads=4, rounds=5, iterations=50, timeout_s=10.0, seed=
 
 
 def run(obj: object, settings: StressSettings = SMALL, name: str = "s"):
-    return run_in_process(obj, name=name, target=f"tests.support.scenarios:{name}", settings=settings)
+    target = f"tests.support.scenarios:{name}"
+    return run_in_process(obj, name=name, target=target, settings=settings,
+                          rerun=stress_rerun()(target, name, settings))
 
 
 def test_lost_update_is_caught_by_verify() -> None:
@@ -158,7 +160,7 @@ def test_rerun_command_carries_seed_sizes_and_changed_knobs() -> None:
     assert "--threads 4 --rounds 5 --iterations 50 --timeout 10" in result.rerun
     assert "--target tests.support.scenarios:raises_in_one_thread" in result.rerun
     assert "--barrier" not in result.rerun and "--report-dir" not in result.rerun
-    changed = rerun_command("t", "s", SMALL.replace(barrier="condition", switch_interval_s=0.001))
+    changed = stress_rerun()("t", "s", SMALL.replace(barrier="condition", switch_interval_s=0.001))
     assert changed.endswith("--switch-interval 0.001 --barrier condition")
 
 

@@ -10,7 +10,8 @@ import pytest
 from harness.errors import UsageError
 from harness.report import render_markdown, write_reports
 from harness.results import ErrorSummary, ImportResult, ScenarioResult
-from harness.verdict import decide
+from harness.pipeline.record import RunRecord
+from harness.pipeline.verdict import decide
 
 
 def scenario(status: str, on_failure: str = "unsafe") -> ScenarioResult:
@@ -20,6 +21,12 @@ def scenario(status: str, on_failure: str = "unsafe") -> ScenarioResult:
 
 
 OK_IMPORT = ImportResult("m", "gil-free", False)
+
+
+def judged(imports: list, scenarios: list, *, free_threading: bool = True) -> RunRecord:
+    record = RunRecord.start("stress", "t")
+    record.imports, record.scenarios, record.free_threading = imports, scenarios, free_threading
+    return record
 
 
 @pytest.mark.parametrize(
@@ -37,11 +44,12 @@ OK_IMPORT = ImportResult("m", "gil-free", False)
     ],
 )
 def test_decide(imports: list, scenarios: list, expected: tuple[str, int]) -> None:
-    assert decide(imports, scenarios) == expected
+    assert decide(judged(imports, scenarios)) == expected
 
 
 def test_gil_build_run_ignores_gil_enabled_imports() -> None:
-    assert decide([ImportResult("m", "gil-enabled", True)], [], free_threading=False) == ("safe", 0)
+    gil_build_run = judged([ImportResult("m", "gil-enabled", True)], [], free_threading=False)
+    assert decide(gil_build_run) == ("safe", 0)
 
 
 def record() -> dict:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import run_scenario
+from harness.commands.stress import stress_context
 from harness.errors import UsageError
+from harness.pipeline.judge import run_scenario
 from harness.isolation import _run_child, child_env, harness_only_path
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec
@@ -20,7 +21,7 @@ REF = "tests.support.scenarios:"
 
 
 def isolated(name: str, settings: StressSettings = SMALL):
-    return run_scenario(ScenarioSpec(name=name, ref=REF + name), "tests-target", settings)
+    return run_scenario(ScenarioSpec(name=name, ref=REF + name), "tests-target", stress_context(settings))
 
 
 def test_segfault_is_crashed_with_dump_and_session_continues() -> None:
@@ -54,7 +55,7 @@ def test_missing_attribute_is_a_usage_error() -> None:
 def test_module_raising_on_import_is_a_failed_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "raises_at_import.py").write_text("raise ValueError('broken module')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    result = run_scenario(ScenarioSpec(name="x", ref="raises_at_import:x"), "t", SMALL)
+    result = run_scenario(ScenarioSpec(name="x", ref="raises_at_import:x"), "t", stress_context(SMALL))
     assert result.status == "failed"
     assert "broken module" in result.errors[0].first_traceback
 

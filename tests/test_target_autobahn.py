@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.engine import run_scenario
+from harness.commands.stress import stress_context
+from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec, load_target
 from harness.targets.autobahn import TARGET, _data, _frames
@@ -153,7 +154,7 @@ def test_backend_choice_is_per_process_and_refuses_a_switch() -> None:
 @pytest.mark.parametrize("spec", TARGET.scenarios, ids=lambda spec: spec.name)
 def test_every_scenario_runs_isolated_on_installed_autobahn(spec: ScenarioSpec) -> None:
     tiny = dataclasses.replace(spec, threads=TINY.threads, rounds=TINY.rounds, iterations=TINY.iterations)
-    result = run_scenario(tiny, "autobahn", TINY)
+    result = run_scenario(tiny, "autobahn", stress_context(TINY))
     if spec.on_failure == "unsafe":
         assert result.status == "passed", result.errors
     else:

@@ -9,8 +9,10 @@ import textwrap
 
 import pytest
 
-from harness.engine import load_ref, run_in_process, run_scenario
+from harness.commands.stress import stress_context
+from harness.engine import load_ref, run_in_process
 from harness.import_audit import audit
+from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import load_target
 from harness.targets import nvx_scenarios as scenarios
@@ -138,7 +140,7 @@ def test_every_module_of_the_target_keeps_the_gil_off() -> None:
 def test_cold_start_in_a_fresh_process() -> None:
     """Isolated, the first round is the process's first import and first call of the compiled backend."""
     spec = next(s for s in load_target("nvx").scenarios if s.name == "cold-start")
-    result = run_scenario(spec, "nvx", SMALL)
+    result = run_scenario(spec, "nvx", stress_context(SMALL))
     assert (result.status, result.iterations, result.rounds) == ("passed", 1, SMALL.rounds), result.errors
 
 

@@ -1,11 +1,16 @@
-"""Options shared by the subcommands: ``--python SPEC``, ``--json`` and the stress settings flags."""
+"""Options shared by the subcommands: ``--python SPEC``, ``--json``, the stress settings flags, and the rerun
+commands the stress and gate commands print (they rerun these command lines, so they are written here)."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
 from harness import interpreter_request
 from harness import settings as settings_mod
+from harness.interpreter import same_interpreter
+from harness.pipeline.context import Rerun
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -37,3 +42,22 @@ def settings_of(args: argparse.Namespace) -> settings_mod.StressSettings:
     """The stress settings: these flags over the environment over ``[tool.ft-harness]`` over the defaults."""
     cli = {field.name: getattr(args, field.name) for field in settings_mod.FIELDS}
     return settings_mod.resolve(cli, pyproject=settings_mod.find_pyproject())
+
+
+def rerun_with(*command: str) -> Rerun:
+    """Reruns of one scenario as ``<command> --target T --scenario S`` plus the settings' flags."""
+
+    def rerun(target_name: str, scenario: str, settings: settings_mod.StressSettings) -> str:
+        words = [*command, "--target", target_name, "--scenario", scenario]
+        for field, value in settings_mod.rerun_values(settings):
+            words += [field.flag, value]
+        return shlex.join(words)
+
+    return rerun
+
+
+def stress_rerun(python: str | None = None) -> Rerun:
+    """``<this python> -m harness stress --no-import-audit [--python P] ...``: a rerun reproduces one
+    scenario, so it skips the import audit (for a large target, most of a run's time)."""
+    other = ["--python", python] if python and not same_interpreter(python) else []
+    return rerun_with(sys.executable, "-m", "harness", "stress", "--no-import-audit", *other)

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any, Mapping
 
-from harness.commands._options import add_common, add_settings, python_of, settings_of
+from harness.commands._options import add_common, add_settings, python_of, rerun_with, settings_of
 from harness.errors import UsageError
-from harness.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
-from harness.gate_report import write_gate_reports
+from harness.gate_report import FORMATS, render_gate_markdown
+from harness.pipeline.context import RunContext
+from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
+from harness.report import write_reports
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -62,27 +66,49 @@ def parse_thread_counts(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    python = python_of(args)
+    settings = settings_of(args)
     options = GateOptions(
         wheel=args.wheel,
-        python=python_of(args),
-        settings=settings_of(args),
         expect_abi=args.expect_abi,
         targets=tuple(args.target),
         scenarios=tuple(args.scenario),
         throughput_threads=parse_thread_counts(args.throughput_threads),
-        allow_gil_build=args.allow_gil_build,
         keep_venv=args.keep_venv,
     )
     out = sys.stderr if args.json else sys.stdout
-    print(f"interpreter: {options.python}; seed: {options.settings.seed}", file=out, flush=True)
-    record = run_gate(options, progress=lambda line: print(line, file=out, flush=True))
-    paths = write_gate_reports(record, options.settings.report_dir)
+    rerun_prefix = [sys.executable, "-m", "harness", "gate", "--wheel", str(options.wheel), "--python", python]
+    ctx = RunContext(
+        python=python,
+        settings=settings,
+        rerun=rerun_with(*rerun_prefix, *(["--expect-abi", options.expect_abi] if options.expect_abi else [])),
+        progress=lambda line: print(line, file=out, flush=True),
+        allow_gil_build=args.allow_gil_build,
+    )
+    print(f"interpreter: {python}; seed: {settings.seed}", file=out, flush=True)
+    record = run_gate(ctx, options)
+    data = record.to_json()
+    paths = write_gate_reports(data, settings.report_dir)
     if args.json:
-        print(json.dumps(record, indent=2))
-    if record["note"]:
-        print(record["note"], file=out)
-    print(f"verdict: {record['verdict']} (exit {record['exit_code']})", file=out)
+        print(json.dumps(data, indent=2))
+    if record.notes:
+        print(record.note_text, file=out)
+    print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
     print("report: " + ", ".join(str(path) for path in paths), file=out)
-    if record["verdict"] == "error":
-        print(f"ft-harness gate: error: {record['note']}", file=sys.stderr)
-    return record["exit_code"]
+    if record.verdict == "error":
+        print(f"ft-harness gate: error: {record.note_text}", file=sys.stderr)
+    return record.exit_code
+
+
+def write_gate_reports(record: Mapping[str, Any], report_dir: Path) -> list[Path]:
+    """Write ``<run_id>.json``, ``.md`` and ``.html`` atomically; append the Markdown to ``$GITHUB_STEP_SUMMARY``
+    when it is set (a warning, not a failure, when it cannot be written)."""
+    paths = write_reports(record, report_dir, str(record["run_id"]), FORMATS)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(render_gate_markdown(record) + "\n")
+        except OSError as exc:
+            print(f"ft-harness gate: warning: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc}", file=sys.stderr)
+    return paths

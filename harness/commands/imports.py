@@ -8,7 +8,8 @@ import json
 from harness.commands._options import add_common, python_of
 from harness.import_audit import audit
 from harness.interpreter import probe
-from harness.verdict import decide
+from harness.pipeline.record import RunRecord
+from harness.pipeline.verdict import decide
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,12 +23,12 @@ def run(args: argparse.Namespace) -> int:
     python = python_of(args)
     facts = probe(python)
     facts.fitness().require()
-    results = audit(args.modules, python=python)
-    verdict, exit_code = decide(results, [])
+    record = RunRecord.start("imports", ", ".join(args.modules), slug="modules")
+    record.interpreter = facts
+    results = record.imports = audit(args.modules, python=python)
+    verdict, exit_code = decide(record)
     if args.json:
-        record = {"verdict": verdict, "exit_code": exit_code, "interpreter": facts.to_json(),
-                  "imports": [r.to_json() for r in results]}
-        print(json.dumps(record, indent=2))
+        print(json.dumps(record.to_json(), indent=2))
         return exit_code
     for result in results:
         print(f"{result.module}: {result.status}")

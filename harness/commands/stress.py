@@ -6,17 +6,22 @@ Exit 0 safe, 1 unsafe (any failure, crash or timeout), 2 bad usage or unknown ta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
-from harness.commands._options import add_common, add_settings, python_of, settings_of
-from harness.errors import EXIT_UNFIT
-from harness.interpreter import probe
+from harness.commands._options import add_common, add_settings, python_of, settings_of, stress_rerun
+from harness.interpreter import InterpreterFacts, probe
+from harness.pipeline.context import Progress, RunContext
+from harness.pipeline.judge import judge
+from harness.pipeline.record import RunRecord
 from harness.report import head_lines, status_label, write_reports
-from harness.stress_run import resolve_target, run_stress, select_scenarios
+from harness.settings import StressSettings
+from harness.targets import Target, resolve_target, select_scenarios
 
 REPORT_FORMATS = ("json", "md")
+SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers the scenarios only"
 _TRACEBACK_LINES = 25
 
 
@@ -37,51 +42,68 @@ def run(args: argparse.Namespace) -> int:
     python = python_of(args)
     settings = settings_of(args)
     target = resolve_target(args.target)
-    specs = select_scenarios(target, args.scenario)
+    target = dataclasses.replace(target, scenarios=select_scenarios(target, args.scenario))
     facts = probe(python)
     out = sys.stderr if args.json else sys.stdout
     header = [
         f"interpreter: {facts.label}",
-        f"target: {target.name} ({len(specs)} scenarios)",
+        f"target: {target.name} ({len(target.scenarios)} scenarios)",
         f"threads: {settings.threads}, iterations: {settings.iterations}, rounds: {settings.rounds}, "
         f"timeout: {settings.timeout_s:g} s, seed: {settings.seed}",
     ]
     print("\n".join(header), file=out, flush=True)
-    record = run_stress(
-        target,
-        settings,
-        python=python,
-        facts=facts,
-        allow_gil_build=args.allow_gil_build,
-        scenarios=args.scenario,
-        progress=lambda line: print(line, file=out, flush=True),
-        import_audit=not args.no_import_audit,
-    )
-    paths = write_reports(record, settings.report_dir, record["run_id"], REPORT_FORMATS)
+    ctx = stress_context(settings, python=python, allow_gil_build=args.allow_gil_build, facts=facts,
+                         progress=lambda line: print(line, file=out, flush=True))
+    record = run_stress(ctx, target, import_audit=not args.no_import_audit)
+    data = record.to_json()
+    paths = write_reports(data, settings.report_dir, record.run_id, REPORT_FORMATS)
     if args.json:
-        print(json.dumps(record, indent=2))
+        print(json.dumps(data, indent=2))
     else:
         _print_summary(record, out)
     print(f"report: {paths[0]}", file=out)
-    if record["exit_code"] == EXIT_UNFIT or record["verdict"] == "error":
-        print(f"ft-harness stress: error: {record['note']}", file=sys.stderr)
-    return record["exit_code"]
+    if record.verdict == "error":
+        print(f"ft-harness stress: error: {record.note_text}", file=sys.stderr)
+    return record.exit_code
 
 
-def _print_summary(record: dict[str, Any], out: TextIO) -> None:
-    for scenario in record["scenarios"]:
-        rate = f", {scenario['ops_per_s']:.0f} ops/s" if scenario.get("ops_per_s") else ""
-        sizes = f"{scenario['threads']} threads x {scenario['iterations']} iterations x {scenario['rounds']} rounds"
-        print(f"{status_label(scenario).upper()} {scenario['name']} ({sizes}) in {scenario['duration_s']:.2f} s{rate}",
-              file=out)
-        if scenario["status"] == "passed":
+def stress_context(
+    settings: StressSettings,
+    *,
+    python: str | None = None,
+    allow_gil_build: bool = False,
+    facts: InterpreterFacts | None = None,
+    progress: Progress | None = None,
+) -> RunContext:
+    """The run context of a stress run: its reruns are ``stress`` command lines (default: this interpreter)."""
+    python = python or sys.executable
+    ctx = RunContext(python=python, settings=settings, rerun=stress_rerun(python), allow_gil_build=allow_gil_build,
+                     facts=facts)
+    return ctx.replace(progress=progress) if progress else ctx
+
+
+def run_stress(ctx: RunContext, target: Target, *, import_audit: bool = True) -> RunRecord:
+    """Judge one target; without the import audit the record says that its verdict covers the scenarios only."""
+    record = judge(ctx, RunRecord.start("stress", target.name), [target], import_audit=import_audit)
+    if not import_audit and record.verdict != "error":
+        record.note(SKIPPED_AUDIT)
+    return record
+
+
+def _print_summary(record: RunRecord, out: TextIO) -> None:
+    for scenario in record.scenarios:
+        rate = f", {scenario.ops_per_s:.0f} ops/s" if scenario.ops_per_s else ""
+        sizes = f"{scenario.threads} threads x {scenario.iterations} iterations x {scenario.rounds} rounds"
+        label = status_label(scenario.status, scenario.on_failure)
+        print(f"{label.upper()} {scenario.name} ({sizes}) in {scenario.duration_s:.2f} s{rate}", file=out)
+        if scenario.status == "passed":
             continue
-        print(f"    {scenario['detail']}", file=out)
-        for error in scenario["errors"]:
-            print(f"    {error['type']} x {error['count']}; first traceback:", file=out)
-            for line in head_lines(error["first_traceback"].rstrip().splitlines(), _TRACEBACK_LINES):
+        print(f"    {scenario.detail}", file=out)
+        for error in scenario.errors:
+            print(f"    {error.type} x {error.count}; first traceback:", file=out)
+            for line in head_lines(error.first_traceback.rstrip().splitlines(), _TRACEBACK_LINES):
                 print(f"        {line}", file=out)
-        print(f"    rerun: {scenario['rerun']}", file=out)
-    if record["note"] and record["verdict"] != "error":
-        print(record["note"], file=out)
-    print(f"verdict: {record['verdict']} (exit {record['exit_code']})", file=out)
+        print(f"    rerun: {scenario.rerun}", file=out)
+    if record.notes and record.verdict != "error":
+        print(record.note_text, file=out)
+    print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)

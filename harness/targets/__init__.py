@@ -1,13 +1,17 @@
 """Targets as data: what to import-audit and which scenarios to stress, looked up by name through entry points.
 
 A target is one module exposing ``TARGET = Target(...)`` and registered under the ``ft_harness.targets``
-entry-point group; the engine never special-cases a target.
+entry-point group; the engine never special-cases a target. Looking targets up (by name, by
+``module:attribute``, by the wheel they judge) and choosing their scenarios happen here, in one place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
+
+from packaging.utils import canonicalize_name
 
 from harness.errors import UsageError
 
@@ -41,7 +45,8 @@ class ScenarioSpec:
 
 @dataclass(frozen=True)
 class Target:
-    """A package under judgement: modules to audit, scenarios to stress, and the distributions it needs."""
+    """A package under judgement: modules to audit, scenarios to stress, and ``distributions``, the wheels
+    (distribution names) it judges: the gate picks this target for a wheel of one of them."""
 
     name: str
     description: str
@@ -67,3 +72,60 @@ def load_target(name: str) -> Target:
     if not isinstance(target, Target):
         raise UsageError(f"target {name!r} ({entry_points[name].value}) is not a harness.targets.Target")
     return target
+
+
+def resolve_target(name: str) -> Target:
+    """A built-in target by name, or ``module:attribute`` (a callable or scenario class) as a one-scenario target."""
+    if ":" not in name:
+        return load_target(name)
+    module, _, attribute = name.partition(":")
+    if not module or not attribute:
+        raise UsageError(f"bad target {name!r}: expected a target name or module:attribute")
+    return Target(
+        name=name,
+        description=f"user scenario {name}",
+        modules=(module,),
+        scenarios=(ScenarioSpec(name=attribute, ref=name),),
+    )
+
+
+def select_scenarios(target: Target, names: Sequence[str] | None) -> tuple[ScenarioSpec, ...]:
+    """The target's scenarios, or only those named, in the order named (an unknown name is a usage error)."""
+    if not names:
+        return target.scenarios
+    _check_scenario_names([target], names)
+    known = {s.name: s for s in target.scenarios}
+    return tuple(known[n] for n in dict.fromkeys(names))
+
+
+def targets_for(names: Sequence[str], distribution: str, say: Callable[[str], None]) -> list[Target]:
+    """The named targets, or every registered target whose ``distributions`` include the wheel's."""
+    if names:
+        return [resolve_target(name) for name in dict.fromkeys(names)]
+    matches = []
+    for name in sorted(available_targets()):
+        try:
+            target = load_target(name)
+        except Exception as exc:  # a broken third-party target must not stop the gate for other packages
+            say(f"skipping target {name}: cannot load it ({type(exc).__name__}: {exc})")
+            continue
+        if distribution in {canonicalize_name(d) for d in target.distributions}:
+            matches.append(target)
+    return matches
+
+
+def only_scenarios(targets: list[Target], names: Sequence[str]) -> list[Target]:
+    """The targets cut down to the named scenarios, in the targets' order (each name must be one of theirs)."""
+    if not names:
+        return targets
+    _check_scenario_names(targets, names)
+    return [dataclasses.replace(t, scenarios=tuple(s for s in t.scenarios if s.name in names)) for t in targets]
+
+
+def _check_scenario_names(targets: list[Target], names: Sequence[str]) -> None:
+    known = [spec.name for target in targets for spec in target.scenarios]
+    for name in names:
+        if name not in known:
+            expected = ", ".join(known if len(targets) == 1 else sorted(known)) or "none (no target)"
+            of = f" of target {targets[0].name}" if len(targets) == 1 else ""
+            raise UsageError(f"unknown scenario {name!r}{of}: expected one of {expected}")

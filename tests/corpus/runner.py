@@ -12,8 +12,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from harness.engine import load_ref, run_scenario
+from harness.commands.stress import stress_context
+from harness.engine import load_ref
 from harness.import_audit import audit
+from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec
 from tests.corpus import Case, native
@@ -72,7 +74,7 @@ def _run_stress(case: Case, variant: Variant, settings: StressSettings) -> Outco
     ref = case.bug if variant == "bug" else case.twin
     spec = ScenarioSpec(name=ref.partition(":")[2], ref=ref)
     started = time.monotonic()
-    result = run_scenario(spec, ref, settings)
+    result = run_scenario(spec, ref, stress_context(settings))
     wall = time.monotonic() - started
     detail = "; ".join(f"{e.type} x{e.count}" for e in result.errors) or result.detail
     return Outcome(

@@ -1,0 +1,129 @@
+"""The release gate: a wheel in, a verdict record out.
+
+Pipeline: read and cross-check the wheel's tags (bad input: exit 2) -> interpreter fitness (exit 3) -> a
+fresh venv with the wheel and its dependencies installed (uv) -> :func:`~harness.pipeline.judge.judge` the
+matching targets against the installed code (one import audit of every extension module and top-level module
+the wheel installed and every target module, then the scenarios) -> throughput at a few thread counts -> the
+record, decided once. The venv lives in a temporary directory that is removed afterwards unless kept. The
+caller's PYTHONPATH is not passed on to any of the gate's child processes: it could put a source tree in
+front of the installed wheel, and the gate would then judge that tree instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from harness.errors import HarnessError
+from harness.pipeline.context import RunContext
+from harness.pipeline.judge import check_fitness, judge, run_scenario
+from harness.pipeline.record import HarnessFailure, RunRecord, ThroughputPoint
+from harness.pipeline.verdict import decide, unsafe_status
+from harness.targets import Target, only_scenarios, targets_for
+from harness.wheel.venv import create_venv, install, installed_distribution
+from harness.wheel_tags import WheelInfo, check_wheel, read_wheel
+
+THROUGHPUT_ROUNDS = 3
+DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """What the gate judges beyond the run context: the wheel, the ABI it must carry, which targets and
+    scenarios, the throughput thread counts, and whether to keep the venv."""
+
+    wheel: Path
+    expect_abi: str | None = None
+    targets: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    throughput_threads: tuple[int, ...] = DEFAULT_THROUGHPUT_THREADS
+    keep_venv: bool = False
+
+
+def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
+    """Judge a wheel; raises ``UsageError`` only for bad input found before any work (wheel, ABI, target).
+
+    Every later problem (unfit interpreter, failed install, unsafe code) ends up in the returned record.
+    """
+    clock = time.monotonic()
+    info = read_wheel(options.wheel)
+    abi = check_wheel(info, python=ctx.python, expected_abi=options.expect_abi)
+    ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
+    targets = only_scenarios(targets_for(options.targets, info.distribution, ctx.progress), options.scenarios)
+    inherited = os.environ if ctx.env is None else ctx.env
+    if "PYTHONPATH" in inherited:
+        ctx.progress("PYTHONPATH is not passed on: the gate judges only what the wheel installs")
+    ctx = ctx.replace(env=without_pythonpath(inherited))
+    names = [t.name for t in targets]
+    record = RunRecord.start("gate", ", ".join(names) or "(import audit only)", slug=info.distribution)
+    record.targets, record.settings = names, ctx.settings
+    record.sections = {
+        "audit_only": not targets,
+        "ignored_pythonpath": inherited.get("PYTHONPATH") or None,
+        "wheel": {**info.to_json(), "expected_abi": abi},
+        "venv": None,
+    }
+    fit = check_fitness(ctx, record)
+    ctx.progress("targets: " + (", ".join(names) or f"none judges {info.distribution}: import audit only"))
+    if fit:
+        try:
+            _judge_installed(ctx, record, options, info, targets)
+        except HarnessError as exc:
+            record.failure = HarnessFailure(exc.exit_code, str(exc))
+            record.note(str(exc))
+    decide(record)
+    if not targets and record.verdict != "error":
+        record.note(f"no target judges {info.distribution}: import audit only, no stress")
+    record.duration_s = round(time.monotonic() - clock, 3)
+    return record
+
+
+def without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment without PYTHONPATH: the gate's children import only what the venv has."""
+    return {name: value for name, value in env.items() if name != "PYTHONPATH"}
+
+
+def _judge_installed(
+    ctx: RunContext, record: RunRecord, options: GateOptions, info: WheelInfo, targets: list[Target]
+) -> None:
+    venv_root = Path(tempfile.mkdtemp(prefix=f"ft-harness-gate-{info.distribution}-"))
+    try:
+        venv_python = create_venv(ctx.python, venv_root / "venv")
+        record.sections["venv"] = {"python": venv_python, "kept": options.keep_venv}
+        ctx.progress(f"venv: {venv_python}")
+        install(venv_python, info.path)
+        installed = installed_distribution(venv_python, info.distribution)
+        record.sections["installed"] = installed.to_json()
+        ctx.progress(f"installed: extension modules {', '.join(installed.extension_modules) or 'none'}; "
+                     f"top level {', '.join(installed.top_level) or 'none'}")
+        venv_ctx = ctx.replace(python=venv_python)
+        judge(venv_ctx, record, targets, extra_modules=[*installed.extension_modules, *installed.top_level])
+        if record.verdict == "safe" and targets and options.throughput_threads:
+            _measure_throughput(venv_ctx, record, targets, options.throughput_threads)
+    finally:
+        if not options.keep_venv:
+            shutil.rmtree(venv_root, ignore_errors=True)
+
+
+def _measure_throughput(
+    ctx: RunContext, record: RunRecord, targets: Sequence[Target], thread_counts: Sequence[int]
+) -> None:
+    """Each scenario again at each thread count (a few short rounds); a failure here is a failure too."""
+    for target in targets:
+        for spec in target.scenarios:
+            for threads in thread_counts:
+                short = dataclasses.replace(spec, threads=threads, rounds=THROUGHPUT_ROUNDS, isolate=True)
+                result = run_scenario(short, target.name, ctx)
+                ctx.progress(f"throughput {spec.name} @ {threads} threads: {result.status}, "
+                             f"{result.ops_per_s or 0:.0f} ops/s")
+                record.throughput.append(ThroughputPoint(
+                    target.name, spec.name, threads, result.ops_per_s, result.status, result.rerun, result.on_failure
+                ))
+                if unsafe_status(result.status, result.on_failure):
+                    record.note(f"throughput run of {spec.name} at {threads} threads {result.status}: {result.detail}")

@@ -1,0 +1,102 @@
+"""The typed record of one run (stress, gate or import audit): what every stage found, in one object.
+
+The stages fill it in; :func:`harness.pipeline.verdict.decide` reads it; it becomes JSON only where it is
+written to a file or printed with ``--json`` (:meth:`RunRecord.to_json`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from harness.interpreter import InterpreterFacts
+from harness.results import ImportResult, ScenarioResult
+from harness.settings import StressSettings
+
+
+@dataclass(frozen=True)
+class ThroughputPoint:
+    """One short run of a scenario at one thread count (the gate's throughput chart)."""
+
+    target: str
+    scenario: str
+    threads: int
+    ops_per_s: float | None
+    status: str
+    rerun: str
+    on_failure: str = "unsafe"
+
+
+@dataclass(frozen=True)
+class HarnessFailure:
+    """A usage or environment problem met mid-run (a module not found, an unfit interpreter, a failed install)."""
+
+    exit_code: int
+    message: str
+
+
+@dataclass
+class RunRecord:
+    """Everything one run found; ``verdict``/``exit_code`` are set once, by :func:`~harness.pipeline.verdict.decide`."""
+
+    run_id: str
+    kind: str
+    target: str
+    started: datetime
+    interpreter: InterpreterFacts | None = None
+    settings: StressSettings | None = None
+    fit: bool = True
+    free_threading: bool = True
+    targets: list[str] = field(default_factory=list)
+    imports: list[ImportResult] = field(default_factory=list)
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    throughput: list[ThroughputPoint] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failure: HarnessFailure | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
+    verdict: str = "error"
+    exit_code: int = 0
+    duration_s: float = 0.0
+
+    @classmethod
+    def start(cls, kind: str, target: str, *, slug: str | None = None) -> RunRecord:
+        """A fresh record, its run id ``<kind>-<slug>-<UTC time>-<random>`` sortable by time and unique."""
+        started = datetime.now(timezone.utc)
+        clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", slug or target).strip("_") or "target"
+        run_id = f"{kind}-{clean}-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+        return cls(run_id=run_id, kind=kind, target=target, started=started)
+
+    def note(self, text: str) -> None:
+        """Add a note (once; empty notes are dropped)."""
+        if text and text not in self.notes:
+            self.notes.append(text)
+
+    @property
+    def note_text(self) -> str:
+        """The notes in order, as one line."""
+        return "; ".join(self.notes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form written to report files (the only place the record becomes a dict)."""
+        data: dict[str, Any] = {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "target": self.target,
+            "targets": list(self.targets),
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "free_threading_verdict": self.fit and self.free_threading,
+            "note": self.note_text,
+            "interpreter": self.interpreter.to_json() if self.interpreter else None,
+            "settings": self.settings.to_json() if self.settings else None,
+            "imports": [asdict(r) for r in self.imports],
+            "scenarios": [asdict(r) for r in self.scenarios],
+            "throughput": [asdict(p) for p in self.throughput],
+            **self.sections,
+            "started": self.started.isoformat(timespec="seconds"),
+            "duration_s": self.duration_s,
+        }
+        return data

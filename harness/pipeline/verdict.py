@@ -1,0 +1,57 @@
+"""The verdict: the one place a run record becomes "safe" / "unsafe" / "error" and an exit code.
+
+A usage or environment problem met mid-run decides by itself (its exit code), and so does an unfit
+interpreter (exit 3). A module that cannot be found makes the run bad input (exit 2) whatever else happened.
+Otherwise any import that raised, any module that turned the GIL on (when judging free-threading), any crash
+or timeout, and any failed scenario or throughput run classified ``unsafe`` make the verdict unsafe (exit 1).
+A failed ``shared-use-unsafe`` scenario is a finding that does not fail the verdict: the object is documented
+as unshareable.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from harness.errors import EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
+from harness.pipeline.record import RunRecord
+from harness.results import ImportResult
+
+
+class Verdict(NamedTuple):
+    """A verdict and the exit code that goes with it."""
+
+    verdict: str
+    exit_code: int
+
+
+def unsafe_import(result: ImportResult, *, free_threading: bool = True) -> bool:
+    return result.status == "error" or (free_threading and result.status == "gil-enabled")
+
+
+def unsafe_status(status: str, on_failure: str) -> bool:
+    """Whether a scenario run with this status counts against the verdict."""
+    return status in ("crashed", "timeout") or (status == "failed" and on_failure == "unsafe")
+
+
+def decide(record: RunRecord) -> Verdict:
+    """The verdict of a record; also stored on it (``record.verdict``, ``record.exit_code``)."""
+    verdict = _decide(record)
+    record.verdict, record.exit_code = verdict
+    return verdict
+
+
+def _decide(record: RunRecord) -> Verdict:
+    if record.failure is not None:
+        return Verdict("error", record.failure.exit_code)
+    if not record.fit:
+        return Verdict("error", EXIT_UNFIT)
+    if any(r.status == "not-found" for r in record.imports):
+        return Verdict("error", EXIT_USAGE)
+    free_threading = record.free_threading
+    if (
+        any(unsafe_import(r, free_threading=free_threading) for r in record.imports)
+        or any(unsafe_status(s.status, s.on_failure) for s in record.scenarios)
+        or any(unsafe_status(p.status, p.on_failure) for p in record.throughput)
+    ):
+        return Verdict("unsafe", EXIT_UNSAFE)
+    return Verdict("safe", EXIT_SAFE)

@@ -1,0 +1,107 @@
+"""A fresh venv for a wheel (uv), the wheel installed into it, and what it installed, read from its RECORD."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from packaging.utils import canonicalize_name
+
+from harness.errors import UnfitError, UsageError
+from harness.uv_tool import run_uv
+from harness.wheel_tags import is_extension_module
+
+VENV_TIMEOUT_S = 300.0
+INSTALL_TIMEOUT_S = 900.0
+SITE_QUERY_TIMEOUT_S = 60.0
+_SITE_PATHS_CODE = (
+    "import json, sysconfig; print(json.dumps([sysconfig.get_path('purelib'), sysconfig.get_path('platlib')]))"
+)
+
+
+@dataclass(frozen=True)
+class InstalledDistribution:
+    """What the wheel put into the venv, from its RECORD: extension modules and top-level import names."""
+
+    site_packages: Path
+    extension_modules: tuple[str, ...]
+    top_level: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "site_packages": str(self.site_packages),
+            "extension_modules": list(self.extension_modules),
+            "top_level": list(self.top_level),
+        }
+
+
+def create_venv(python: str, directory: Path) -> str:
+    """A fresh venv of ``python`` at ``directory`` (which must not exist); returns its python."""
+    _uv(["venv", "--no-project", "--python", python, str(directory)], VENV_TIMEOUT_S, "create a venv")
+    for candidate in (directory / "bin" / "python", directory / "Scripts" / "python.exe"):
+        if candidate.is_file():
+            return str(candidate)
+    raise UnfitError(f"uv created {directory} but it holds no python executable")
+
+
+def install(venv_python: str, wheel: Path) -> None:
+    """Install the wheel and its dependencies (from the configured index) into the venv."""
+    _uv(["pip", "install", "--python", venv_python, str(wheel)], INSTALL_TIMEOUT_S, f"install {wheel.name}")
+
+
+def installed_distribution(venv_python: str, distribution: str) -> InstalledDistribution:
+    """Find the distribution's RECORD in the venv and list its extension modules and top-level modules."""
+    try:
+        proc = subprocess.run(
+            [venv_python, "-I", "-c", _SITE_PATHS_CODE],
+            capture_output=True,
+            text=True,
+            timeout=SITE_QUERY_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UnfitError(f"cannot ask {venv_python} for its site-packages: {exc}") from None
+    if proc.returncode != 0:
+        raise UnfitError(f"cannot ask {venv_python} for its site-packages: exit status {proc.returncode}")
+    for site in dict.fromkeys(Path(p) for p in json.loads(proc.stdout)):
+        for dist_info in sorted(site.glob("*.dist-info")):
+            if canonicalize_name(dist_info.name[: -len(".dist-info")].rsplit("-", 1)[0]) == distribution:
+                return modules_from_record(site, (dist_info / "RECORD").read_text(encoding="utf-8"))
+    raise UsageError(f"after installing, {venv_python} has no .dist-info for {distribution}")
+
+
+def modules_from_record(site_packages: Path, record_file_text: str) -> InstalledDistribution:
+    """Extension modules (dotted names) and top-level import names from a RECORD file's paths."""
+    extensions: list[str] = []
+    top_level: list[str] = []
+    for row in csv.reader(io.StringIO(record_file_text)):
+        if not row:
+            continue
+        parts = PurePosixPath(row[0]).parts
+        if not parts or parts[0] == ".." or "__pycache__" in parts or parts[0].endswith((".dist-info", ".data")):
+            continue
+        is_extension = is_extension_module(row[0])
+        if not (is_extension or parts[-1].endswith(".py")):
+            continue
+        dotted = [*parts[:-1], parts[-1].split(".", 1)[0]]
+        if not all(name.isidentifier() for name in dotted):
+            continue
+        if is_extension:
+            extensions.append(".".join(dotted))
+        top_level.append(dotted[0])
+    return InstalledDistribution(site_packages, tuple(sorted(set(extensions))), tuple(sorted(set(top_level))))
+
+
+def _uv(args: list[str], timeout_s: float, what: str) -> None:
+    try:
+        done = run_uv(args, timeout_s=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise UnfitError(f"uv could not {what} within {timeout_s:g} s") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        detail = " ".join(lines[-3:]) or f"exit status {done.returncode}"
+        raise UnfitError(f"uv could not {what}: {detail}")
