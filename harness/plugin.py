@@ -9,46 +9,27 @@ specs in :mod:`harness.hooks`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Callable
 
 import pytest
 
 from harness import hooks
-from harness.errors import HarnessError, UsageError
+from harness.errors import HarnessError
 from harness.pytest_session import HarnessSession
-from harness.pytest_stress import MARKER, ScenarioRunner
-from harness.settings import Source, StressSettings, env_source, find_pyproject, pyproject_source, resolve_sources
+from harness.pytest_stress import MARKER, MARKER_SIGNATURE, ScenarioRunner
+from harness.settings import (
+    ALL_FIELDS,
+    PLUGIN_FIELDS,
+    Source,
+    StressSettings,
+    env_source,
+    find_pyproject,
+    pyproject_source,
+    resolve_fields,
+    resolve_sources,
+)
 
 GROUP = "ft-harness"
 PLUGIN_NAME = "ft-harness-session"
-
-
-@dataclass(frozen=True)
-class Option:
-    """One plugin option: its flag, ini name and help; ``field`` names the StressSettings field it sets."""
-
-    flag: str
-    ini: str
-    help: str
-    field: str | None = None
-    ini_type: str = "string"
-
-
-OPTIONS = (
-    Option("--ft-threads", "ft_threads", "threads per scenario run", "threads"),
-    Option("--ft-iterations", "ft_iterations", "iterations per thread per round", "iterations"),
-    Option("--ft-rounds", "ft_rounds", "rounds per scenario run (a fresh scenario instance each)", "rounds"),
-    Option("--ft-seed", "ft_seed", "seed of every scenario run (printed in the header; give it back to reproduce)",
-           "seed"),
-    Option("--ft-timeout", "ft_timeout", "seconds a scenario run may take before it counts as hung", "timeout_s"),
-    Option("--ft-report-dir", "ft_report_dir", "write the session report <dir>/<run-id>.json", "report_dir"),
-    Option("--ft-require-free-threading", "ft_require_free_threading",
-           "fail the session (exit 3) unless this is a free-threaded build with the GIL off and not forced",
-           ini_type="bool"),
-    Option("--ft-min-parallel-tests", "ft_min_parallel_tests",
-           "fail the session unless at least N tests actually ran multi-threaded (pytest-run-parallel or ft_stress)"),
-)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -56,21 +37,22 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """One flag and one ini key per setting of :data:`~harness.settings.ALL_FIELDS` (``--ft-threads``,
+    ``ft_threads``)."""
     group = parser.getgroup(GROUP, "ft-harness: free-threading stress scenarios and GIL checks")
-    for option in OPTIONS:
-        if option.ini_type == "bool":
-            group.addoption(option.flag, dest=option.ini, action="store_true", default=None, help=option.help)
+    for field in ALL_FIELDS:
+        if field.switch:
+            group.addoption(field.plugin_flag, dest=field.ini_key, action="store_true", default=None, help=field.help)
         else:
-            group.addoption(option.flag, dest=option.ini, metavar=option.ini.removeprefix("ft_").upper(),
-                            help=option.help)
-        parser.addini(option.ini, f"{option.help} (ft-harness; same as {option.flag})", type=option.ini_type,
-                      default=None)
+            group.addoption(field.plugin_flag, dest=field.ini_key, metavar=field.metavar, help=field.help)
+        parser.addini(field.ini_key, f"{field.help} (ft-harness; same as {field.plugin_flag})",
+                      type="bool" if field.switch else "string", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(scenario=None, *, threads=None, iterations=None, rounds=None, seed=None, timeout=None): "
+        f"{MARKER}(scenario=None, *, {MARKER_SIGNATURE}): "
         "after the test body, run a scenario through the ft-harness engine (a registered name or "
         "module:attribute, or scenario=ClassOrCallable), and/or set those values for the ft_stress fixture",
     )
@@ -81,66 +63,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, PLUGIN_NAME)
 
 
-def _sources(config: pytest.Config) -> tuple[Source, Source]:
-    """The command-line and ini layers of the plugin's options, keyed by option name."""
-    cli = {o.ini: config.getoption(o.ini) for o in OPTIONS}
-    ini = {o.ini: config.getini(o.ini) for o in OPTIONS}
+def _plugin_sources(config: pytest.Config) -> tuple[Source, Source]:
+    """The command-line and ini layers of the plugin's options, keyed by field name."""
+    cli = {f.name: config.getoption(f.ini_key) for f in ALL_FIELDS}
+    ini = {f.name: config.getini(f.ini_key) for f in ALL_FIELDS}
     where = f"in the pytest configuration {config.inipath}" if config.inipath else "in the pytest configuration"
-    return (Source("on the command line", cli, {o.ini: o.flag for o in OPTIONS}),
-            Source(where, {k: v for k, v in ini.items() if v not in (None, "")}, {o.ini: o.ini for o in OPTIONS}))
-
-
-def _stress_layer(source: Source) -> Source:
-    """A plugin layer renamed to StressSettings fields, for :func:`harness.settings.resolve_sources`."""
-    fields = {o.ini: o.field for o in OPTIONS if o.field}
-    return Source(source.label, {fields[k]: v for k, v in source.values.items() if k in fields},
-                  {fields[k]: v for k, v in source.names.items() if k in fields})
-
-
-def _plugin_value(sources: tuple[Source, ...], key: str, parse: Callable[[object], Any], expected: str) -> Any:
-    for source in sources:
-        raw = source.values.get(key)
-        if raw is not None:
-            try:
-                return parse(raw)
-            except (TypeError, ValueError):
-                raise UsageError(f"bad {source.names[key]} {source.label}: {raw!r}, expected {expected}") from None
-    return None
-
-
-def _count(raw: object) -> int:
-    value = int(str(raw).strip())
-    if value < 0:
-        raise ValueError(raw)
-    return value
+    return (Source("on the command line", cli, {f.name: f.plugin_flag for f in ALL_FIELDS}),
+            Source(where, {k: v for k, v in ini.items() if v not in (None, "")},
+                   {f.name: f.ini_key for f in ALL_FIELDS}))
 
 
 def session_from_config(config: pytest.Config) -> HarnessSession:
     """Resolve the options: command line > environment > ini > ``[tool.ft-harness]`` > defaults."""
-    cli, ini = _sources(config)
-    layers = [_stress_layer(cli), env_source(os.environ), _stress_layer(ini)]
+    cli, ini = _plugin_sources(config)
+    layers = [cli, env_source(os.environ), ini]
     pyproject = find_pyproject(config.rootpath)
     if pyproject is not None:
         layers.append(pyproject_source(pyproject))
-    settings = resolve_sources(layers)
+    session = resolve_fields(layers, PLUGIN_FIELDS)
+    min_parallel_tests = session.get("min_parallel_tests")
     return HarnessSession(
         config,
-        settings,
+        resolve_sources(layers),
         report_dir_asked=any(layer.values.get("report_dir") is not None for layer in layers),
-        require_free_threading=bool(_plugin_value((cli, ini), "ft_require_free_threading", _flag, "true or false")),
-        min_parallel_tests=_plugin_value((cli, ini), "ft_min_parallel_tests", _count, "a count of tests (0 or more)"),
+        require_free_threading=bool(session.get("require_free_threading")),
+        min_parallel_tests=min_parallel_tests if isinstance(min_parallel_tests, int) else None,
     )
-
-
-def _flag(raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
 
 
 @pytest.fixture

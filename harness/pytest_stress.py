@@ -15,15 +15,18 @@ from harness.engine import load_ref, run_in_process
 from harness.errors import HarnessError
 from harness.report import head_lines
 from harness.results import ScenarioResult
-from harness.settings import FIELDS, Source, StressSettings, resolve_sources
+from harness.settings import FIELDS, Source, StressSettings, rerun_values, resolve_sources
 
 if TYPE_CHECKING:
     from harness.pytest_session import HarnessSession
 
 MARKER = "ft_stress"
+_PYTEST_RERUN_ORDER = ("threads", "iterations", "rounds", "timeout_s", "seed")
 _TRACEBACK_LINES = 30
-_MARKER_KEYS = {"threads": "threads", "iterations": "iterations", "rounds": "rounds", "seed": "seed",
-                "timeout": "timeout_s"}
+# The marker's and the fixture call's keys (``threads``, ``timeout``, ...): every engine setting but where
+# reports go, which is the session's.
+_MARKER_FIELDS = {f.marker_key: f for f in FIELDS if f.name != "report_dir"}
+MARKER_SIGNATURE = ", ".join(f"{key}=None" for key in _MARKER_FIELDS)
 
 
 class ScenarioRunner:
@@ -88,12 +91,12 @@ class ScenarioRunner:
                            {k: v for k, v in marker.kwargs.items() if k != "scenario"}))
         sources = []
         for label, values in layers:
-            unknown = sorted(set(values) - set(_MARKER_KEYS))
+            unknown = sorted(set(values) - set(_MARKER_FIELDS))
             if unknown:
                 pytest.fail(f"ft-harness: unknown setting {unknown[0]!r} {label}: expected one of "
-                            f"{', '.join(_MARKER_KEYS)}", pytrace=False)
-            sources.append(Source(label, {_MARKER_KEYS[k]: v for k, v in values.items()},
-                                  {v: k for k, v in _MARKER_KEYS.items()}))
+                            f"{', '.join(_MARKER_FIELDS)}", pytrace=False)
+            sources.append(Source(label, {_MARKER_FIELDS[k].name: v for k, v in values.items()},
+                                  {f.name: key for key, f in _MARKER_FIELDS.items()}))
         session = self._session.settings
         sources.append(Source("in the session settings", {f.name: getattr(session, f.name) for f in FIELDS}))
         try:
@@ -102,9 +105,8 @@ class ScenarioRunner:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
 
     def _pytest_rerun(self, settings: StressSettings) -> str:
-        return (f"{shlex.quote(sys.executable)} -m pytest {shlex.quote(self._item.nodeid)}"
-                f" --ft-threads={settings.threads} --ft-iterations={settings.iterations}"
-                f" --ft-rounds={settings.rounds} --ft-timeout={settings.timeout_s:g} --ft-seed={settings.seed}")
+        flags = [f"{field.plugin_flag}={value}" for field, value in rerun_values(settings, _PYTEST_RERUN_ORDER)]
+        return shlex.join([sys.executable, "-m", "pytest", self._item.nodeid, *flags])
 
     def _failure_text(self, result: ScenarioResult, settings: StressSettings, engine_rerun: bool) -> str:
         lines = [

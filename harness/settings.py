@@ -1,9 +1,11 @@
 """Stress settings: one typed record resolved from layered sources (CLI > env > pyproject > defaults).
 
-Every field is settable on the command line (``--threads``), in the environment (``FT_HARNESS_THREADS``)
-and in ``pyproject.toml`` under ``[tool.ft-harness]`` (``threads = 4``). A bad value is a one-line
-``UsageError`` that names where it came from. Other front ends (the pytest plugin) add their own layers by
-building a :class:`Source` and calling :func:`resolve_sources`, or by passing ``ini=`` to :func:`resolve`.
+Every setting is declared once, in :data:`FIELDS` (the engine's) or :data:`PLUGIN_FIELDS` (the pytest
+session's), and settable on the command line (``--threads``; the plugin's ``--ft-threads``), in the
+environment (``FT_HARNESS_THREADS``), in pytest's ini (``ft_threads``) and in ``pyproject.toml`` under
+``[tool.ft-harness]`` (``threads = 4``); rerun commands render them back with :func:`rerun_values`. A bad value
+is a one-line ``UsageError`` that names where it came from. Front ends add their own layers by building a
+:class:`Source` and calling :func:`resolve_sources`, or by passing ``ini=`` to :func:`resolve`.
 """
 
 from __future__ import annotations
@@ -70,13 +72,26 @@ class StressSettings:
 
 @dataclass(frozen=True)
 class Field:
-    """One setting: how to parse a raw value, and how each source spells its name."""
+    """One setting, declared once: how to parse a raw value, what it means, and its name in the command line's
+    flag (``--threads``), from which every other spelling follows: env ``FT_HARNESS_THREADS``, pyproject
+    ``threads``, the pytest plugin's ``--ft-threads`` and ini ``ft_threads``, the ``ft_stress`` marker's
+    ``threads``. ``switch`` fields are on/off flags."""
 
     name: str
     parse: Callable[[object], object]
     expected: str
     flag: str
-    toml_key: str
+    help: str
+    switch: bool = False
+
+    @property
+    def toml_key(self) -> str:
+        return self.flag.removeprefix("--")
+
+    @property
+    def marker_key(self) -> str:
+        """The key in the ``ft_stress`` marker and fixture call: ``threads``, ``timeout``."""
+        return self.toml_key.replace("-", "_")
 
     @property
     def metavar(self) -> str:
@@ -95,7 +110,7 @@ class Field:
     @property
     def ini_key(self) -> str:
         """The pytest ini key: ``ft_threads``."""
-        return "ft_" + self.toml_key.replace("-", "_")
+        return "ft_" + self.marker_key
 
 
 @dataclass(frozen=True)
@@ -149,6 +164,24 @@ def _path(raw: object) -> Path:
     return Path(raw)
 
 
+def _count(raw: object) -> int:
+    value = _integer(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value
+
+
+def _flag(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 def _barrier(raw: object) -> str:
     if raw not in BARRIER_KINDS:
         raise ValueError(raw)
@@ -156,16 +189,32 @@ def _barrier(raw: object) -> str:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("threads", _positive_int, "a positive integer", "--threads", "threads"),
-    Field("rounds", _positive_int, "a positive integer", "--rounds", "rounds"),
-    Field("iterations", _positive_int, "a positive integer", "--iterations", "iterations"),
-    Field("timeout_s", _positive_float, "a positive number of seconds", "--timeout", "timeout"),
-    Field("stall_s", _positive_float, "a positive number of seconds", "--stall", "stall"),
-    Field("seed", _seed, f"an integer from 0 to {SEED_BOUND - 1}", "--seed", "seed"),
-    Field("report_dir", _path, "a directory path", "--report-dir", "report-dir"),
-    Field("switch_interval_s", _positive_float, "a positive number of seconds", "--switch-interval", "switch-interval"),
-    Field("barrier", _barrier, f"one of {', '.join(BARRIER_KINDS)}", "--barrier", "barrier"),
+    Field("threads", _positive_int, "a positive integer", "--threads", "threads per scenario run"),
+    Field("rounds", _positive_int, "a positive integer", "--rounds",
+          "rounds per scenario run (a fresh scenario instance each)"),
+    Field("iterations", _positive_int, "a positive integer", "--iterations", "iterations per thread per round"),
+    Field("timeout_s", _positive_float, "a positive number of seconds", "--timeout",
+          "seconds a scenario run may take before it counts as hung"),
+    Field("stall_s", _positive_float, "a positive number of seconds", "--stall",
+          "seconds in which no worker thread moves before a round counts as deadlocked"),
+    Field("seed", _seed, f"an integer from 0 to {SEED_BOUND - 1}", "--seed",
+          "seed of every scenario run (printed in the header; give it back to reproduce)"),
+    Field("report_dir", _path, "a directory path", "--report-dir", "write the run's report <dir>/<run-id>.json"),
+    Field("switch_interval_s", _positive_float, "a positive number of seconds", "--switch-interval",
+          "switch interval while scenarios run with the GIL on (finer interleaving)"),
+    Field("barrier", _barrier, f"one of {', '.join(BARRIER_KINDS)}", "--barrier",
+          "how each round's threads are released: spin (at once) or condition (one by one, for comparison)"),
 )
+
+# Settings of the pytest plugin only (the session, not the engine): resolved from the same layers.
+PLUGIN_FIELDS: tuple[Field, ...] = (
+    Field("require_free_threading", _flag, "true or false", "--require-free-threading",
+          "fail the session (exit 3) unless this is a free-threaded build with the GIL off and not forced",
+          switch=True),
+    Field("min_parallel_tests", _count, "a count of tests (0 or more)", "--min-parallel-tests",
+          "fail the session unless at least N tests actually ran multi-threaded (pytest-run-parallel or ft_stress)"),
+)
+ALL_FIELDS = FIELDS + PLUGIN_FIELDS
 
 
 # What every rerun command carries, in this order; other settings only when they differ from the default.
@@ -195,8 +244,8 @@ def cli_source(values: Mapping[str, object]) -> Source:
 
 def env_source(env: Mapping[str, str]) -> Source:
     """The environment layer: ``FT_HARNESS_THREADS`` and friends; empty variables count as unset."""
-    values = {f.name: env[f.env_var] for f in FIELDS if env.get(f.env_var, "").strip()}
-    return Source("in the environment", values, {f.name: f.env_var for f in FIELDS})
+    values = {f.name: env[f.env_var] for f in ALL_FIELDS if env.get(f.env_var, "").strip()}
+    return Source("in the environment", values, {f.name: f.env_var for f in ALL_FIELDS})
 
 
 def pyproject_source(pyproject: Path) -> Source:
@@ -209,11 +258,11 @@ def pyproject_source(pyproject: Path) -> Source:
     label = f"in [tool.{PYPROJECT_TABLE}] of {pyproject}"
     if not isinstance(table, dict):
         raise UsageError(f"[tool.{PYPROJECT_TABLE}] of {pyproject} must be a table")
-    by_key = {f.toml_key: f for f in FIELDS}
+    by_key = {f.toml_key: f for f in ALL_FIELDS}
     unknown = sorted(set(table) - set(by_key))
     if unknown:
         raise UsageError(f"unknown key {unknown[0]!r} {label}: expected one of {', '.join(by_key)}")
-    return Source(label, {by_key[k].name: v for k, v in table.items()}, {f.name: f.toml_key for f in FIELDS})
+    return Source(label, {by_key[k].name: v for k, v in table.items()}, {f.name: f.toml_key for f in ALL_FIELDS})
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -226,10 +275,11 @@ def find_pyproject(start: Path | None = None) -> Path | None:
     return None
 
 
-def resolve_sources(sources: Sequence[Source]) -> StressSettings:
-    """Resolve settings from layers, highest precedence first; a missing seed becomes a fresh random one."""
+def resolve_fields(sources: Sequence[Source], fields: Sequence[Field]) -> dict[str, object]:
+    """The parsed value of each of ``fields`` some layer gives (highest precedence first), by field name; a
+    bad value is a one-line ``UsageError`` naming the field as its layer spells it."""
     resolved: dict[str, object] = {}
-    for field in FIELDS:
+    for field in fields:
         for source in sources:
             raw = source.values.get(field.name)
             if raw is None:
@@ -239,6 +289,12 @@ def resolve_sources(sources: Sequence[Source]) -> StressSettings:
             except (TypeError, ValueError):
                 raise UsageError(f"bad {source.describe(field)}: {raw!r}, expected {field.expected}") from None
             break
+    return resolved
+
+
+def resolve_sources(sources: Sequence[Source]) -> StressSettings:
+    """Resolve settings from layers, highest precedence first; a missing seed becomes a fresh random one."""
+    resolved = resolve_fields(sources, FIELDS)
     if "seed" not in resolved:
         resolved["seed"] = random.SystemRandom().randrange(SEED_BOUND)
     return StressSettings(**resolved)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
             field.flag,
             dest=field.name,
             metavar=field.metavar,
-            help=f"{field.expected} (env {field.env_var}, pyproject [tool.ft-harness] {field.toml_key})",
+            help=f"{field.help}: {field.expected} (env {field.env_var}, pyproject [tool.ft-harness] {field.toml_key})",
         )
 
 
