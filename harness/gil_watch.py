@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
+from harness.children import TIMEOUT_S
 from harness.import_audit import audit
 from harness.results import ImportResult
 
-AUDIT_TIMEOUT_S = 30.0
 
 
 def gil_enabled() -> bool:
@@ -84,4 +84,4 @@ def check(before: Snapshot, *, python: str = sys.executable) -> GilFinding | Non
     if before.gil_enabled or not gil_enabled():
         return None
     suspects = extension_modules(list(set(sys.modules) - before.modules))
-    return GilFinding(suspects, tuple(audit(suspects, python=python, timeout_s=AUDIT_TIMEOUT_S)))
+    return GilFinding(suspects, tuple(audit(suspects, python=python, timeout_s=TIMEOUT_S["gil-watch import"])))

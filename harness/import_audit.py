@@ -7,17 +7,14 @@ The subprocesses run concurrently (bounded), since each spends most of its time 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
-from harness.interpreter import inherited_flags
-from harness.isolation import child_env, exit_description
+from harness.children import TIMEOUT_S, Answer, ask, child_env, exit_description, inherited_flags
 from harness.results import ImportResult
 
-DEFAULT_TIMEOUT_S = 60.0
 _MARKER = "FT-HARNESS-IMPORT:"
 _OUTPUT_TAIL = 2000
 
@@ -48,12 +45,12 @@ def audit(
     *,
     python: str,
     env: Mapping[str, str] | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float = TIMEOUT_S["import"],
     jobs: int | None = None,
 ) -> list[ImportResult]:
     """Audit each module in its own subprocess of ``python``; results come back in the order given.
 
-    The subprocesses see the modules a scenario child would (:func:`harness.isolation.child_env`).
+    The subprocesses see the modules a scenario child would (:func:`harness.children.child_env`).
     """
     if not modules:
         return []
@@ -63,24 +60,17 @@ def audit(
 
 
 def audit_one(
-    module: str, *, python: str, env: Mapping[str, str] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+    module: str, *, python: str, env: Mapping[str, str] | None = None, timeout_s: float = TIMEOUT_S["import"]
 ) -> ImportResult:
     """Import ``module`` alone in a fresh ``python`` and classify what happened to the GIL."""
     try:
-        proc = subprocess.run(
-            [python, *inherited_flags(python), "-P", "-c", CHILD_SOURCE, module],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout_s,
-            env=child_env(python, env),
-            stdin=subprocess.DEVNULL,
-        )
+        answer = ask(python, CHILD_SOURCE, module, marker=_MARKER, timeout_s=timeout_s,
+                     flags=[*inherited_flags(python), "-P"], env=child_env(python, env))
     except subprocess.TimeoutExpired:
         return ImportResult(module, "error", None, error=f"import did not finish within {timeout_s:g} s")
-    report = _find_report(proc.stdout)
+    report = answer.data
     if report is None:
-        return ImportResult(module, "error", None, error=_death(proc))
+        return ImportResult(module, "error", None, error=_death(answer))
     gil_enabled = report["gil_enabled"]
     if report["status"] != "ok":
         return ImportResult(module, report["status"], gil_enabled, error=report["error"], warning=report["warning"])
@@ -88,15 +78,8 @@ def audit_one(
     return ImportResult(module, status, gil_enabled, warning=report["warning"])
 
 
-def _find_report(stdout: str) -> dict | None:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(_MARKER):
-            return json.loads(line[len(_MARKER) :])
-    return None
-
-
-def _death(proc: subprocess.CompletedProcess[str]) -> str:
+def _death(answer: Answer) -> str:
     """Describe an import subprocess that died before reporting (a crash in the module's init, usually)."""
-    how = exit_description(proc.returncode)
-    tail = proc.stderr.strip()[-_OUTPUT_TAIL:]
+    how = exit_description(answer.returncode)
+    tail = answer.stderr.strip()[-_OUTPUT_TAIL:]
     return f"import process {how}" + (f": {tail}" if tail else "")

@@ -6,16 +6,13 @@ A free-threading verdict needs a free-threaded build whose GIL is off at start a
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from harness.children import TIMEOUT_S, ask, inherited_flags
 from harness.errors import UnfitError
 
-PROBE_TIMEOUT_S = 30.0
 _MARKER = "FT-HARNESS-FACTS:"
 
 # Runs inside the interpreter under test; stdlib only, no imports that could turn the GIL on.
@@ -124,32 +121,13 @@ class InterpreterFacts:
         return f"{self.implementation} {self.version} ({build}, GIL {gil}{forced}) at {self.executable}"
 
 
-def probe(python: str, *, env: Mapping[str, str] | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> InterpreterFacts:
+def probe(python: str, *, env: Mapping[str, str] | None = None) -> InterpreterFacts:
     """Ask ``python`` about itself in a fresh subprocess; ``env`` (default: ours) carries PYTHON_GIL as a run has it."""
     try:
-        proc = subprocess.run(
-            [python, *inherited_flags(python), "-c", PROBE_SOURCE],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=dict(os.environ if env is None else env),
-            stdin=subprocess.DEVNULL,
-        )
+        answer = ask(python, PROBE_SOURCE, marker=_MARKER, timeout_s=TIMEOUT_S["probe"],
+                     flags=inherited_flags(python), env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UnfitError(f"cannot run interpreter {python}: {exc}") from None
-    for line in proc.stdout.splitlines():
-        if line.startswith(_MARKER):
-            return InterpreterFacts(**json.loads(line[len(_MARKER) :]))
-    last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-    raise UnfitError(f"interpreter {python} failed to start: {last}")
-
-
-def same_interpreter(python: str) -> bool:
-    """Whether ``python`` names the running interpreter (by path, not resolved: a venv's python is its own)."""
-    return os.path.abspath(python) == os.path.abspath(sys.executable)
-
-
-def inherited_flags(python: str) -> list[str]:
-    """``-X gil=…`` as this process was started with, for children of the same interpreter (else nothing)."""
-    gil = getattr(sys, "_xoptions", {}).get("gil")
-    return ["-X", f"gil={gil}"] if gil is not None and same_interpreter(python) else []
+    if answer.data is None:
+        raise UnfitError(f"interpreter {python} failed to start: {answer.last_error_line()}")
+    return InterpreterFacts(**answer.data)

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
+from harness.children import run_uv
 from harness.errors import UnfitError, UsageError
 from harness.interpreter import InterpreterFacts, probe
-from harness.uv_tool import run_uv
 
 OPT_GLOB = "/opt/cpython-*/bin/python*"
-UV_TIMEOUT_S = 60.0
 
 _VERSION_RE = re.compile(
     r"(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<micro>\d+))?(?:(?P<level>a|b|rc)(?P<serial>\d+))?(?P<ft>_?t)?"
@@ -190,7 +189,7 @@ def _sources(request: VersionRequest) -> Iterator[str]:
 def _uv_interpreters(request: VersionRequest) -> list[str]:
     """Interpreters uv knows of with the request's major.minor (uv's labels only pre-filter; the probe decides)."""
     try:
-        listing = run_uv(["python", "list", "--only-installed", "--output-format", "json"], timeout_s=UV_TIMEOUT_S)
+        listing = run_uv(["python", "list", "--only-installed", "--output-format", "json"])
         entries = json.loads(listing.stdout) if listing.returncode == 0 else []
     except (UnfitError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
         return []

@@ -2,18 +2,14 @@
 
 The child (:mod:`harness._child`) runs the engine in-process with faulthandler on and writes its result to a
 file; if it dies first, the parent reports "crashed" (or "timeout") with the faulthandler dump of every
-thread. A child of another interpreter sees only the ``harness`` package (:func:`harness_only_path`), never
-the repository root, which would shadow the packages installed there (``nvx``).
+thread. The child starts through :mod:`harness.children` (its environment, path and flags).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness.errors import UsageError
-from harness.interpreter import inherited_flags, same_interpreter
+from harness.children import child_env, exit_description, harness_command
 from harness.results import ErrorSummary, ScenarioResult
 from harness.settings import StressSettings
 
@@ -30,58 +26,6 @@ from harness.settings import StressSettings
 WATCHDOG_GRACE_S = 2.0
 KILL_GRACE_S = 5.0
 OUTPUT_TAIL_CHARS = 20_000
-_HARNESS_DIR = Path(__file__).resolve().parent
-
-
-def harness_only_path() -> str:
-    """A directory holding only a ``harness`` symlink to this package, for another interpreter's PYTHONPATH.
-
-    The directory is stable per harness location (created once, atomically), so concurrent runs share it.
-    """
-    digest = hashlib.sha256(str(_HARNESS_DIR).encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"ft-harness-path-{os.getuid()}-{digest}"
-    link = folder / "harness"
-    if not link.is_symlink():
-        folder.mkdir(mode=0o700, exist_ok=True)
-        temp = folder / f".harness-{os.getpid()}"
-        temp.unlink(missing_ok=True)
-        temp.symlink_to(_HARNESS_DIR, target_is_directory=True)
-        os.replace(temp, link)
-    return str(folder)
-
-
-def child_env(python: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a harness child of ``python``.
-
-    Same interpreter: ``env``'s PYTHONPATH, then the working directory (as ``python -c`` has it) and this
-    process's ``sys.path``, so what is importable here is importable there. Another interpreter: only this
-    harness package (first, so no other copy wins), then ``env``'s PYTHONPATH.
-    """
-    result = dict(os.environ if env is None else env)
-    user = list(filter(None, result.get("PYTHONPATH", "").split(os.pathsep)))
-    if same_interpreter(python):
-        # Only real paths: import-hook markers (editable installs) come back through the child's own site.
-        here = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
-        entries = [*user, os.getcwd(), *filter(os.path.exists, here)]
-    else:
-        entries = [harness_only_path(), *user]
-    result["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
-    return result
-
-
-def harness_command(python: str, module: str, *args: str) -> list[str]:
-    """``python -P -m <module> args``: ``-P`` keeps the working directory (maybe the repo root) off sys.path."""
-    return [python, *inherited_flags(python), "-P", "-m", module, *args]
-
-
-def exit_description(returncode: int) -> str:
-    """'killed by SIGSEGV' or 'exited with status 3'."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exited with status {returncode}"
 
 
 def run_isolated(

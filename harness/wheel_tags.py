@@ -6,8 +6,6 @@ the ABI suffix of every extension module inside. Every problem is bad input: a o
 from __future__ import annotations
 
 import email.parser
-import json
-import os
 import re
 import subprocess
 import zipfile
@@ -18,9 +16,9 @@ import packaging
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from harness.children import TIMEOUT_S, ask
 from harness.errors import UsageError
 
-ASK_TIMEOUT_S = 60.0
 _MARKER = "FT-HARNESS-TAGS:"
 # Extension-module ABI markers: "mod.cpython-314t-x86_64-linux-gnu.so", "mod.cp314t-win_amd64.pyd", "mod.abi3.so".
 _EXTENSION_ABI_RE = re.compile(
@@ -172,23 +170,13 @@ def ask_interpreter(python: str, tags: frozenset[Tag]) -> InterpreterTags:
     """Ask ``python`` itself for its ABI and which of ``tags`` its ``packaging.tags.sys_tags()`` accepts."""
     packaging_parent = str(Path(packaging.__file__).resolve().parent.parent)
     try:
-        proc = subprocess.run(
-            [python, "-I", "-c", _ASK_SOURCE, packaging_parent, *sorted(str(tag) for tag in tags)],
-            capture_output=True,
-            text=True,
-            timeout=ASK_TIMEOUT_S,
-            env=dict(os.environ),
-            stdin=subprocess.DEVNULL,
-        )
+        answer = ask(python, _ASK_SOURCE, packaging_parent, *sorted(str(tag) for tag in tags), marker=_MARKER,
+                     timeout_s=TIMEOUT_S["wheel tags"], flags=["-I"])
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UsageError(f"cannot ask {python} for its tags: {_one_line(exc)}") from None
-    for line in proc.stdout.splitlines():
-        if line.startswith(_MARKER):
-            data = json.loads(line[len(_MARKER) :])
-            if data["abi"]:
-                return InterpreterTags(abi=data["abi"], supported=frozenset(data["supported"]))
-    last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-    raise UsageError(f"cannot ask {python} for its tags: {last}")
+    if answer.data is None or not answer.data["abi"]:
+        raise UsageError(f"cannot ask {python} for its tags: {answer.last_error_line()}")
+    return InterpreterTags(abi=answer.data["abi"], supported=frozenset(answer.data["supported"]))
 
 
 def check_wheel(info: WheelInfo, *, python: str, expected_abi: str | None = None) -> str:

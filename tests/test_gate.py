@@ -16,7 +16,7 @@ from harness.commands.gate import parse_thread_counts, write_gate_reports
 from harness.errors import UsageError
 from harness.wheel.venv import modules_from_record
 from harness.gate_report import render_html, throughput_svg
-from harness.uv_tool import run_uv
+from harness.children import run_uv
 from tests.support.markers import FREE_THREADED, needs_free_threading
 from tests.support.wheels import make_wheel
 

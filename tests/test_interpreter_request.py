@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import interpreter_request, uv_tool
+from harness import children, interpreter_request
 from harness.errors import UsageError
 from harness.interpreter import _MARKER as PROBE_MARKER
 from harness.interpreter import InterpreterFacts
@@ -47,7 +47,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     interpreter_request._ask.cache_clear()
     monkeypatch.setenv("PATH", "")
     monkeypatch.setattr(interpreter_request, "OPT_GLOB", str(tmp_path / "opt" / "cpython-*" / "bin" / "python*"))
-    monkeypatch.setattr(uv_tool, "uv_command", lambda: None)
+    monkeypatch.setattr(children, "uv_command", lambda: None)
     monkeypatch.setattr(sys, "executable", fake_python(tmp_path / "current" / "python", "3.9.1", free_threaded=False))
     yield tmp_path
     interpreter_request._ask.cache_clear()
@@ -194,14 +194,14 @@ def test_uv_managed_interpreters_are_searched(isolated: Path, monkeypatch: pytes
         {"path": managed, "version_parts": {"major": 3, "minor": 14, "patch": 7}},
     ]
     uv = make_executable(isolated / "tools" / "uv", f"echo '{json.dumps(listing)}'\n")
-    monkeypatch.setattr(uv_tool, "uv_command", lambda: [uv])
+    monkeypatch.setattr(children, "uv_command", lambda: [uv])
     assert resolve("3.14t") == managed
 
 
 @pytest.mark.skipif(not os.path.exists(REAL_FT), reason=f"needs the free-threaded build at {REAL_FT}")
 def test_real_free_threaded_first_on_path_never_answers_a_gil_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(REAL_FT), os.environ.get("PATH", "")]))
-    monkeypatch.setattr(uv_tool, "uv_command", lambda: None)  # slow to list; covered by the fake-uv test
+    monkeypatch.setattr(children, "uv_command", lambda: None)  # slow to list; covered by the fake-uv test
     interpreter_request._ask.cache_clear()
     assert probe_build(resolve("3.14t")).free_threaded is True
     try:

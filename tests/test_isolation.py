@@ -12,7 +12,8 @@ import pytest
 from harness.commands.stress import stress_context
 from harness.errors import UsageError
 from harness.pipeline.judge import run_scenario
-from harness.isolation import _run_child, child_env, harness_only_path
+from harness.children import child_env, harness_only_path
+from harness.isolation import _run_child
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec
 

@@ -31,7 +31,7 @@ from harness.bench import _nvx_render, positive_count
 from harness.bench._nvx_corpus import CORPORA, frame, text
 from harness.bench._timing import Timing, interleaved
 from harness.errors import EXIT_SAFE, UsageError
-from harness.isolation import child_env, harness_command
+from harness.children import child_env, harness_command
 from harness.report import render_json, write_files
 
 FT_PYTHON = "/opt/cpython-3.14t/bin/python3.14t"

@@ -9,7 +9,7 @@ import sys
 
 from harness import interpreter_request
 from harness import settings as settings_mod
-from harness.interpreter import same_interpreter
+from harness.children import same_interpreter
 from harness.pipeline.context import Rerun
 
 

@@ -14,7 +14,8 @@ from typing import Sequence
 from harness.engine import load_ref, run_in_process
 from harness.errors import HarnessError
 from harness.import_audit import audit
-from harness.interpreter import probe, same_interpreter
+from harness.children import same_interpreter
+from harness.interpreter import probe
 from harness.isolation import run_isolated
 from harness.pipeline.context import RunContext
 from harness.pipeline.record import HarnessFailure, RunRecord

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
+from harness.children import TIMEOUT_S, ask, run_uv
 from harness.errors import UnfitError, UsageError
-from harness.uv_tool import run_uv
 from harness.wheel_tags import is_extension_module
 
-VENV_TIMEOUT_S = 300.0
-INSTALL_TIMEOUT_S = 900.0
-SITE_QUERY_TIMEOUT_S = 60.0
-_SITE_PATHS_CODE = (
-    "import json, sysconfig; print(json.dumps([sysconfig.get_path('purelib'), sysconfig.get_path('platlib')]))"
+_SITE_MARKER = "FT-HARNESS-SITE:"
+_SITE_PATHS_SOURCE = (
+    f"import json, sysconfig; print({_SITE_MARKER!r} + json.dumps([sysconfig.get_path('purelib'), "
+    "sysconfig.get_path('platlib')]))"
 )
 
 
@@ -41,7 +39,7 @@ class InstalledDistribution:
 
 def create_venv(python: str, directory: Path) -> str:
     """A fresh venv of ``python`` at ``directory`` (which must not exist); returns its python."""
-    _uv(["venv", "--no-project", "--python", python, str(directory)], VENV_TIMEOUT_S, "create a venv")
+    _uv(["venv", "--no-project", "--python", python, str(directory)], TIMEOUT_S["uv venv"], "create a venv")
     for candidate in (directory / "bin" / "python", directory / "Scripts" / "python.exe"):
         if candidate.is_file():
             return str(candidate)
@@ -50,24 +48,19 @@ def create_venv(python: str, directory: Path) -> str:
 
 def install(venv_python: str, wheel: Path) -> None:
     """Install the wheel and its dependencies (from the configured index) into the venv."""
-    _uv(["pip", "install", "--python", venv_python, str(wheel)], INSTALL_TIMEOUT_S, f"install {wheel.name}")
+    _uv(["pip", "install", "--python", venv_python, str(wheel)], TIMEOUT_S["uv install"], f"install {wheel.name}")
 
 
 def installed_distribution(venv_python: str, distribution: str) -> InstalledDistribution:
     """Find the distribution's RECORD in the venv and list its extension modules and top-level modules."""
     try:
-        proc = subprocess.run(
-            [venv_python, "-I", "-c", _SITE_PATHS_CODE],
-            capture_output=True,
-            text=True,
-            timeout=SITE_QUERY_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-        )
+        answer = ask(venv_python, _SITE_PATHS_SOURCE, marker=_SITE_MARKER, timeout_s=TIMEOUT_S["site-packages"],
+                     flags=["-I"])
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UnfitError(f"cannot ask {venv_python} for its site-packages: {exc}") from None
-    if proc.returncode != 0:
-        raise UnfitError(f"cannot ask {venv_python} for its site-packages: exit status {proc.returncode}")
-    for site in dict.fromkeys(Path(p) for p in json.loads(proc.stdout)):
+    if answer.data is None:
+        raise UnfitError(f"cannot ask {venv_python} for its site-packages: {answer.last_error_line()}")
+    for site in dict.fromkeys(Path(p) for p in answer.data):
         for dist_info in sorted(site.glob("*.dist-info")):
             if canonicalize_name(dist_info.name[: -len(".dist-info")].rsplit("-", 1)[0]) == distribution:
                 return modules_from_record(site, (dist_info / "RECORD").read_text(encoding="utf-8"))
