@@ -1,3 +1,33 @@
-"""ft-harness: the free-threading safety gate for Python extensions (import audit, stress engine, verdict, report)."""
+"""ft-harness: the free-threading safety gate for Python extensions.
+
+The folders are the pipeline, in order: ``interpreter`` (facts, finding one, starting its children) ->
+``wheel`` (tags, venv) -> ``audit`` (the import audit) -> ``engine`` (thread stress) -> ``pipeline`` (the run
+record, the verdict, the judge and the gate) -> ``report``; the front ends ``commands`` (the CLI) and
+``pytest_plugin`` sit on top; ``settings`` and ``targets`` are shared ground. This module holds the exit codes
+and the user-facing errors that map to them (one line each, never a traceback).
+"""
 
 __version__ = "0.1.0"
+
+EXIT_SAFE = 0
+EXIT_UNSAFE = 1
+EXIT_USAGE = 2
+EXIT_UNFIT = 3
+
+
+class HarnessError(Exception):
+    """An error shown to the user as one line; ``exit_code`` is what the command exits with."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(HarnessError):
+    """Bad flag, bad value, unknown target or unreadable input (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class UnfitError(HarnessError):
+    """The interpreter cannot give a free-threading verdict (exit 3)."""
+
+    exit_code = EXIT_UNFIT

@@ -10,6 +10,7 @@ is a one-line ``UsageError`` that names where it came from. Front ends add their
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import os
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from harness.errors import UsageError
+from harness import UsageError
 
 PYPROJECT_TABLE = "ft-harness"
 ENV_PREFIX = "FT_HARNESS_"
@@ -235,6 +236,14 @@ def rerun_values(settings: StressSettings, always: Sequence[str] = ALWAYS_IN_RER
         value = getattr(settings, field.name)
         values.append((field, f"{value:g}" if isinstance(value, float) else str(value)))
     return values
+
+
+def positive_count(text: str) -> int:
+    """argparse ``type=`` for counts of runs or rounds: a whole number of at least 1, else a one-line usage error."""
+    try:
+        return _positive_int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive whole number") from None
 
 
 def cli_source(values: Mapping[str, object]) -> Source:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench
-from harness.bench import _nvx_render
+from harness.targets.nvx import bench
+from harness.targets.nvx.bench import _nvx_render
 
 PEERS = {"autobahn", "websockets", "bytes.decode"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.children import harness_only_path
+from harness.interpreter.children import harness_only_path
 from tests.support.markers import FREE_THREADED, needs_free_threading
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

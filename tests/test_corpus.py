@@ -3,7 +3,7 @@
 Bugs run at the default settings (the deadlock with a short timeout, since a hang always costs the whole
 timeout); a bug gets a few attempts, so a rare unlucky schedule does not fail CI while a detector that stopped
 working still does. Twins run at reduced settings: their false-positive rate at the defaults is the
-benchmark's job (``python -m harness bench detection``), and so are detection rates and times.
+benchmark's job (``python -m tests.corpus.benchmark``), and so are detection rates and times.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import sysconfig
 
 import pytest
 
-from harness.bench.detection import summarise
-from harness.cli import main
+from tests.corpus.benchmark import main, summarise
 from harness.commands.stress import run_stress, stress_context
 from harness.settings import resolve
 from harness.pipeline.judge import run_scenario
@@ -101,7 +100,7 @@ def test_crash_is_attributed_and_the_run_goes_on() -> None:
 
 
 def test_benchmark_writes_json_and_markdown(tmp_path) -> None:
-    code = main(["bench", "detection", "--quick", "--case", "id-counter", "--report-dir", str(tmp_path)])
+    code = main(["--quick", "--case", "id-counter", "--report-dir", str(tmp_path)])
     (json_path,) = tmp_path.glob("detection-*.json")
     record = json.loads(json_path.read_text())
     (case,) = record["cases"]

@@ -16,7 +16,7 @@ from harness.engine import (
     run_in_process,
 )
 from harness.commands._options import stress_rerun
-from harness.errors import UsageError
+from harness import UsageError
 from harness.settings import StressSettings
 from tests.support import scenarios
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
+from harness import UsageError
 from harness.report import render_markdown, write_reports
-from harness.results import ErrorSummary, ImportResult, ScenarioResult
+from harness.audit import ImportResult
+from harness.engine.result import ErrorSummary, ScenarioResult
 from harness.pipeline.record import RunRecord
 from harness.pipeline.verdict import decide
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
+from harness import UsageError
 from harness.settings import DEFAULT_ITERATIONS, DEFAULT_ROUNDS, Source, find_pyproject, resolve
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.errors import UsageError
-from harness.fileset import Cell, check, parse_cell, platform_keys
+from harness.commands import main
+from harness import UsageError
+from harness.wheel.fileset import Cell, check, parse_cell, platform_keys
 from tests.support.wheels import make_wheel
 
 

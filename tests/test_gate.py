@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from packaging.tags import sys_tags
 
-from harness.cli import main
+from harness.commands import main
 from harness.commands.gate import parse_thread_counts, write_gate_reports
-from harness.errors import UsageError
+from harness import UsageError
 from harness.wheel.venv import modules_from_record
-from harness.gate_report import render_html, throughput_svg
-from harness.children import run_uv
+from harness.report.gate import render_html, throughput_svg
+from harness.interpreter.children import run_uv
 from tests.support.markers import FREE_THREADED, needs_free_threading
 from tests.support.wheels import make_wheel
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.import_audit import audit
+from harness.audit import audit
 from tests.support.cbuild import build_plain_module
 from tests.support.markers import FREE_THREADED, needs_free_threading
 

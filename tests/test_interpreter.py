@@ -9,8 +9,8 @@ import sysconfig
 
 import pytest
 
-from harness.errors import UnfitError
-from harness.interpreter import InterpreterFacts, probe
+from harness import UnfitError
+from harness.interpreter.facts import InterpreterFacts, probe
 from tests.support.markers import needs_free_threading
 
 GOOD = InterpreterFacts(

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import children, interpreter_request
-from harness.errors import UsageError
-from harness.interpreter import _MARKER as PROBE_MARKER
-from harness.interpreter import InterpreterFacts
-from harness.interpreter_request import normalise, probe_build, resolve
+from harness.interpreter import children
+from harness.interpreter import find as interpreter_find
+from harness import UsageError
+from harness.interpreter.facts import _MARKER as PROBE_MARKER
+from harness.interpreter.facts import InterpreterFacts
+from harness.interpreter.find import normalise, probe_build, resolve
 
 REAL_FT = "/opt/cpython-3.14t/bin/python3.14t"
 
@@ -44,13 +45,13 @@ def fake_python(path: Path, version: str, *, free_threaded: bool, implementation
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No real interpreter is visible: empty PATH, no uv, an empty /opt, and a current interpreter of 3.9."""
-    interpreter_request._ask.cache_clear()
+    interpreter_find._ask.cache_clear()
     monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(interpreter_request, "OPT_GLOB", str(tmp_path / "opt" / "cpython-*" / "bin" / "python*"))
+    monkeypatch.setattr(interpreter_find, "OPT_GLOB", str(tmp_path / "opt" / "cpython-*" / "bin" / "python*"))
     monkeypatch.setattr(children, "uv_command", lambda: None)
     monkeypatch.setattr(sys, "executable", fake_python(tmp_path / "current" / "python", "3.9.1", free_threaded=False))
     yield tmp_path
-    interpreter_request._ask.cache_clear()
+    interpreter_find._ask.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -202,7 +203,7 @@ def test_uv_managed_interpreters_are_searched(isolated: Path, monkeypatch: pytes
 def test_real_free_threaded_first_on_path_never_answers_a_gil_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(REAL_FT), os.environ.get("PATH", "")]))
     monkeypatch.setattr(children, "uv_command", lambda: None)  # slow to list; covered by the fake-uv test
-    interpreter_request._ask.cache_clear()
+    interpreter_find._ask.cache_clear()
     assert probe_build(resolve("3.14t")).free_threaded is True
     try:
         gil = resolve("3.14")

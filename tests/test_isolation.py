@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.commands.stress import stress_context
-from harness.errors import UsageError
+from harness import UsageError
 from harness.pipeline.judge import run_scenario
-from harness.children import child_env, harness_only_path
-from harness.isolation import _run_child
+from harness.interpreter.children import child_env, harness_only_path
+from harness.engine.isolation import _run_child
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec
 

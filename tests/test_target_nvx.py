@@ -11,11 +11,11 @@ import pytest
 
 from harness.commands.stress import stress_context
 from harness.engine import load_ref, run_in_process
-from harness.import_audit import audit
+from harness.audit import audit
 from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import load_target
-from harness.targets import nvx_scenarios as scenarios
+from harness.targets.nvx import scenarios
 from tests.support.markers import needs_free_threading
 
 SMALL = StressSettings(threads=4, rounds=3, iterations=8, timeout_s=60.0, seed=20261120)
@@ -145,7 +145,7 @@ def test_cold_start_in_a_fresh_process() -> None:
 
 
 def test_loading_the_target_does_not_import_nvx() -> None:
-    code = "import sys, harness.targets.nvx, harness.targets.nvx_scenarios; print('nvx' in sys.modules)"
+    code = "import sys, harness.targets.nvx, harness.targets.nvx.scenarios; print('nvx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

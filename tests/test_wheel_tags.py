@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from packaging.tags import sys_tags
 
-from harness.errors import UsageError
-from harness.wheel_tags import (
+from harness import UsageError
+from harness.wheel.tags import (
     ask_interpreter,
     check_abi,
     check_extension_suffixes,

@@ -7,9 +7,9 @@ import argparse
 import shlex
 import sys
 
-from harness import interpreter_request
+from harness.interpreter import find as interpreter_find
 from harness import settings as settings_mod
-from harness.children import same_interpreter
+from harness.interpreter.children import same_interpreter
 from harness.pipeline.context import Rerun
 
 
@@ -24,7 +24,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def python_of(args: argparse.Namespace) -> str:
     """The absolute path of the interpreter ``--python`` asks for (this one when not given)."""
-    return interpreter_request.resolve(args.python)
+    return interpreter_find.resolve(args.python)
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:

@@ -1,12 +1,12 @@
-"""``bench NAME [options]``: run one benchmark of :mod:`harness.bench`, imported only when it is chosen."""
+"""``bench NAME [options]``: run one benchmark of :mod:`harness.targets.nvx.bench`, imported only when it is chosen."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 
-from harness import bench
-from harness.errors import UsageError
+from harness.targets.nvx import bench
+from harness import UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     names = bench.available()
     if args.name not in names:
         raise UsageError(f"unknown benchmark {args.name!r}: expected one of {', '.join(names)}")
-    module = importlib.import_module(f"harness.bench.{args.name}")
+    module = importlib.import_module(f"harness.targets.nvx.bench.{args.name}")
     parent = args.bench_parser
     parser = type(parent)(prog=f"{parent.prog} {args.name}", description=module.__doc__)
     module.add_arguments(parser)

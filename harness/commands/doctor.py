@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness import interpreter_request
+from harness.interpreter import find as interpreter_find
 from harness.commands._options import add_common, python_of
-from harness.errors import EXIT_SAFE, EXIT_UNFIT
-from harness.interpreter import probe
+from harness import EXIT_SAFE, EXIT_UNFIT
+from harness.interpreter.facts import probe
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     facts = probe(python_of(args))
     fitness = facts.fitness()
-    request = interpreter_request.normalise(args.python) if args.python else None
+    request = interpreter_find.normalise(args.python) if args.python else None
     if args.json:
         record = {"request": request, **facts.to_json(), "fit": fitness.fit, "reasons": list(fitness.reasons)}
         print(json.dumps(record, indent=2))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.errors import EXIT_SAFE, EXIT_UNSAFE
-from harness.fileset import CELL_EXAMPLES, check, parse_cell, render
+from harness import EXIT_SAFE, EXIT_UNSAFE
+from harness.wheel.fileset import CELL_EXAMPLES, check, parse_cell, render
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness.commands._options import add_common, add_settings, python_of, rerun_with, settings_of
-from harness.errors import UsageError
-from harness.gate_report import FORMATS, render_gate_markdown
+from harness import UsageError
+from harness.report.gate import FORMATS, render_gate_markdown
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
 from harness.report import write_reports

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from harness.commands._options import add_common, python_of
-from harness.import_audit import audit
-from harness.interpreter import probe
+from harness.audit import audit
+from harness.interpreter.facts import probe
 from harness.pipeline.record import RunRecord
 from harness.pipeline.verdict import decide
 

@@ -12,17 +12,17 @@ import sys
 from typing import TextIO
 
 from harness.commands._options import add_common, add_settings, python_of, settings_of, stress_rerun
-from harness.interpreter import InterpreterFacts, probe
+from harness.interpreter.facts import InterpreterFacts, probe
 from harness.pipeline.context import Progress, RunContext
 from harness.pipeline.judge import judge
 from harness.pipeline.record import RunRecord
-from harness.report import head_lines, status_label, write_reports
+from harness.report import write_reports
+from harness.report.terminal import scenario_summary
 from harness.settings import StressSettings
 from harness.targets import Target, resolve_target, select_scenarios
 
 REPORT_FORMATS = ("json", "md")
 SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers the scenarios only"
-_TRACEBACK_LINES = 25
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -92,18 +92,7 @@ def run_stress(ctx: RunContext, target: Target, *, import_audit: bool = True) ->
 
 def _print_summary(record: RunRecord, out: TextIO) -> None:
     for scenario in record.scenarios:
-        rate = f", {scenario.ops_per_s:.0f} ops/s" if scenario.ops_per_s else ""
-        sizes = f"{scenario.threads} threads x {scenario.iterations} iterations x {scenario.rounds} rounds"
-        label = status_label(scenario.status, scenario.on_failure)
-        print(f"{label.upper()} {scenario.name} ({sizes}) in {scenario.duration_s:.2f} s{rate}", file=out)
-        if scenario.status == "passed":
-            continue
-        print(f"    {scenario.detail}", file=out)
-        for error in scenario.errors:
-            print(f"    {error.type} x {error.count}; first traceback:", file=out)
-            for line in head_lines(error.first_traceback.rstrip().splitlines(), _TRACEBACK_LINES):
-                print(f"        {line}", file=out)
-        print(f"    rerun: {scenario.rerun}", file=out)
+        print("\n".join(scenario_summary(scenario)), file=out)
     if record.notes and record.verdict != "error":
         print(record.note_text, file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from harness.interpreter import InterpreterFacts
+from harness.interpreter.facts import InterpreterFacts
 from harness.settings import StressSettings
 
 Progress = Callable[[str], None]

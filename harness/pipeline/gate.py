@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from harness.errors import HarnessError
+from harness import HarnessError
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, judge, run_scenario
 from harness.pipeline.record import HarnessFailure, RunRecord, ThroughputPoint
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
 from harness.wheel.venv import create_venv, install, installed_distribution
-from harness.wheel_tags import WheelInfo, check_wheel, read_wheel
+from harness.wheel.tags import WheelInfo, check_wheel, read_wheel
 
 THROUGHPUT_ROUNDS = 3
 DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)

@@ -12,15 +12,15 @@ import time
 from typing import Sequence
 
 from harness.engine import load_ref, run_in_process
-from harness.errors import HarnessError
-from harness.import_audit import audit
-from harness.children import same_interpreter
-from harness.interpreter import probe
-from harness.isolation import run_isolated
+from harness import HarnessError
+from harness.audit import audit
+from harness.interpreter.children import same_interpreter
+from harness.interpreter.facts import probe
+from harness.engine.isolation import run_isolated
 from harness.pipeline.context import RunContext
 from harness.pipeline.record import HarnessFailure, RunRecord
 from harness.pipeline.verdict import decide
-from harness.results import ScenarioResult
+from harness.engine.result import ScenarioResult
 from harness.targets import ScenarioSpec, Target
 
 

@@ -12,9 +12,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.interpreter import InterpreterFacts
-from harness.results import ImportResult, ScenarioResult
+from harness.interpreter.facts import InterpreterFacts
+from harness.audit import ImportResult
+from harness.engine.result import ScenarioResult
 from harness.settings import StressSettings
+
+
+def new_run_id(kind: str, slug: str | None, started: datetime) -> str:
+    """``<kind>[-<slug>]-<UTC time>-<random>``: sortable by time, unique across concurrent runs."""
+    clean = [re.sub(r"[^A-Za-z0-9_.-]+", "_", slug).strip("_") or "target"] if slug is not None else []
+    return "-".join([kind, *clean, started.strftime("%Y%m%dT%H%M%SZ"), secrets.token_hex(3)])
 
 
 @dataclass(frozen=True)
@@ -63,11 +70,9 @@ class RunRecord:
 
     @classmethod
     def start(cls, kind: str, target: str, *, slug: str | None = None) -> RunRecord:
-        """A fresh record, its run id ``<kind>-<slug>-<UTC time>-<random>`` sortable by time and unique."""
+        """A fresh record named by :func:`new_run_id` (``slug``, default the target, in its id)."""
         started = datetime.now(timezone.utc)
-        clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", slug or target).strip("_") or "target"
-        run_id = f"{kind}-{clean}-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
-        return cls(run_id=run_id, kind=kind, target=target, started=started)
+        return cls(run_id=new_run_id(kind, slug or target, started), kind=kind, target=target, started=started)
 
     def note(self, text: str) -> None:
         """Add a note (once; empty notes are dropped)."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from harness.errors import EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
+from harness import EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
 from harness.pipeline.record import RunRecord
-from harness.results import ImportResult
+from harness.audit import ImportResult
 
 
 class Verdict(NamedTuple):

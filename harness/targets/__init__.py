@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from packaging.utils import canonicalize_name
 
-from harness.errors import UsageError
+from harness import UsageError
 
 if TYPE_CHECKING:
     from importlib import metadata

@@ -10,9 +10,9 @@ from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from harness.children import TIMEOUT_S, ask, run_uv
-from harness.errors import UnfitError, UsageError
-from harness.wheel_tags import is_extension_module
+from harness.interpreter.children import TIMEOUT_S, ask, run_uv
+from harness import UnfitError, UsageError
+from harness.wheel.tags import is_extension_module
 
 _SITE_MARKER = "FT-HARNESS-SITE:"
 _SITE_PATHS_SOURCE = (

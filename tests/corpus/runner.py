@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from harness.commands.stress import stress_context
 from harness.engine import load_ref
-from harness.import_audit import audit
+from harness.audit import audit
 from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec

@@ -10,8 +10,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from harness.children import TIMEOUT_S, ask, inherited_flags
-from harness.errors import UnfitError
+from harness.interpreter.children import TIMEOUT_S, ask, inherited_flags
+from harness import UnfitError
 
 _MARKER = "FT-HARNESS-FACTS:"
 

@@ -27,15 +27,17 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.bench import _nvx_render, positive_count
-from harness.bench._nvx_corpus import CORPORA, frame, text
-from harness.bench._timing import Timing, interleaved
-from harness.errors import EXIT_SAFE, UsageError
-from harness.children import child_env, harness_command
+from harness.settings import positive_count
+from harness.targets.nvx.bench import _nvx_render
+from harness.targets.nvx.bench._nvx_corpus import CORPORA, frame, text
+from harness.targets.nvx.bench._timing import Timing, interleaved
+from harness import EXIT_SAFE, UsageError
+from harness.interpreter import find as interpreter_find
+from harness.interpreter.children import child_env, harness_command
+from harness.interpreter.facts import probe
 from harness.report import render_json, write_files
 
-FT_PYTHON = "/opt/cpython-3.14t/bin/python3.14t"
-GIL_PYTHON = "/opt/cpython-3.14/bin/python3.14"
+FT_REQUEST, GIL_REQUEST = "3.14t", "3.14"
 FRAME_SIZES = (16, 64, 128)
 CALL_PATH_BYTES = 64
 READ_BOUND = "memory read bound (memchr)"
@@ -70,10 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for the JSON, Markdown and SVG reports (default reports/)")
     parser.add_argument("--ft-python", metavar="PATH",
                         help=f"free-threaded interpreter for the scaling run (default: this one if it is "
-                             f"free-threaded, else {FT_PYTHON})")
+                             f"free-threaded, else the {FT_REQUEST} interpreter found like --python {FT_REQUEST})")
     parser.add_argument("--gil-python", metavar="PATH",
                         help=f"GIL interpreter for the comparison scaling run, 'none' to skip (default "
-                             f"{GIL_PYTHON} when present); it needs ft-harness (nvx) installed")
+                             f"the {GIL_REQUEST} interpreter found like --python {GIL_REQUEST}, if any); it needs ft-harness (nvx) "
+                             "installed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,7 +245,7 @@ def _scaling(python: str | None, profile: Profile, threads: list[int]) -> dict[s
     params = {"threads": threads, "calls": profile.scaling_calls, "large_size": profile.large_size,
               "large_calls": profile.large_calls, "rounds": profile.scaling_rounds}
     try:
-        done = subprocess.run(harness_command(python, "harness.bench._nvx_scaling", json.dumps(params)),
+        done = subprocess.run(harness_command(python, "harness.targets.nvx.bench._nvx_scaling", json.dumps(params)),
                               env=child_env(python), capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"available": False, "python": python, "reason": f"{type(exc).__name__}: {exc}"}
@@ -344,7 +347,7 @@ def _ft_python(requested: str | None) -> str | None:
         return _existing(requested, "--ft-python")
     if _free_threaded():
         return sys.executable
-    return FT_PYTHON if os.path.exists(FT_PYTHON) else None
+    return _found(FT_REQUEST)
 
 
 def _gil_python(requested: str | None) -> str | None:
@@ -352,7 +355,15 @@ def _gil_python(requested: str | None) -> str | None:
         return None
     if requested:
         return _existing(requested, "--gil-python")
-    return GIL_PYTHON if os.path.exists(GIL_PYTHON) else None
+    return _found(GIL_REQUEST)
+
+
+def _found(request: str) -> str | None:
+    """The interpreter ``--python REQUEST`` would judge, or None when there is none here."""
+    try:
+        return interpreter_find.resolve(request)
+    except UsageError:
+        return None
 
 
 def _existing(path: str, flag: str) -> str:
@@ -362,8 +373,7 @@ def _existing(path: str, flag: str) -> str:
 
 
 def _interpreter() -> dict[str, Any]:
-    return {"executable": sys.executable, "version": platform.python_version(), "free_threaded": _free_threaded(),
-            "gil_enabled": bool(getattr(sys, "_is_gil_enabled", lambda: True)())}
+    return probe(sys.executable).to_json()
 
 
 def _loadavg() -> list[float] | None:

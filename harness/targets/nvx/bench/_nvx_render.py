@@ -6,7 +6,7 @@ import math
 from typing import Any, Callable, Sequence
 from xml.sax.saxutils import escape
 
-from harness.bench._nvx_scaling import CONTROL
+from harness.targets.nvx.bench._nvx_scaling import CONTROL
 
 OURS = "nvx"
 PEER_ORDER = (OURS, "autobahn", "bytes.decode", "websockets")

@@ -1,8 +1,8 @@
 """Run a scenario in a child process, so a SIGSEGV/SIGABRT or a hard hang is a result, not a dead session.
 
-The child (:mod:`harness._child`) runs the engine in-process with faulthandler on and writes its result to a
+The child (:mod:`harness.engine._child`) runs the engine in-process with faulthandler on and writes its result to a
 file; if it dies first, the parent reports "crashed" (or "timeout") with the faulthandler dump of every
-thread. The child starts through :mod:`harness.children` (its environment, path and flags).
+thread. The child starts through :mod:`harness.interpreter.children` (its environment, path and flags).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from harness.errors import UsageError
-from harness.children import child_env, exit_description, harness_command
-from harness.results import ErrorSummary, ScenarioResult
+from harness import UsageError
+from harness.interpreter.children import child_env, exit_description, harness_command
+from harness.engine.result import ErrorSummary, ScenarioResult
 from harness.settings import StressSettings
 
 # The child's own faulthandler watchdog fires this long after the engine's timeout (a hang holding the
@@ -56,7 +56,7 @@ def run_isolated(
         started = time.monotonic()
         with open(folder / "stdout", "w+b") as out, open(folder / "stderr", "w+b") as err:
             returncode = _run_child(
-                harness_command(python, "harness._child", str(folder / "request.json")),
+                harness_command(python, "harness.engine._child", str(folder / "request.json")),
                 child_env(python, env),
                 out,
                 err,

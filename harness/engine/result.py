@@ -1,26 +1,11 @@
-"""Result records shared by the audit, the stress engine, the verdict and the reports (plain data, JSON-ready)."""
+"""What a scenario run gave: its result record and the failures in it (plain data, JSON-ready)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-ImportStatus = Literal["gil-free", "gil-enabled", "error", "not-found"]
 ScenarioStatus = Literal["passed", "failed", "crashed", "timeout"]
-
-
-@dataclass
-class ImportResult:
-    """What importing one module alone, in a fresh interpreter, did to the GIL."""
-
-    module: str
-    status: ImportStatus
-    gil_enabled_after: bool | None
-    error: str | None = None
-    warning: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -8,7 +8,8 @@ import html
 from collections import defaultdict
 from typing import Any, Mapping, Sequence
 
-from harness.report import register_renderer, render_markdown, status_label
+from harness.report.markdown import render_markdown
+from harness.report.terminal import status_label
 
 FORMATS = ("json", "gate-md", "html")
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -199,7 +200,3 @@ def _number(value: object) -> str:
 
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
-
-
-register_renderer("gate-md", ".md", render_gate_markdown)
-register_renderer("html", ".html", render_html)

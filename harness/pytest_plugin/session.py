@@ -1,14 +1,13 @@
 """The ft-harness plugin's per-session object: header, require-free-threading, the GIL check after every
 test, the ``ft_stress`` marker, the multi-threaded floor, and the session report.
 
-Registered by :mod:`harness.plugin` once the options are resolved; the logic it wires up lives in
-:mod:`harness.gil_watch`, :mod:`harness.pytest_stress` and the engine.
+Registered by :mod:`harness.pytest_plugin` once the options are resolved; the logic it wires up lives in
+:mod:`harness.pytest_plugin.gil_watch`, :mod:`harness.pytest_plugin.stress_fixture` and the engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from harness import gil_watch
-from harness.errors import EXIT_UNFIT, HarnessError
-from harness.interpreter import InterpreterFacts, probe
-from harness.pytest_stress import MARKER, ScenarioRunner
+from harness.pytest_plugin import gil_watch
+from harness import EXIT_UNFIT, HarnessError
+from harness.interpreter.facts import InterpreterFacts, probe
+from harness.pytest_plugin.stress_fixture import MARKER, ScenarioRunner
+from harness.pipeline.record import new_run_id
 from harness.report import write_reports
-from harness.results import ScenarioResult
+from harness.engine.result import ScenarioResult
 from harness.settings import StressSettings
 
 RUN_PARALLEL_PLUGIN = "_run-parallel"  # pytest-run-parallel's per-session plugin object (see its plugin.py)
@@ -29,7 +29,7 @@ _SNAPSHOT = pytest.StashKey["gil_watch.Snapshot | None"]()
 
 
 class HarnessSession:
-    """The plugin's state and hooks for one pytest session (registered by ``harness.plugin.pytest_configure``)."""
+    """The plugin's state and hooks for one pytest session (registered by ``harness.pytest_plugin.pytest_configure``)."""
 
     def __init__(self, config: pytest.Config, settings: StressSettings, *, report_dir_asked: bool,
                  require_free_threading: bool, min_parallel_tests: int | None) -> None:
@@ -146,8 +146,12 @@ class HarnessSession:
         result = yield  # the test body passed (else this raised)
         marker = item.get_closest_marker(MARKER)
         if marker is not None and (marker.args or "scenario" in marker.kwargs):
-            ScenarioRunner(self, item)(marker.args[0] if marker.args else marker.kwargs["scenario"])
+            self.runner(item)(marker.args[0] if marker.args else marker.kwargs["scenario"])
         return result
+
+    def runner(self, item: pytest.Item) -> ScenarioRunner:
+        """The ``ft_stress`` fixture's callable for ``item``, wired to this session."""
+        return ScenarioRunner(item, settings=self.settings, registry=self.registry, record=self.record_result)
 
     def registry(self) -> dict[str, Any]:
         """Scenarios other plugins registered by name (``pytest_ft_harness_scenarios``), merged once."""
@@ -196,11 +200,11 @@ class HarnessSession:
     def _session_record(self, session: pytest.Session) -> dict[str, Any]:
         finished = datetime.now(timezone.utc)
         return {
-            "run_id": f"pytest-{finished.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}",
+            "run_id": new_run_id("pytest", None, finished),
             "kind": "pytest",
             "exit_code": int(session.exitstatus),
             "interpreter": self.facts.to_json(),
-            "settings": {**self.settings.__dict__, "report_dir": str(self.settings.report_dir)},
+            "settings": self.settings.to_json(),
             "gil_findings": self.gil_findings,
             "multi_threaded": {"tests": len(self.multi_threaded()), "run_parallel": len(self.ran_parallel),
                                "scenarios": len(self.ran_scenarios), "floor": self.min_parallel_tests},

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-from harness.children import run_uv
-from harness.errors import UnfitError, UsageError
-from harness.interpreter import InterpreterFacts, probe
+from harness.interpreter.children import run_uv
+from harness import UnfitError, UsageError
+from harness.interpreter.facts import InterpreterFacts, probe
 
 OPT_GLOB = "/opt/cpython-*/bin/python*"
 

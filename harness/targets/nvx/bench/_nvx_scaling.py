@@ -4,7 +4,7 @@ Every thread gets its own validator, masker and private copy of the payload (not
 interpreter and NVX decide how well it scales). Threads start together from a barrier; throughput is
 total work over wall time, best of k rounds. A control workload with no NVX in it (a Python function
 that builds the same kind of tuple) shows how well this machine scales plain Python in the same run: on a
-shared 2-CPU VM that ceiling moves from run to run. Usage: ``python -m harness.bench._nvx_scaling '<json>'``
+shared 2-CPU VM that ceiling moves from run to run. Usage: ``python -m harness.targets.nvx.bench._nvx_scaling '<json>'``
 with keys threads, calls, large_size, large_calls, rounds; prints one JSON object on stdout.
 """
 
@@ -19,7 +19,7 @@ import time
 from itertools import repeat
 from typing import Any, Callable
 
-from harness.bench._nvx_corpus import frame, text
+from harness.targets.nvx.bench._nvx_corpus import frame, text
 
 SMALL = 128
 CONTROL = "control: Python call, no NVX"

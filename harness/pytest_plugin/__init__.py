@@ -2,8 +2,8 @@
 the ``ft_stress`` and ``ft_settings`` fixtures and the hook specs, and registers the session object.
 
 A thin layer: options resolve into the engine's :class:`~harness.settings.StressSettings`; the session's
-hooks are in :mod:`harness.pytest_session`, the fixture's work in :mod:`harness.pytest_stress`, the hook
-specs in :mod:`harness.hooks`.
+hooks are in :mod:`harness.pytest_plugin.session`, the fixture's work in :mod:`harness.pytest_plugin.stress_fixture`, the hook
+specs in :mod:`harness.pytest_plugin.hookspecs`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import os
 
 import pytest
 
-from harness import hooks
-from harness.errors import HarnessError
-from harness.pytest_session import HarnessSession
-from harness.pytest_stress import MARKER, MARKER_SIGNATURE, ScenarioRunner
+from harness.pytest_plugin import hookspecs
+from harness import HarnessError
+from harness.pytest_plugin.session import HarnessSession
+from harness.pytest_plugin.stress_fixture import MARKER, MARKER_SIGNATURE, ScenarioRunner
 from harness.settings import (
     ALL_FIELDS,
     PLUGIN_FIELDS,
@@ -33,7 +33,7 @@ PLUGIN_NAME = "ft-harness-session"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(hooks)
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,7 +94,7 @@ def session_from_config(config: pytest.Config) -> HarnessSession:
 @pytest.fixture
 def ft_stress(request: pytest.FixtureRequest) -> ScenarioRunner:
     """Stress a scenario through the ft-harness engine: ``ft_stress(ScenarioClass, threads=8)``."""
-    return ScenarioRunner(request.config.pluginmanager.getplugin(PLUGIN_NAME), request.node)
+    return request.config.pluginmanager.getplugin(PLUGIN_NAME).runner(request.node)
 
 
 @pytest.fixture

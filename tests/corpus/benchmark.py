@@ -1,4 +1,4 @@
-"""``bench detection``: how reliably and how fast the harness catches each seeded bug of the corpus.
+"""The detection benchmark: how reliably and how fast the harness catches each seeded bug of the corpus.
 
 Runs every bug of ``tests/corpus`` K times and every correct twin N times at the default settings (or the
 overrides given, to compare candidate defaults), each run with a fresh seed, and reports per case: the
@@ -7,9 +7,9 @@ detection rate, the median and worst time-to-detect, and the false-positive rate
 its result in hand, child-process start-up included. Exit 0 when every case meets the goal, else 1.
 ``--quick`` is a seconds-long profile for CI (3 runs each, 5 s hang timeout); its figures are not meaningful.
 
-The corpus lives in the source tree, not in the installed package: the benchmark puts the repository root
-(the folder holding ``harness/`` and ``tests/``) on ``sys.path``, and the engine passes ``sys.path`` on to
-its child processes, so they can load ``tests.corpus.*`` scenarios.
+It lives next to its corpus, in the source tree: run it from the repository root as
+``python -m tests.corpus.benchmark [options]`` (the engine passes ``sys.path`` on to its child processes, so
+they load the ``tests.corpus.*`` scenarios too).
 """
 
 from __future__ import annotations
@@ -23,19 +23,19 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
+from harness import EXIT_SAFE, EXIT_UNSAFE, HarnessError, UsageError
 from harness import settings as settings_mod
-from harness.bench import positive_count
-from harness.errors import EXIT_SAFE, EXIT_UNSAFE, UsageError
-from harness.interpreter import InterpreterFacts, probe
+from harness.commands import OneLineArgumentParser
+from harness.interpreter.facts import InterpreterFacts, probe
+from harness.pipeline.record import new_run_id
 from harness.report import render_json, write_files
-from harness.settings import StressSettings
+from harness.settings import StressSettings, positive_count
+from tests.corpus import CASES, Case
+from tests.corpus.runner import Outcome, prepare, run_case
 
-if TYPE_CHECKING:  # the corpus is importable only once _select_cases has put the source tree on sys.path
-    from tests.corpus import Case
-    from tests.corpus.runner import Outcome
+PROG = "python -m tests.corpus.benchmark"
 
 GOAL_RATE = 0.99
 GOAL_MEDIAN_S = 1.0
@@ -45,7 +45,6 @@ QUICK_RUNS, QUICK_TIMEOUT_S = 3, 5.0
 DEFAULT_HANG_JOBS = 1
 HANG_STAGGER_S = 1.0
 MISJUDGED_KEPT = 5
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _TUNABLE = tuple(f.name for f in settings_mod.FIELDS if f.name != "seed")  # every run draws its own seed
 
 
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     clock = time.monotonic()
     loads = [os.getloadavg()]
     print(f"detection benchmark on {facts.label}; {facts.cpu_count} CPUs, load {_load(loads[0])}", flush=True)
-    print(f"settings: {_settings_line(settings.__dict__)}", flush=True)
+    print(f"settings: {_settings_line(settings.to_json())}", flush=True)
     results = []
     for case in cases:
         results.append(_measure(case, settings, facts, runs, twin_runs, args.hang_jobs, quick=args.quick))
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "command": _command(args),
         "interpreter": facts.to_json(),
         "machine": {"cpu_count": os.cpu_count(), "loadavg_1_5_15": [[round(x, 2) for x in la] for la in loads]},
-        "settings": {**settings.__dict__, "report_dir": str(settings.report_dir)},
+        "settings": settings.to_json(),
         "goal": {"detection_rate": GOAL_RATE, "median_time_to_detect_s": GOAL_MEDIAN_S,
                  "twin_runs": GOAL_TWIN_RUNS, "twin_false_positive_rate": 0.0},
         "runs_per_bug": runs,
@@ -103,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         "cases": results,
         "all_goals_met": all(r.get("goal_met", True) for r in results),
     }
-    stem = f"detection-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    stem = new_run_id("detection", None, started)
     paths = write_files(settings.report_dir,
                         {f"{stem}.json": render_json(record), f"{stem}.md": render_markdown(record)})
     print(f"all goals met: {record['all_goals_met']}; report: {paths[0]} and {paths[1].name}")
@@ -111,14 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _select_cases(names: Sequence[str] | None) -> list[Case]:
-    """The corpus cases to run, after making the source tree's ``tests.corpus`` importable."""
-    if not (REPO_ROOT / "tests" / "corpus" / "__init__.py").is_file():
-        raise UsageError(f"the detection corpus is not at {REPO_ROOT / 'tests' / 'corpus'}: "
-                         "run the benchmark from a source checkout (editable install)")
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from tests.corpus import CASES
-
+    """The corpus cases to run (all, or those named)."""
     known = {case.name: case for case in CASES}
     for name in names or ():
         if name not in known:
@@ -131,8 +123,6 @@ def _measure(
     *, quick: bool,
 ) -> dict[str, Any]:
     """Run the case's bug and twin and summarise them (or say why the case was skipped)."""
-    from tests.corpus.runner import prepare, run_case
-
     if case.ft_only and not facts.free_threaded:
         return {"case": case.name, "description": case.description, "skipped": case.ft_only}
     prepare(case)
@@ -205,7 +195,7 @@ def summarise(case: Case, bug: list[Outcome], twin: list[Outcome], *, quick: boo
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this benchmark (same interpreter, same counts and overrides)."""
-    words = [sys.executable, "-m", "harness", "bench", "detection"]
+    words = [sys.executable, "-m", "tests.corpus.benchmark"]
     words += ["--quick"] if args.quick else []
     words += [w for flag, value in (("--runs", args.runs), ("--twin-runs", args.twin_runs)) if value
               for w in (flag, str(value))]
@@ -287,3 +277,18 @@ def _round3(value: float | None) -> float | None:
 
 def _load(load: tuple[float, float, float]) -> str:
     return "/".join(f"{x:.2f}" for x in load)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the options and run; a usage problem is one line on stderr and its exit code."""
+    parser = OneLineArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except HarnessError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

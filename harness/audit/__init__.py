@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Mapping, Sequence
 
-from harness.children import TIMEOUT_S, Answer, ask, child_env, exit_description, inherited_flags
-from harness.results import ImportResult
+from harness.interpreter.children import TIMEOUT_S, Answer, ask, child_env, exit_description, inherited_flags
 
+ImportStatus = Literal["gil-free", "gil-enabled", "error", "not-found"]
 _MARKER = "FT-HARNESS-IMPORT:"
 _OUTPUT_TAIL = 2000
 
@@ -40,6 +41,21 @@ print({_MARKER!r} + json.dumps({{"status": status, "error": error, "warning": wa
 """
 
 
+@dataclass
+class ImportResult:
+    """What importing one module alone, in a fresh interpreter, did to the GIL."""
+
+    module: str
+    status: ImportStatus
+    gil_enabled_after: bool | None
+    error: str | None = None
+    warning: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+
 def audit(
     modules: Sequence[str],
     *,
@@ -50,7 +66,7 @@ def audit(
 ) -> list[ImportResult]:
     """Audit each module in its own subprocess of ``python``; results come back in the order given.
 
-    The subprocesses see the modules a scenario child would (:func:`harness.children.child_env`).
+    The subprocesses see the modules a scenario child would (:func:`harness.interpreter.children.child_env`).
     """
     if not modules:
         return []

@@ -1,6 +1,6 @@
-"""Child-process entry of :mod:`harness.isolation`: run one scenario in-process, write the result file, exit.
+"""Child-process entry of :mod:`harness.engine.isolation`: run one scenario in-process, write the result file, exit.
 
-Usage (internal): ``python -P -m harness._child REQUEST.json``. The result file is written atomically and the
+Usage (internal): ``python -P -m harness.engine._child REQUEST.json``. The result file is written atomically and the
 process leaves with ``os._exit`` so threads stuck in a hung scenario cannot block or crash its exit.
 """
 
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from harness.engine import load_ref, run_in_process
-from harness.errors import UsageError
+from harness import UsageError
 from harness.settings import StressSettings
 
 

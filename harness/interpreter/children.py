@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from harness.errors import UnfitError
+from harness import UnfitError
 
 # Seconds each kind of child may take (scenario children are bounded by the run's own timeout instead).
 TIMEOUT_S = {
@@ -34,7 +34,7 @@ TIMEOUT_S = {
     "uv venv": 300.0,
     "uv install": 900.0,
 }
-_HARNESS_DIR = Path(__file__).resolve().parent
+_HARNESS_DIR = Path(__file__).resolve().parent.parent  # the harness package
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Literal, Sequence
 from packaging.tags import Tag
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
-from harness.errors import UsageError
-from harness.wheel_tags import WheelInfo, read_wheel
+from harness import UsageError
+from harness.wheel.tags import WheelInfo, read_wheel
 
 CellStatus = Literal["present", "missing", "wrong-abi"]
 

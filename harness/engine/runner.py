@@ -1,30 +1,16 @@
-"""The stress engine: N threads x M iterations x R rounds against a scenario, with oracles; no pytest import.
-
-Scenario forms (what a ``ScenarioSpec.ref`` or :func:`run_in_process` may name):
-
-- a plain callable ``f()`` or ``f(thread_index, iteration)``, called concurrently; any exception is a failure;
-- a scenario class: each round gets a fresh instance with ``threads``, ``iterations`` and ``seed`` set, then
-  ``setup()`` (optional), then every thread calls ``step(thread_index, iteration)`` for each iteration, then
-  ``verify()`` (optional) raises if the final state is wrong. A class may define ``roles = ("read", "write")``
-  instead of ``step``: thread ``i`` calls the method named ``roles[i % len(roles)]``;
-- :class:`Race` ``(reader, writer, ...)``: different callables raced against each other, thread ``i`` runs
-  callable ``i % n``;
-- :func:`stateful` ``(factory, op, shared=...)``: a scenario class over objects made by ``factory``, one
-  shared by all threads or one per thread.
+"""The stress runner: N threads x M iterations x R rounds against a scenario (see
+:mod:`harness.engine.scenario` for the forms a scenario takes); no pytest import.
 
 Each round the worker threads wait for the round, then meet at a spinning barrier, so they are released
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
 "condition"`` selects one, for measuring the difference). Every exception from every thread is collected;
 a round that does not finish before the deadline, or in which no worker finishes a step or uses CPU for
 ``stall_s`` (a deadlock), ends the run as "timeout" with every thread's stack. Running a scenario in a
-child process instead, so a crash becomes a result, is :mod:`harness.isolation`'s job.
+child process instead, so a crash becomes a result, is :mod:`harness.engine.isolation`'s job.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import random
 import sys
 import threading
 import time
@@ -32,17 +18,16 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Callable
 
-from harness.errors import UsageError
-from harness.results import ErrorSummary, ScenarioResult
+from harness.engine.result import ErrorSummary, ScenarioResult
+from harness.engine import scenario as scenario_module
+from harness.engine.scenario import ScenarioAdapter, Step
 from harness.settings import StressSettings
 
 _SPINS_BEFORE_CHECK = 256
 _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
-
-Step = Callable[[int, int], object]
-
+_ENGINE_FILES = frozenset({__file__, scenario_module.__file__})
 
 class BarrierTimeout(Exception):
     """A thread waited at the barrier past the run's deadline (another thread never arrived)."""
@@ -111,74 +96,6 @@ BARRIERS: dict[str, Callable[[int], SpinBarrier | ConditionBarrier]] = {
 }
 
 
-class Race:
-    """Different callables raced against each other: thread ``i`` calls ``callables[i % len(callables)]``.
-
-    Each callable takes no arguments or ``(thread_index, iteration)``.
-    """
-
-    def __init__(self, *callables: Callable[..., object]) -> None:
-        if not callables:
-            raise UsageError("Race() needs at least one callable")
-        self._steps = tuple(_as_step(c, getattr(c, "__qualname__", repr(c))) for c in callables)
-
-    def __call__(self, thread_index: int, iteration: int) -> object:
-        return self._steps[thread_index % len(self._steps)](thread_index, iteration)
-
-
-def stateful(
-    factory: Callable[[], Any],
-    op: Callable[[Any, int, int], object],
-    *,
-    shared: bool,
-    check: Callable[[list[Any], int, int], object] | None = None,
-) -> type:
-    """A scenario class over stateful objects: ``op(obj, thread_index, iteration)`` on each step.
-
-    ``shared=True``: one object per round, used by every thread; ``shared=False``: one object per thread.
-    ``check(objects, threads, iterations)`` (optional) runs as ``verify()`` after the round and raises if
-    the objects' state is wrong. Objects are made in ``setup()``, before the threads are released.
-    """
-
-    class Stateful:
-        def setup(self) -> None:
-            self.objects = [factory()] if shared else [factory() for _ in range(self.threads)]
-
-        def step(self, thread_index: int, iteration: int) -> None:
-            op(self.objects[0 if shared else thread_index], thread_index, iteration)
-
-        def verify(self) -> None:
-            if check is not None:
-                check(self.objects, self.threads, self.iterations)
-
-    Stateful.__qualname__ = f"stateful({getattr(factory, '__qualname__', 'factory')}, shared={shared})"
-    return Stateful
-
-
-def load_ref(ref: str) -> object:
-    """Import ``module:attribute`` (dotted attribute allowed); a missing module or attribute is a usage error."""
-    module_name, sep, attr_path = ref.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise UsageError(f"bad scenario reference {ref!r}: expected module:attribute")
-    try:
-        obj: object = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise UsageError(f"cannot find module {module_name!r} of {ref!r}") from None
-        raise
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise UsageError(f"{ref!r}: module {module_name!r} has no attribute {attr_path!r}") from None
-    return obj
-
-
-def round_seed(run_seed: int, round_index: int) -> int:
-    """The seed given to a scenario instance in a round: derived from the run seed, stable across runs."""
-    return random.Random(run_seed * 1_000_003 + round_index).getrandbits(32)
-
-
 def run_in_process(
     obj: object,
     *,
@@ -194,8 +111,7 @@ def run_in_process(
     A timed-out run leaves its stuck threads behind (daemon threads cannot be killed); use isolation when
     the scenario may hang or crash.
     """
-    rounds = _Rounds(obj, name)
-    run = _Run(settings, rounds)
+    run = _Run(settings, ScenarioAdapter(obj, name))
     outcome = run.execute()
     return ScenarioResult(
         name=name,
@@ -214,53 +130,6 @@ def run_in_process(
         on_failure=on_failure,
         detail=outcome.detail,
     )
-
-
-def _as_step(fn: Callable[..., object], name: str) -> Step:
-    """Adapt a callable taking nothing or ``(thread_index, iteration)`` to the two-argument form."""
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return lambda thread_index, iteration: fn()
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [p for p in parameters if p.kind in positional and p.default is p.empty]
-    takes_varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
-    if not required and not takes_varargs:
-        return lambda thread_index, iteration: fn()
-    if len(required) == 2 or (takes_varargs and len(required) < 2):
-        return fn
-    raise UsageError(f"scenario {name!r} must take no arguments or (thread_index, iteration)")
-
-
-class _Rounds:
-    """Turns a scenario object into per-round steps: a fresh instance per round for classes."""
-
-    def __init__(self, obj: object, name: str) -> None:
-        self.name = name
-        self.cls = obj if inspect.isclass(obj) else None
-        if self.cls is None:
-            if not callable(obj):
-                raise UsageError(f"scenario {name!r} is neither callable nor a scenario class")
-            self._step = _as_step(obj, name)
-        elif not (hasattr(self.cls, "step") or hasattr(self.cls, "roles")):
-            raise UsageError(f"scenario class {name!r} defines neither step() nor roles")
-
-    def prepare(self, settings: StressSettings, round_index: int) -> tuple[list[Step], Callable[[], object] | None]:
-        """Make the round's instance (set up) and return each thread's step and the round's verify()."""
-        if self.cls is None:
-            return [self._step] * settings.threads, None
-        instance = self.cls()
-        instance.threads = settings.threads
-        instance.iterations = settings.iterations
-        instance.seed = round_seed(settings.seed, round_index)
-        if hasattr(instance, "setup"):
-            instance.setup()
-        roles = getattr(instance, "roles", None)
-        if roles:
-            steps = [getattr(instance, roles[t % len(roles)]) for t in range(settings.threads)]
-        else:
-            steps = [instance.step] * settings.threads
-        return steps, getattr(instance, "verify", None)
 
 
 class _Failures:
@@ -321,7 +190,7 @@ class _RoundState:
 class _Run:
     """One stress run: persistent worker threads, a start gate and a spinning barrier per round."""
 
-    def __init__(self, settings: StressSettings, rounds: _Rounds) -> None:
+    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter) -> None:
         self.settings = settings
         self.rounds = rounds
         self.started = time.monotonic()
@@ -480,7 +349,7 @@ def _moved(before: tuple[tuple[int, ...], tuple[float, ...]], after: tuple[tuple
 
 def _scenario_frames(tb: TracebackType | None) -> TracebackType | None:
     """A failure's traceback from the scenario's first frame on (the engine's frames say nothing)."""
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    while tb is not None and tb.tb_frame.f_code.co_filename in _ENGINE_FILES:
         tb = tb.tb_next
     return tb
 

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import TYPE_CHECKING, Mapping
+from typing import Any, Callable, Mapping
 
 import pytest
 
+from harness import HarnessError
 from harness.commands._options import stress_rerun
-from harness.engine import load_ref, run_in_process
-from harness.errors import HarnessError
-from harness.report import head_lines
-from harness.results import ScenarioResult
+from harness.engine import ScenarioResult, load_ref, run_in_process
+from harness.report.terminal import fixture_failure
 from harness.settings import FIELDS, Source, StressSettings, rerun_values, resolve_sources
-
-if TYPE_CHECKING:
-    from harness.pytest_session import HarnessSession
 
 MARKER = "ft_stress"
 _PYTEST_RERUN_ORDER = ("threads", "iterations", "rounds", "timeout_s", "seed")
-_TRACEBACK_LINES = 30
 # The marker's and the fixture call's keys (``threads``, ``timeout``, ...): every engine setting but where
 # reports go, which is the session's.
 _MARKER_FIELDS = {f.marker_key: f for f in FIELDS if f.name != "report_dir"}
@@ -36,12 +31,23 @@ class ScenarioRunner:
     ``scenario`` is a scenario class, a callable, a name registered with ``pytest_ft_harness_scenarios`` or
     ``module:attribute``. Values come from the call, then the test's ``ft_stress`` marker, then the session.
     With ``check`` (the default) a run that did not pass fails the test with the engine's summary and the
-    commands that rerun it; the :class:`~harness.results.ScenarioResult` is returned either way.
+    commands that rerun it; the :class:`~harness.engine.result.ScenarioResult` is returned either way.
     """
 
-    def __init__(self, session: HarnessSession, item: pytest.Item) -> None:
-        self._session = session
+    def __init__(
+        self,
+        item: pytest.Item,
+        *,
+        settings: StressSettings,
+        registry: Callable[[], Mapping[str, Any]],
+        record: Callable[[pytest.Item, ScenarioResult], None],
+    ) -> None:
+        """``settings``: the session's; ``registry()``: the scenarios registered by name; ``record(item,
+        result)``: hands each result back to the session."""
         self._item = item
+        self._session_settings = settings
+        self._registry = registry
+        self._record = record
 
     def __call__(self, scenario: object, *, check: bool = True, **overrides: object) -> ScenarioResult:
         __tracebackhide__ = True
@@ -53,15 +59,16 @@ class ScenarioRunner:
             result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings, rerun=rerun)
         except HarnessError as exc:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
-        self._session.record_result(self._item, result)
+        self._record(self._item, result)
         if check and result.status != "passed":
-            pytest.fail(self._failure_text(result, settings, ref is not None), pytrace=False)
+            message = fixture_failure(result, test_rerun=self._pytest_rerun(settings), runs_alone=ref is not None)
+            pytest.fail(message, pytrace=False)
         return result
 
     def _resolve(self, scenario: object) -> tuple[object, str, str | None]:
         """The object to run, its name, and ``module:attribute`` naming it if a fresh process can import it."""
         if isinstance(scenario, str):
-            registered = self._session.registry()
+            registered = self._registry()
             if scenario in registered:
                 return self._resolve_object(registered[scenario])
             if ":" in scenario:
@@ -97,7 +104,7 @@ class ScenarioRunner:
                             f"{', '.join(_MARKER_FIELDS)}", pytrace=False)
             sources.append(Source(label, {_MARKER_FIELDS[k].name: v for k, v in values.items()},
                                   {f.name: key for key, f in _MARKER_FIELDS.items()}))
-        session = self._session.settings
+        session = self._session_settings
         sources.append(Source("in the session settings", {f.name: getattr(session, f.name) for f in FIELDS}))
         try:
             return resolve_sources(sources)
@@ -107,17 +114,3 @@ class ScenarioRunner:
     def _pytest_rerun(self, settings: StressSettings) -> str:
         flags = [f"{field.plugin_flag}={value}" for field, value in rerun_values(settings, _PYTEST_RERUN_ORDER)]
         return shlex.join([sys.executable, "-m", "pytest", self._item.nodeid, *flags])
-
-    def _failure_text(self, result: ScenarioResult, settings: StressSettings, engine_rerun: bool) -> str:
-        lines = [
-            f"ft-harness: scenario {result.name} {result.status} ({result.threads} threads x {result.iterations} "
-            f"iterations x {result.rounds} rounds, seed {result.seed}): {result.failures} failures; {result.detail}"
-        ]
-        for error in result.errors:
-            lines.append(f"  {error.type} x {error.count}; first traceback:")
-            tb = error.first_traceback.rstrip().splitlines()
-            lines += [f"    {line}" for line in head_lines(tb, _TRACEBACK_LINES)]
-        lines.append(f"rerun this test: {self._pytest_rerun(settings)}")
-        if engine_rerun:
-            lines.append(f"rerun the scenario alone: {result.rerun}")
-        return "\n".join(lines)

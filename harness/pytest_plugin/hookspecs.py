@@ -1,6 +1,6 @@
 """Hook specifications of the ft-harness pytest plugin, so other plugins can add scenarios and reporters.
 
-Registered by ``harness.plugin.pytest_addhooks``; implement them in a ``conftest.py`` or a plugin module.
+Registered by ``harness.pytest_plugin.pytest_addhooks``; implement them in a ``conftest.py`` or a plugin module.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from harness.results import ScenarioResult
+    from harness.engine.result import ScenarioResult
 
 
 @pytest.hookspec

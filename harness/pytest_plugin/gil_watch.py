@@ -3,7 +3,7 @@
 CPython re-enables the GIL for good (and warns once per process) when an extension module without the
 free-threading declaration is imported. Comparing the GIL state and ``sys.modules`` before and after a
 piece of code pins the moment on that code; each newly imported extension module is a suspect, and
-importing each one alone in a fresh interpreter (:func:`harness.import_audit.audit`) names the culprits.
+importing each one alone in a fresh interpreter (:func:`harness.audit.audit`) names the culprits.
 No pytest import: the plugin calls this around every test.
 """
 
@@ -14,9 +14,8 @@ import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from harness.children import TIMEOUT_S
-from harness.import_audit import audit
-from harness.results import ImportResult
+from harness.interpreter.children import TIMEOUT_S
+from harness.audit import ImportResult, audit
 
 
 

@@ -1,7 +1,7 @@
 """The built-in ``nvx`` target: our NVX (compiled cffi backend and pure-Python backend) as data.
 
 Every kind of scenario runs on both backends: ``<kind>`` on the compiled one, ``pure-<kind>`` on the pure
-one (classes in :mod:`harness.targets.nvx_scenarios`). Per-scenario sizes keep the default
+one (classes in :mod:`harness.targets.nvx.scenarios`). Per-scenario sizes keep the default
 ``stress --target nvx`` a serious run that still ends well within a minute on two cores.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.targets import ScenarioSpec, Target
 
-_SCENARIOS = "harness.targets.nvx_scenarios"
+_SCENARIOS = "harness.targets.nvx.scenarios"
 
 # (name, class, what it checks, sizes); the pure backend's class is "Pure" + class.
 _KINDS: tuple[tuple[str, str, str, dict[str, int]], ...] = (

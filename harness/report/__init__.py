@@ -1,0 +1,70 @@
+"""Reports: a run record's JSON form written as files, atomically, in the formats of :data:`RENDERERS`
+(JSON, Markdown from :mod:`~.markdown`, the gate's Markdown and HTML from :mod:`~.gate`); the texts a
+terminal shows are in :mod:`~.terminal`.
+
+Renderers take the record as written to the JSON file, so a report can be rendered again from that file.
+Each file is written to a temporary file in the same folder, then renamed, so a reader never sees half a
+report, also when the run itself failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from harness import UsageError
+from harness.report.gate import render_gate_markdown, render_html
+from harness.report.markdown import render_markdown
+
+Renderer = Callable[[Mapping[str, Any]], str]
+
+
+def render_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, indent=2, sort_keys=False) + "\n"
+
+
+# Every report format by name: its file suffix and its renderer.
+RENDERERS: dict[str, tuple[str, Renderer]] = {
+    "json": (".json", render_json),
+    "md": (".md", render_markdown),
+    "gate-md": (".md", render_gate_markdown),
+    "html": (".html", render_html),
+}
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_reports(
+    record: Mapping[str, Any], report_dir: Path, stem: str, formats: Sequence[str] = ("json",)
+) -> list[Path]:
+    """Write the record in each format as ``<report_dir>/<stem><suffix>``; returns the paths in order."""
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown:
+        raise UsageError(f"unknown report format {unknown[0]!r}: expected one of {', '.join(RENDERERS)}")
+    return write_files(report_dir, {f"{stem}{RENDERERS[f][0]}": RENDERERS[f][1](record) for f in formats})
+
+
+def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write each ``{file name: text}`` into ``folder`` atomically; returns the paths in order. A folder that
+    cannot be written is a one-line usage error."""
+    try:
+        return [write_atomic(Path(folder) / name, text) for name, text in files.items()]
+    except OSError as exc:
+        raise UsageError(f"cannot write report to {folder}: {exc.strerror or exc}") from None

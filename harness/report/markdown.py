@@ -1,0 +1,67 @@
+"""A run record (its JSON form, as written to a file) as a Markdown summary."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from harness.report.terminal import head_lines, status_label
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(record: Mapping[str, Any]) -> str:
+    """A human summary: verdict, interpreter, import table, scenario table, then each failure with its rerun."""
+    interp = record.get("interpreter") or {}
+    lines = [f"# ft-harness: {record.get('verdict', '?')} (exit {record.get('exit_code', '?')})", ""]
+    if record.get("note"):
+        lines += [f"**{record['note']}**", ""]
+    lines += [
+        f"- target: `{record.get('target', '')}`",
+        f"- interpreter: {interp.get('version', '?')} at `{interp.get('executable', '?')}`; "
+        f"free-threaded: {interp.get('free_threaded')}; GIL enabled: {interp.get('gil_enabled')}; "
+        f"GIL forced: {interp.get('gil_forced')}",
+        f"- started: {record.get('started', '')}; duration: {record.get('duration_s', 0):.2f} s",
+    ]
+    settings = record.get("settings") or {}
+    if settings:
+        lines.append(
+            f"- threads {settings.get('threads')} x iterations {settings.get('iterations')} x rounds "
+            f"{settings.get('rounds')}; timeout {settings.get('timeout_s')} s; seed {settings.get('seed')}"
+        )
+    imports = record.get("imports") or []
+    if imports:
+        lines += ["", "## Import audit", ""]
+        lines += _table(
+            ("module", "status", "GIL enabled after", "detail"),
+            [(i["module"], i["status"], i["gil_enabled_after"], i.get("error") or i.get("warning") or "")
+             for i in imports],
+        )
+    scenarios = record.get("scenarios") or []
+    if scenarios:
+        lines += ["", "## Scenarios", ""]
+        lines += _table(
+            ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
+             "duration (s)"),
+            [(s["name"], status_label(s["status"], s.get("on_failure")), s["threads"], s["rounds"], s["iterations"],
+              s["failures"], s.get("ops_per_s"),
+              s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
+        )
+    for s in scenarios:
+        if s["status"] == "passed":
+            continue
+        label = status_label(s["status"], s.get("on_failure"))
+        lines += ["", f"### {s['name']}: {label}", "", s.get("detail") or "", "",
+                  f"Rerun: `{s['rerun']}`"]
+        for error in s.get("errors") or []:
+            shown = head_lines(error["first_traceback"].splitlines())
+            lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
+    return "\n".join(lines).rstrip() + "\n"
