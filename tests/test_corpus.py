@@ -9,17 +9,16 @@ benchmark's job (``python -m tests.corpus.benchmark``), and so are detection rat
 from __future__ import annotations
 
 import json
-import sys
 import sysconfig
 
 import pytest
 
-from tests.corpus.benchmark import main, summarise
 from harness.commands.stress import run_stress, stress_context
-from harness.settings import resolve
 from harness.pipeline.judge import run_scenario
+from harness.settings import resolve
 from harness.targets import ScenarioSpec, Target
 from tests.corpus import CASES, Case
+from tests.corpus.benchmark import main, summarise
 from tests.corpus.runner import Outcome, prepare, run_case
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -120,6 +119,6 @@ def test_benchmark_goal_needs_rate_speed_and_clean_twins() -> None:
     missed_one = [outcome("bug", True, 0.5)] * 98 + [outcome("bug", False, 9.0)] * 2
     assert not summarise(case, missed_one, clean, quick=False)["goal_met"]
     assert not summarise(case, [outcome("bug", True, 1.5)] * 100, clean, quick=False)["goal_met"]
-    one_false_positive = clean[:-1] + [outcome("twin", False, 1.0)]
+    one_false_positive = [*clean[:-1], outcome("twin", False, 1.0)]
     assert not summarise(case, [outcome("bug", True, 0.5)] * 100, one_false_positive, quick=False)["goal_met"]
     assert not summarise(case, [outcome("bug", True, 0.5)] * 100, clean[:10], quick=False)["goal_met"]

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from harness import UsageError
+from harness.commands._options import stress_rerun
 from harness.engine import (
     BarrierTimeout,
     ConditionBarrier,
@@ -15,8 +17,6 @@ from harness.engine import (
     round_seed,
     run_in_process,
 )
-from harness.commands._options import stress_rerun
-from harness import UsageError
 from harness.settings import StressSettings
 from tests.support import scenarios
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness import UsageError
-from harness.report import render_markdown, write_reports
 from harness.audit import ImportResult
 from harness.engine.result import ErrorSummary, ScenarioResult
 from harness.pipeline.record import RunRecord
 from harness.pipeline.verdict import decide
+from harness.report import render_markdown, write_reports
 
 
 def scenario(status: str, on_failure: str = "unsafe") -> ScenarioResult:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import main
 from harness import UsageError
+from harness.commands import main
 from harness.wheel.fileset import Cell, check, parse_cell, platform_keys
 from tests.support.wheels import make_wheel
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from packaging.tags import sys_tags
 
+from harness import UsageError
 from harness.commands import main
 from harness.commands.gate import parse_thread_counts, write_gate_reports
-from harness import UsageError
-from harness.wheel.venv import modules_from_record
-from harness.report.gate import render_html, throughput_svg
 from harness.interpreter.children import run_uv
+from harness.report.gate import render_html, throughput_svg
+from harness.wheel.venv import modules_from_record
 from tests.support.markers import FREE_THREADED, needs_free_threading
 from tests.support.wheels import make_wheel
 
@@ -52,7 +52,7 @@ def tiny_wheel(directory: Path, files: dict[str, bytes], **kwargs: object) -> Pa
 
 def retagged_copy(wheel: Path, directory: Path, *, filename_abi: str, wheel_file_abi: str) -> Path:
     """A copy of ``wheel`` whose filename and WHEEL ``Tag`` lines name the given ABIs (rest untouched)."""
-    python, abi, platform = wheel.name[: -len(".whl")].split("-")[-3:]
+    python, abi, _platform = wheel.name[: -len(".whl")].split("-")[-3:]
     target = directory / wheel.name.replace(f"-{python}-{abi}-", f"-{python}-{filename_abi}-")
     directory.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(target, "w") as copy:

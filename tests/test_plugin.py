@@ -200,8 +200,9 @@ def test_marker_values_reach_the_fixture(ft_stress):
         "*::test_marker_values_reach_the_fixture PASSED*",
     ])
     result.stdout.fnmatch_lines([
-        "rerun the scenario alone: *-m harness stress --no-import-audit --target tests.support.scenarios:LostUpdate --scenario "
-        "LostUpdate --threads 2 --rounds 2 --iterations 20 *--seed 7*",
+        "rerun the scenario alone: *-m harness stress --no-import-audit "
+        "--target tests.support.scenarios:LostUpdate --scenario LostUpdate "
+        "--threads 2 --rounds 2 --iterations 20 *--seed 7*",
     ])
 
 

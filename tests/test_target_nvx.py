@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
+from harness.audit import audit
 from harness.commands.stress import stress_context
 from harness.engine import load_ref, run_in_process
-from harness.audit import audit
 from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import load_target

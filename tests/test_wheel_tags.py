@@ -75,7 +75,7 @@ def test_damaged_member_fails_crc_check(tmp_path: Path) -> None:
     offset = data.index(b"abcdefgh")
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(UsageError, match="member demo/__init__.py fails its CRC check"):
+    with pytest.raises(UsageError, match=r"member demo/__init__\.py fails its CRC check"):
         read_wheel(path)
 
 

@@ -7,8 +7,8 @@ import argparse
 import shlex
 import sys
 
-from harness.interpreter import find as interpreter_find
 from harness import settings as settings_mod
+from harness.interpreter import find as interpreter_find
 from harness.interpreter.children import same_interpreter
 from harness.pipeline.context import Rerun
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from harness.targets.nvx import bench
 from harness import UsageError
+from harness.targets.nvx import bench
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

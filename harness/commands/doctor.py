@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.interpreter import find as interpreter_find
-from harness.commands._options import add_common, python_of
 from harness import EXIT_SAFE, EXIT_UNFIT
+from harness.commands._options import add_common, python_of
+from harness.interpreter import find as interpreter_find
 from harness.interpreter.facts import probe
 
 

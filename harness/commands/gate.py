@@ -10,15 +10,16 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from harness.commands._options import add_common, add_settings, python_of, rerun_with, settings_of
 from harness import UsageError
-from harness.report.gate import FORMATS, render_gate_markdown
+from harness.commands._options import add_common, add_settings, python_of, rerun_with, settings_of
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
 from harness.report import write_reports
+from harness.report.gate import FORMATS, render_gate_markdown
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

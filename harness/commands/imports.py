@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.commands._options import add_common, python_of
 from harness.audit import audit
+from harness.commands._options import add_common, python_of
 from harness.interpreter.facts import probe
 from harness.pipeline.record import RunRecord
 from harness.pipeline.verdict import decide

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from harness.engine import load_ref, run_in_process
 from harness import UsageError
+from harness.engine import load_ref, run_in_process
 from harness.settings import StressSettings
 
 

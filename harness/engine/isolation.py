@@ -13,12 +13,13 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from harness import UsageError
-from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.engine.result import ErrorSummary, ScenarioResult
+from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.settings import StressSettings
 
 # The child's own faulthandler watchdog fires this long after the engine's timeout (a hang holding the

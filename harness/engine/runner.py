@@ -14,12 +14,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Callable
 
-from harness.engine.result import ErrorSummary, ScenarioResult
 from harness.engine import scenario as scenario_module
+from harness.engine.result import ErrorSummary, ScenarioResult
 from harness.engine.scenario import ScenarioAdapter, Step
 from harness.settings import StressSettings
 

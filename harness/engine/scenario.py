@@ -19,7 +19,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from harness import UsageError
 from harness.settings import StressSettings

@@ -7,11 +7,12 @@ A free-threading verdict needs a free-threaded build whose GIL is off at start a
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from harness.interpreter.children import TIMEOUT_S, ask, inherited_flags
 from harness import UnfitError
+from harness.interpreter.children import TIMEOUT_S, ask, inherited_flags
 
 _MARKER = "FT-HARNESS-FACTS:"
 

@@ -15,12 +15,12 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Iterator
+from functools import cache
 
-from harness.interpreter.children import run_uv
 from harness import UnfitError, UsageError
+from harness.interpreter.children import run_uv
 from harness.interpreter.facts import InterpreterFacts, probe
 
 OPT_GLOB = "/opt/cpython-*/bin/python*"
@@ -203,7 +203,7 @@ def _uv_interpreters(request: VersionRequest) -> list[str]:
     ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ask(python: str) -> Build | str:
     """The interpreter's own answer about its build, or why it gave none (cached per path for this process)."""
     try:

@@ -16,9 +16,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from harness import HarnessError
 from harness.pipeline.context import RunContext
@@ -26,8 +26,8 @@ from harness.pipeline.judge import check_fitness, judge, run_scenario
 from harness.pipeline.record import HarnessFailure, RunRecord, ThroughputPoint
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
-from harness.wheel.venv import create_venv, install, installed_distribution
 from harness.wheel.tags import WheelInfo, check_wheel, read_wheel
+from harness.wheel.venv import create_venv, install, installed_distribution
 
 THROUGHPUT_ROUNDS = 3
 DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
-from harness.engine import load_ref, run_in_process
 from harness import HarnessError
 from harness.audit import audit
+from harness.engine import load_ref, run_in_process
+from harness.engine.isolation import run_isolated
+from harness.engine.result import ScenarioResult
 from harness.interpreter.children import same_interpreter
 from harness.interpreter.facts import probe
-from harness.engine.isolation import run_isolated
 from harness.pipeline.context import RunContext
 from harness.pipeline.record import HarnessFailure, RunRecord
 from harness.pipeline.verdict import decide
-from harness.engine.result import ScenarioResult
 from harness.targets import ScenarioSpec, Target
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from harness.interpreter.facts import InterpreterFacts
 from harness.audit import ImportResult
 from harness.engine.result import ScenarioResult
+from harness.interpreter.facts import InterpreterFacts
 from harness.settings import StressSettings
 
 
@@ -71,7 +71,7 @@ class RunRecord:
     @classmethod
     def start(cls, kind: str, target: str, *, slug: str | None = None) -> RunRecord:
         """A fresh record named by :func:`new_run_id` (``slug``, default the target, in its id)."""
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         return cls(run_id=new_run_id(kind, slug or target, started), kind=kind, target=target, started=started)
 
     def note(self, text: str) -> None:

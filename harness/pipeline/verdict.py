@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from harness import EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
-from harness.pipeline.record import RunRecord
 from harness.audit import ImportResult
+from harness.pipeline.record import RunRecord
 
 
 class Verdict(NamedTuple):

@@ -1,9 +1,9 @@
 """The ft-harness pytest plugin: declares the options (each also an ini setting), the ``ft_stress`` marker,
 the ``ft_stress`` and ``ft_settings`` fixtures and the hook specs, and registers the session object.
 
-A thin layer: options resolve into the engine's :class:`~harness.settings.StressSettings`; the session's
-hooks are in :mod:`harness.pytest_plugin.session`, the fixture's work in :mod:`harness.pytest_plugin.stress_fixture`, the hook
-specs in :mod:`harness.pytest_plugin.hookspecs`.
+A thin layer: options (generated from :data:`harness.settings.ALL_FIELDS`) resolve into the engine's
+:class:`~harness.settings.StressSettings`; the session's hooks are in :mod:`~.session`, the fixture's work in
+:mod:`~.stress_fixture`, the hook specs in :mod:`~.hookspecs`, the GIL check in :mod:`~.gil_watch`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from harness.pytest_plugin import hookspecs
 from harness import HarnessError
+from harness.pytest_plugin import hookspecs
 from harness.pytest_plugin.session import HarnessSession
 from harness.pytest_plugin.stress_fixture import MARKER, MARKER_SIGNATURE, ScenarioRunner
 from harness.settings import (

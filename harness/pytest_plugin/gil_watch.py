@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import importlib.machinery
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from harness.interpreter.children import TIMEOUT_S
 from harness.audit import ImportResult, audit
-
+from harness.interpreter.children import TIMEOUT_S
 
 
 def gil_enabled() -> bool:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.pytest_plugin import gil_watch
 from harness import EXIT_UNFIT, HarnessError
-from harness.interpreter.facts import InterpreterFacts, probe
-from harness.pytest_plugin.stress_fixture import MARKER, ScenarioRunner
-from harness.pipeline.record import new_run_id
-from harness.report import write_reports
 from harness.engine.result import ScenarioResult
+from harness.interpreter.facts import InterpreterFacts, probe
+from harness.pipeline.record import new_run_id
+from harness.pytest_plugin import gil_watch
+from harness.pytest_plugin.stress_fixture import MARKER, ScenarioRunner
+from harness.report import write_reports
 from harness.settings import StressSettings
 
 RUN_PARALLEL_PLUGIN = "_run-parallel"  # pytest-run-parallel's per-session plugin object (see its plugin.py)
@@ -29,7 +29,7 @@ _SNAPSHOT = pytest.StashKey["gil_watch.Snapshot | None"]()
 
 
 class HarnessSession:
-    """The plugin's state and hooks for one pytest session (registered by ``harness.pytest_plugin.pytest_configure``)."""
+    """The plugin's state and hooks for one pytest session (registered by the plugin's ``pytest_configure``)."""
 
     def __init__(self, config: pytest.Config, settings: StressSettings, *, report_dir_asked: bool,
                  require_free_threading: bool, min_parallel_tests: int | None) -> None:
@@ -198,7 +198,7 @@ class HarnessSession:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _session_record(self, session: pytest.Session) -> dict[str, Any]:
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         return {
             "run_id": new_run_id("pytest", None, finished),
             "kind": "pytest",

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from harness.report.markdown import render_markdown
 from harness.report.terminal import status_label

@@ -4,7 +4,7 @@ fixture's failure message."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from harness.engine.result import ScenarioResult
 

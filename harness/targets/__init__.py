@@ -8,8 +8,9 @@ entry-point group; the engine never special-cases a target. Looking targets up (
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from packaging.utils import canonicalize_name
 

@@ -6,9 +6,10 @@ and on platform family + architecture (any manylinux/musllinux/macOS version; un
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 from packaging.tags import Tag
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
@@ -173,7 +174,7 @@ def render(report: FilesetReport) -> str:
             detail = "no wheel"
         else:
             detail = f"no {result.cell.interpreter} wheel; the slot holds " + ", ".join(result.wheels)
-        lines.append(f"{str(result.cell):<32} {marks[result.status]:<9} {detail}")
+        lines.append(f"{result.cell!s:<32} {marks[result.status]:<9} {detail}")
     lines.append("wheels matching no expected cell: " + (", ".join(report.unmatched) or "none"))
     if report.invalid:
         lines += ["invalid wheels:"] + [f"  {reason}" for reason in report.invalid]

@@ -16,8 +16,8 @@ import packaging
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from harness.interpreter.children import TIMEOUT_S, ask
 from harness import UsageError
+from harness.interpreter.children import TIMEOUT_S, ask
 
 _MARKER = "FT-HARNESS-TAGS:"
 # Extension-module ABI markers: "mod.cpython-314t-x86_64-linux-gnu.so", "mod.cp314t-win_amd64.pyd", "mod.abi3.so".

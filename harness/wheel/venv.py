@@ -10,8 +10,8 @@ from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from harness.interpreter.children import TIMEOUT_S, ask, run_uv
 from harness import UnfitError, UsageError
+from harness.interpreter.children import TIMEOUT_S, ask, run_uv
 from harness.wheel.tags import is_extension_module
 
 _SITE_MARKER = "FT-HARNESS-SITE:"

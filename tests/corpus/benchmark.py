@@ -21,9 +21,10 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from harness import EXIT_SAFE, EXIT_UNSAFE, HarnessError, UsageError
 from harness import settings as settings_mod
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["timeout_s"] = QUICK_TIMEOUT_S
     settings = settings_mod.resolve(overrides, env={})
     facts = probe(sys.executable)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.monotonic()
     loads = [os.getloadavg()]
     print(f"detection benchmark on {facts.label}; {facts.cpu_count} CPUs, load {_load(loads[0])}", flush=True)
@@ -202,7 +203,8 @@ def _command(args: argparse.Namespace) -> str:
     words += [w for name in args.case or () for w in ("--case", name)]
     words += ["--hang-jobs", str(args.hang_jobs)] if args.hang_jobs != DEFAULT_HANG_JOBS else []
     flags = {f.name: f.flag for f in settings_mod.FIELDS}
-    words += [w for name in _TUNABLE if getattr(args, name) is not None for w in (flags[name], str(getattr(args, name)))]
+    words += [w for name in _TUNABLE if getattr(args, name) is not None
+              for w in (flags[name], str(getattr(args, name)))]
     return " ".join(words)
 
 
@@ -263,8 +265,8 @@ def render_markdown(record: dict[str, Any]) -> str:
 
 
 def _settings_line(s: dict[str, Any]) -> str:
-    return (f"threads {s['threads']}, rounds {s['rounds']}, iterations {s['iterations']}, timeout {s['timeout_s']:g} s, "
-            f"switch interval {s['switch_interval_s']:g} s, barrier {s['barrier']}")
+    return (f"threads {s['threads']}, rounds {s['rounds']}, iterations {s['iterations']}, "
+            f"timeout {s['timeout_s']:g} s, switch interval {s['switch_interval_s']:g} s, barrier {s['barrier']}")
 
 
 def _seconds(value: float | None) -> str:

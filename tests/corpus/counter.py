@@ -60,7 +60,8 @@ class _IdScenario:
         duplicates = len(ids) - len(set(ids))
         if duplicates or self.generator.issued() != expected:
             raise AssertionError(
-                f"{duplicates} duplicate ids among {len(ids)}; counter at {self.generator.issued()}, expected {expected}"
+                f"{duplicates} duplicate ids among {len(ids)}; counter at {self.generator.issued()}, "
+                f"expected {expected}"
             )
 
 

@@ -7,7 +7,7 @@ or events missed); ``SnapshotPublishing`` is its correct twin (mutations and the
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 Callback = Callable[[int], None]
 

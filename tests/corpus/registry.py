@@ -7,7 +7,7 @@ The race exists only on first use, so it needs many short rounds, each with a fr
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 Plugin = Callable[[str], str]
 

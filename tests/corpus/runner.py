@@ -12,9 +12,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from harness.audit import audit
 from harness.commands.stress import stress_context
 from harness.engine import load_ref
-from harness.audit import audit
 from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec

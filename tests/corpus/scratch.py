@@ -40,7 +40,9 @@ class _EncodeScenario:
         written = self.encode(data, len(data), key, out)
         got = bytes(self.ffi.buffer(out, written))
         if got != reference(data, key):
-            raise AssertionError(f"thread {thread_index} iteration {iteration}: encoded bytes differ from the reference")
+            raise AssertionError(
+                f"thread {thread_index} iteration {iteration}: encoded bytes differ from the reference"
+            )
 
 
 class SharedScratch(_EncodeScenario):

@@ -12,9 +12,9 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Mapping, Sequence
 
 WARNINGS = ("-Wall", "-Wextra")
 _CONFIG_KEYS = ("CC", "INCLUDEPY", "EXT_SUFFIX")

@@ -25,7 +25,7 @@ def use(backend: Backend) -> None:
         import autobahn.websocket
 
         loaded = autobahn.websocket
-    if loaded.USES_NVX != (backend == "nvx"):
+    if (backend == "nvx") != loaded.USES_NVX:
         raise RuntimeError(
             f"autobahn is already loaded with USES_NVX={loaded.USES_NVX} in this process, but the scenario needs "
             f"backend {backend!r}: run it isolated (a fresh process per scenario)"

@@ -7,6 +7,7 @@ UTF-8 validity per CPython's strict ``utf-8`` codec (``codecs.utf_8_decode``).
 from __future__ import annotations
 
 import codecs
+import itertools
 import random
 
 # Code point ranges giving 1-, 2-, 3- and 4-byte UTF-8 sequences (surrogates excluded).
@@ -49,7 +50,7 @@ def chunks(rng: random.Random, data: bytes, max_pieces: int = 6) -> list[bytes]:
     """``data`` cut at random points (empty pieces included: the protocol feeds those too)."""
     cuts = sorted(rng.randint(0, len(data)) for _ in range(rng.randint(0, max_pieces - 1)))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def xor_mask(data: bytes, mask: bytes, offset: int = 0) -> bytes:

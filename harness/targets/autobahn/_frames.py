@@ -6,6 +6,7 @@ extensions, no compression).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from harness.targets.autobahn._data import xor_mask
@@ -93,7 +94,7 @@ def fragmented(rng, is_binary: bool, payload: bytes, *, masked: bool, pings: lis
     cuts = sorted(rng.sample(range(1, len(payload)), pieces - 1))
     bounds = [0, *cuts, len(payload)]
     out = []
-    for index, (a, b) in enumerate(zip(bounds, bounds[1:])):
+    for index, (a, b) in enumerate(itertools.pairwise(bounds)):
         opcode = (BINARY if is_binary else TEXT) if index == 0 else CONTINUATION
         out.append(encode(opcode, payload[a:b], fin=b == len(payload), mask=rng.randbytes(4) if masked else None))
         if rng.random() < 0.25:

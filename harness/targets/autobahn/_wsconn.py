@@ -9,7 +9,8 @@ asyncio find that loop. A pair's loop is only ever run by one thread at a time.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 URL = "ws://127.0.0.1:9000/ws"
 _LOOP_PASSES = 20

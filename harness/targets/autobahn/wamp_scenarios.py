@@ -82,7 +82,7 @@ class WampSessionPerThread:
             raise AssertionError(f"event handler saw {self.events[thread_index][-1:]!r}, expected {[event_args]!r}")
 
     def verify(self) -> None:
-        for index, (session, transport, loop) in enumerate(self.sessions):
+        for index, (_session, transport, loop) in enumerate(self.sessions):
             ids = transport.router.request_ids
             if ids != list(range(1, len(ids) + 1)):
                 raise AssertionError(f"session {index}: request ids not 1..n in order: {ids[:20]}...")

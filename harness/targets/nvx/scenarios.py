@@ -19,8 +19,8 @@ import itertools
 import random
 import sys
 import threading
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Sequence
 
 COMPILED = "nvx._compiled"
 PURE = "nvx._pure"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from xml.sax.saxutils import escape
 
 from harness.targets.nvx.bench._nvx_scaling import CONTROL
@@ -39,8 +40,10 @@ def _two_thread_speedup(record: dict[str, Any]) -> float | None:
 
 # (what, goal text, higher is better, threshold, value from the record)
 TARGETS: Sequence[tuple[str, str, bool, float, Callable[[dict[str, Any]], float | None]]] = (
-    ("validate mixed UTF-8 vs autobahn NVX", ">= 30x", True, 30.0, lambda r: _ratio(r, "validate", "mixed", "autobahn")),
-    ("validate mixed UTF-8 vs bytes.decode", ">= 5x", True, 5.0, lambda r: _ratio(r, "validate", "mixed", "bytes.decode")),
+    ("validate mixed UTF-8 vs autobahn NVX", ">= 30x", True, 30.0,
+     lambda r: _ratio(r, "validate", "mixed", "autobahn")),
+    ("validate mixed UTF-8 vs bytes.decode", ">= 5x", True, 5.0,
+     lambda r: _ratio(r, "validate", "mixed", "bytes.decode")),
     ("validate ASCII vs bytes.decode", ">= 1x", True, 1.0, lambda r: _ratio(r, "validate", "ascii", "bytes.decode")),
     ("mask vs websockets apply_mask", ">= 1x", True, 1.0, lambda r: _ratio(r, "mask", "random", "websockets")),
     ("mask vs autobahn NVX", ">= 4x", True, 4.0, lambda r: _ratio(r, "mask", "random", "autobahn")),

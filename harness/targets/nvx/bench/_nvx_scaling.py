@@ -16,8 +16,9 @@ import sys
 import sysconfig
 import threading
 import time
+from collections.abc import Callable
 from itertools import repeat
-from typing import Any, Callable
+from typing import Any
 
 from harness.targets.nvx.bench._nvx_corpus import frame, text
 

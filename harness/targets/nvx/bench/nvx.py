@@ -13,6 +13,7 @@ to the report folder. ``--quick`` is a seconds-long profile for CI; figures from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -21,21 +22,22 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from harness.settings import positive_count
-from harness.targets.nvx.bench import _nvx_render
-from harness.targets.nvx.bench._nvx_corpus import CORPORA, frame, text
-from harness.targets.nvx.bench._timing import Timing, interleaved
 from harness import EXIT_SAFE, UsageError
 from harness.interpreter import find as interpreter_find
 from harness.interpreter.children import child_env, harness_command
 from harness.interpreter.facts import probe
 from harness.report import render_json, write_files
+from harness.settings import positive_count
+from harness.targets.nvx.bench import _nvx_render
+from harness.targets.nvx.bench._nvx_corpus import CORPORA, frame, text
+from harness.targets.nvx.bench._timing import Timing, interleaved
 
 FT_REQUEST, GIL_REQUEST = "3.14t", "3.14"
 FRAME_SIZES = (16, 64, 128)
@@ -75,8 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"free-threaded, else the {FT_REQUEST} interpreter found like --python {FT_REQUEST})")
     parser.add_argument("--gil-python", metavar="PATH",
                         help=f"GIL interpreter for the comparison scaling run, 'none' to skip (default "
-                             f"the {GIL_REQUEST} interpreter found like --python {GIL_REQUEST}, if any); it needs ft-harness (nvx) "
-                             "installed")
+                             f"the {GIL_REQUEST} interpreter found like --python {GIL_REQUEST}, if any); it needs "
+                             "ft-harness (nvx) installed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         "profile": "quick" if args.quick else "full",
         "settings": asdict(profile),
         "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", "harness", *sys.argv[1:]]),
-        "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "interpreter": _interpreter(),
         "nvx": {"backend": nvx.BACKEND, "level": nvx._compiled.BEST_LEVEL,
                 "levels": list(nvx._compiled.AVAILABLE_LEVELS)},
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     record["noise"] = {"cpu_count": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": _loadavg()}
     record["duration_s"] = round(time.time() - started, 2)
     print(_nvx_render.text_table(record))
-    stem = "nvx-" + datetime.fromtimestamp(started, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stem = "nvx-" + datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%SZ")
     paths = write_files(args.report_dir, {f"{stem}.json": render_json(record),
                                           f"{stem}.md": _nvx_render.markdown(record),
                                           f"{stem}.svg": _nvx_render.svg(record)})
@@ -270,10 +272,8 @@ def _validate_whole(validator: Any, data: bytes) -> Callable[[], object]:
 
 
 def _decode(data: bytes) -> None:
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
 
 
 def _bind(function: Callable[[bytes], object], argument: bytes) -> Callable[[], object]:
