@@ -17,7 +17,8 @@ if _REQUESTED == "pure":
     BACKEND = "pure"
 else:
     try:
-        from nvx._compiled import Utf8Validator, XorMasker
+        # One public name for either backend (same interface, not the same class).
+        from nvx._compiled import Utf8Validator, XorMasker  # type: ignore[assignment]
 
         BACKEND = "cffi"
     except ImportError:

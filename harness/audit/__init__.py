@@ -90,8 +90,9 @@ def audit_one(
         return ImportResult(module, "error", None, error=_death(answer))
     gil_enabled = report["gil_enabled"]
     if report["status"] != "ok":
-        return ImportResult(module, report["status"], gil_enabled, error=report["error"], warning=report["warning"])
-    status = "gil-enabled" if gil_enabled else "gil-free"
+        failed: ImportStatus = report["status"]  # "not-found" or "error", from the child's answer
+        return ImportResult(module, failed, gil_enabled, error=report["error"], warning=report["warning"])
+    status: ImportStatus = "gil-enabled" if gil_enabled else "gil-free"
     return ImportResult(module, status, gil_enabled, warning=report["warning"])
 
 

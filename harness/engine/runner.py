@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from harness.engine import scenario as scenario_module
-from harness.engine.result import ErrorSummary, ScenarioResult
+from harness.engine.result import ErrorSummary, ScenarioResult, ScenarioStatus
 from harness.engine.scenario import ScenarioAdapter, Step
 from harness.settings import StressSettings
 
@@ -171,7 +171,7 @@ class _Failures:
 
 @dataclass
 class _Outcome:
-    status: str
+    status: ScenarioStatus
     duration_s: float
     ops_per_s: float | None
     detail: str
@@ -258,7 +258,7 @@ class _Run:
                 return self._outcome("failed", ops, busy_s, f"failures in round {index} of {settings.rounds}")
         return self._outcome("passed", ops, busy_s, "")
 
-    def _outcome(self, status: str, ops: int, busy_s: float, detail: str) -> _Outcome:
+    def _outcome(self, status: ScenarioStatus, ops: int, busy_s: float, detail: str) -> _Outcome:
         ops_per_s = round(ops / busy_s, 1) if ops and busy_s > 0 else None
         return _Outcome(status, time.monotonic() - self.started, ops_per_s, detail)
 
@@ -319,6 +319,7 @@ class _Run:
                 if self.stop:
                     return
                 state = self._state
+            assert state is not None  # the wait above returns only with a round published (or to stop)
             seen = state.index
             step = state.steps[thread_index]
             steps_done = self._steps_done[thread_index]

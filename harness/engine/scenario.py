@@ -39,9 +39,9 @@ class Scenario:
     iterations: int
     seed: int
 
-    def rng(self, thread_index: int) -> random.Random:
-        """Thread ``thread_index``'s random generator for this round (same seed, same data)."""
-        return random.Random(self.seed * 7919 + thread_index)
+    def rng(self, thread_index: int, iteration: int = 0) -> random.Random:
+        """A generator private to one thread (and iteration) of this round: same seed, same data."""
+        return random.Random((self.seed * 1_000_003 + thread_index) * 1_000_033 + iteration)
 
 
 class Race:
@@ -147,7 +147,7 @@ class ScenarioAdapter:
         """Make the round's instance (set up) and return each thread's step and the round's verify()."""
         if self.cls is None:
             return [self._step] * settings.threads, None
-        instance = self.cls()
+        instance: Any = self.cls()
         instance.threads = settings.threads
         instance.iterations = settings.iterations
         instance.seed = round_seed(settings.seed, round_index)

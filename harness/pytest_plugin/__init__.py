@@ -41,12 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     ``ft_threads``)."""
     group = parser.getgroup(GROUP, "ft-harness: free-threading stress scenarios and GIL checks")
     for field in ALL_FIELDS:
+        ini_help = f"{field.help} (ft-harness; same as {field.plugin_flag})"
         if field.switch:
             group.addoption(field.plugin_flag, dest=field.ini_key, action="store_true", default=None, help=field.help)
+            parser.addini(field.ini_key, ini_help, type="bool", default=None)
         else:
             group.addoption(field.plugin_flag, dest=field.ini_key, metavar=field.metavar, help=field.help)
-        parser.addini(field.ini_key, f"{field.help} (ft-harness; same as {field.plugin_flag})",
-                      type="bool" if field.switch else "string", default=None)
+            parser.addini(field.ini_key, ini_help, type="string", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,6 +9,8 @@ Per-scenario sizes keep a default run of the whole target under two minutes on t
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.targets import ScenarioSpec, Target
 
 _PKG = "harness.targets.autobahn"
@@ -59,7 +61,7 @@ def _spec(name: str, module: str, attr: str, description: str, *, shared_use: bo
     )
 
 
-def _both_backends(name: str, attr: str, description: str, **sizes: object) -> tuple[ScenarioSpec, ...]:
+def _both_backends(name: str, attr: str, description: str, **sizes: Any) -> tuple[ScenarioSpec, ...]:
     """The same WebSocket scenario with NVX and with autobahn's pure-Python fallbacks."""
     return tuple(
         _spec(f"{name}-{backend}", "websocket_scenarios", f"{attr}{backend.title()}",

@@ -16,11 +16,6 @@ _RANGES = ((0x20, 0x7E), (0xA0, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFD), (0x10
 _CORRUPTIONS = (b"\xff", b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x28\xa1", b"\xf0\x28")
 
 
-def rng_for(seed: int, thread_index: int, iteration: int = 0) -> random.Random:
-    """A generator private to one thread (and iteration), stable for a given round seed."""
-    return random.Random((seed * 1_000_003 + thread_index) * 1_000_033 + iteration)
-
-
 def text(rng: random.Random, max_chars: int) -> str:
     """Random text mixing 1- to 4-byte code points."""
     chars = []

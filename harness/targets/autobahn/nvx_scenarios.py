@@ -11,12 +11,13 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+from harness.engine.scenario import Scenario
 from harness.targets.autobahn import _backend, _data
 
 _ASCII_CHUNK = (1, 64)
 
 
-class _BothImplementations:
+class _BothImplementations(Scenario):
     """Setup shared by the differential scenarios: autobahn's NVX and pure classes, by role."""
 
     threads: int
@@ -32,7 +33,7 @@ class Utf8PerThread(_BothImplementations):
     """Each thread validates random chunked streams with its own NVX and pure validator; all three agree."""
 
     def step(self, thread_index: int, iteration: int) -> None:
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         pieces = _data.chunks(rng, _data.utf8_stream(rng, 40))
         expected = _data.utf8_expected(pieces)
         for impl in ("nvx", "pure"):
@@ -46,7 +47,7 @@ class XorPerThread(_BothImplementations):
     """Each thread masks random chunked payloads with its own NVX and pure maskers; all agree with RFC 6455."""
 
     def step(self, thread_index: int, iteration: int) -> None:
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         mask = rng.randbytes(4)
         pieces = _data.chunks(rng, rng.randbytes(rng.randint(0, 300)))
         for impl, classes in (("nvx", self.nvx), ("pure", self.pure)):
@@ -65,7 +66,7 @@ def _check_masking(label: str, masker: Any, mask: bytes, pieces: list[bytes]) ->
             raise AssertionError(f"{label}: pointer() is {masker.pointer()}, expected {offset}")
 
 
-class _SharedUtf8:
+class _SharedUtf8(Scenario):
     """One validator for all threads; every chunk is complete ASCII, so every call must say valid and whole."""
 
     backend: _backend.Backend = "nvx"
@@ -76,7 +77,7 @@ class _SharedUtf8:
         self.lengths = [0] * self.threads
 
     def step(self, thread_index: int, iteration: int) -> None:
-        chunk = _data.ascii_bytes(_data.rng_for(self.seed, thread_index, iteration), *_ASCII_CHUNK)
+        chunk = _data.ascii_bytes(self.rng(thread_index, iteration), *_ASCII_CHUNK)
         valid, ends, current, _total = self.validator.validate(chunk)
         self.lengths[thread_index] += len(chunk)
         if not (valid and ends and current == len(chunk)):
@@ -96,21 +97,21 @@ class _SharedUtf8:
 Utf8SharedNvx, Utf8SharedPure = _backend.variants(_SharedUtf8)
 
 
-class _SharedXor:
+class _SharedXor(Scenario):
     """One masker for all threads: each output must still be the input masked at some single offset."""
 
     backend: _backend.Backend = "nvx"
 
     def setup(self) -> None:
         classes = _backend.nvx_classes() if self.backend == "nvx" else _backend.pure_classes()
-        self.mask = _data.rng_for(self.seed, -1).randbytes(4)
+        self.mask = self.rng(-1).randbytes(4)
         kind = "XorMaskerShifted1" if self.seed % 2 else "XorMaskerSimple"
         self.label = f"shared {self.backend} {kind}"
         self.masker = classes[kind](self.mask)
         self.lengths = [0] * self.threads
 
     def step(self, thread_index: int, iteration: int) -> None:
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         piece = rng.randbytes(rng.randint(1, 64))
         out = self.masker.process(piece)
         self.lengths[thread_index] += len(piece)
@@ -135,7 +136,7 @@ class NvxChurn(_BothImplementations):
     _COLLECT_EVERY = 16
 
     def churn(self, thread_index: int, iteration: int) -> None:
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         pieces = _data.chunks(rng, _data.utf8_stream(rng, 20))
         expected = _data.utf8_expected(pieces)
         validator = self.nvx["Utf8Validator"]()
@@ -153,7 +154,7 @@ class NvxChurn(_BothImplementations):
             self.churn(thread_index, iteration)
 
 
-class NvxColdStart:
+class NvxColdStart(Scenario):
     """Threads make the process's very first autobahn WebSocket imports and NVX calls at the same moment.
 
     Only the first round of a run is cold (imports are cached); setup deliberately loads nothing. The
@@ -167,7 +168,7 @@ class NvxColdStart:
 
         if not USES_NVX:
             raise AssertionError("autobahn did not select NVX by default (not built, or AUTOBAHN_USE_NVX=0 set)")
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         pieces = _data.chunks(rng, _data.utf8_stream(rng, 20))
         expected = _data.utf8_expected(pieces)
         validator = Utf8Validator()

@@ -8,12 +8,13 @@ meant to be called from anywhere: "unsafe" if they misbehave under threads.
 
 from __future__ import annotations
 
+from harness.engine.scenario import Scenario
 from harness.targets.autobahn import _data
 
 _WAMP_ID_MAX = 2**53
 
 
-class IdGeneratorShared:
+class IdGeneratorShared(Scenario):
     """Threads draw ids from one ``IdGenerator``: together they must get 1..n, each id once."""
 
     def setup(self) -> None:
@@ -33,7 +34,7 @@ class IdGeneratorShared:
                                  f"(expected 1..{len(ids)} once each)")
 
 
-class UtilFunctionsShared:
+class UtilFunctionsShared(Scenario):
     """Threads call autobahn.util's id, token and text helpers; every result well formed, random ids unique."""
 
     def setup(self) -> None:
@@ -42,7 +43,7 @@ class UtilFunctionsShared:
     def step(self, thread_index: int, iteration: int) -> None:
         from autobahn import util
 
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         for make in (util.id, util.rid):
             value = make()
             if not 1 <= value <= _WAMP_ID_MAX:

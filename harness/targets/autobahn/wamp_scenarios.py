@@ -9,9 +9,11 @@ sharing them loses or corrupts data.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from typing import Any
 
+from harness.engine.scenario import Scenario
 from harness.targets.autobahn import _data, _wamp
 from harness.targets.autobahn._wsconn import run
 
@@ -49,7 +51,17 @@ def _resolved(future: Any, what: str) -> Any:
     return future.result()
 
 
-class WampSessionPerThread:
+
+def _deliver_event(transport: Any, topic: str) -> Any:
+    """Deliver one router event on ``topic`` to the transport (on its loop's thread)."""
+    return transport.deliver(transport.router.event(topic, []))
+
+
+def _subscribe_recording(session: Any, seen: list[Any]) -> Any:
+    """Subscribe ``session`` to the test topic, recording each event's arguments in ``seen``."""
+    return session.subscribe(lambda *args: seen.append(list(args)), _TOPIC)
+
+class WampSessionPerThread(Scenario):
     """Each thread owns a joined session (own loop, own transport and serializer) and per step makes a call,
     an acknowledged publish, and receives an event; results, request ids and serializer counts exact."""
 
@@ -58,13 +70,13 @@ class WampSessionPerThread:
                          for t in range(self.threads)]
         self.events: list[list[Any]] = [[] for _ in range(self.threads)]
         for (session, _, loop), seen in zip(self.sessions, self.events):
-            run(loop, lambda s=session, e=seen: s.subscribe(lambda *args: e.append(list(args)), _TOPIC))
+            run(loop, functools.partial(_subscribe_recording, session, seen))
 
     def step(self, thread_index: int, iteration: int) -> None:
         from autobahn.wamp.types import PublishOptions
 
         session, transport, loop = self.sessions[thread_index]
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         args, event_args = _args(rng), _args(rng)
 
         def exchange() -> tuple[Any, Any]:
@@ -93,7 +105,7 @@ class WampSessionPerThread:
             loop.close()
 
 
-class WampSessionChurnPerThread:
+class WampSessionChurnPerThread(Scenario):
     """Each thread keeps making new sessions on its own loop: create, join, one call, drop. Sessions are
     per thread, but their creation touches module-level state (txaio's logger registry, role tables)."""
 
@@ -113,7 +125,7 @@ class WampSessionChurnPerThread:
             loop.close()
 
 
-class WampSessionSharedCalls:
+class WampSessionSharedCalls(Scenario):
     """Threads call and publish on one joined session directly (not via its event loop). Every call must
     get its own result and every request a unique id."""
 
@@ -140,7 +152,7 @@ class WampSessionSharedCalls:
                                  f"{duplicates} reused a request id")
 
 
-class WampSessionSharedSubscribe:
+class WampSessionSharedSubscribe(Scenario):
     """Threads subscribe handlers on one joined session; at iteration i all subscribe to the same new topic
     (the router gives one subscription id per topic). An event then must reach every handler once."""
 
@@ -164,7 +176,7 @@ class WampSessionSharedSubscribe:
         lost = {}
         for iteration in range(self.iterations):
             topic = f"{_TOPIC}.{iteration}"
-            run(self.loop, lambda t=topic: self.transport.deliver(self.transport.router.event(t, [])))
+            run(self.loop, functools.partial(_deliver_event, self.transport, topic))
             if self.calls.get(topic, 0) != self.threads:
                 lost[topic] = self.threads - self.calls.get(topic, 0)
         self.loop.close()
@@ -173,7 +185,7 @@ class WampSessionSharedSubscribe:
                                  f"(subscriptions lost on {len(lost)} topics, e.g. {next(iter(lost.items()))})")
 
 
-class ObservableSharedOn:
+class ObservableSharedOn(Scenario):
     """Threads add listeners to one session's events with ``on()`` (join, leave, ready, connect,
     disconnect in turn); firing each event then must call every listener added for it exactly once."""
 
@@ -197,7 +209,7 @@ class ObservableSharedOn:
 
     def verify(self) -> None:
         for event in self._EVENTS:
-            run(self.loop, lambda e=event: self.session.fire(e, self.session))
+            run(self.loop, functools.partial(self.session.fire, event, self.session))
         self.loop.close()
         expected = {e: self.threads * len(range(i, self.iterations, len(self._EVENTS)))
                     for i, e in enumerate(self._EVENTS)}
@@ -206,7 +218,7 @@ class ObservableSharedOn:
             raise AssertionError(f"{lost} listeners lost: fired {self.calls}, registered {expected}")
 
 
-class WampSerializerSharedStats:
+class WampSerializerSharedStats(Scenario):
     """Threads serialize and parse messages through one transport serializer (one connection's); its
     statistics must count every message and octet."""
 
@@ -218,7 +230,7 @@ class WampSerializerSharedStats:
     def step(self, thread_index: int, iteration: int) -> None:
         from autobahn.wamp import message
 
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         payload, is_binary = self.serializer.serialize(message.Call(iteration + 1, _PROCEDURE, args=_args(rng)))
         self.serializer.unserialize(payload, is_binary)
         self.octets[thread_index] += 2 * len(payload)
@@ -231,7 +243,7 @@ class WampSerializerSharedStats:
                                  f"{want_messages} / {want_octets} ({want_messages - messages} messages lost)")
 
 
-class WampObjectSerializersShared:
+class WampObjectSerializersShared(Scenario):
     """One JSON, MessagePack and CBOR object serializer each, used by all threads: every encoding must equal
     an unshared serializer's and decode back to the value."""
 
@@ -240,7 +252,7 @@ class WampObjectSerializersShared:
         self.shared = {kind: cls() for kind, cls in self.classes.items()}
 
     def step(self, thread_index: int, iteration: int) -> None:
-        value = _args(_data.rng_for(self.seed, thread_index, iteration))
+        value = _args(self.rng(thread_index, iteration))
         for kind, shared in self.shared.items():
             data = shared.serialize(value)
             reference = self.classes[kind]().serialize(value)
@@ -251,7 +263,7 @@ class WampObjectSerializersShared:
                 raise AssertionError(f"shared {kind} serializer: {value!r} came back as {back!r}")
 
 
-class WampMessageSharedSerialize:
+class WampMessageSharedSerialize(Scenario):
     """One EVENT message fanned out: every thread serializes it for fresh transports (JSON, MessagePack,
     CBOR, FlatBuffers) through the message's serialization cache; octets and parsed fields must equal
     those of an unshared copy of the message."""
@@ -262,7 +274,7 @@ class WampMessageSharedSerialize:
         from autobahn.wamp import message
 
         self.serializers = _wamp.serializers().SERID_TO_SER
-        rng = _data.rng_for(self.seed, -1)
+        rng = self.rng(-1)
         args, kwargs = _args(rng), {"k": _value(rng)}
         self.message = message.Event(rng.randint(1, 2**53), rng.randint(1, 2**53), args=args, kwargs=kwargs)
         copy = message.Event(self.message.subscription, self.message.publication, args=args, kwargs=kwargs)

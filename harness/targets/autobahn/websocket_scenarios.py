@@ -11,6 +11,7 @@ import asyncio
 import random
 from typing import Any
 
+from harness.engine.scenario import Scenario
 from harness.targets.autobahn import _backend, _data, _frames, _wsconn
 
 _MAX_CHARS = 120
@@ -35,7 +36,7 @@ def _check_sent(label: str, raw: bytes, expected: tuple[bool, bytes], *, masked:
     return len(frames)
 
 
-class _PerConnection:
+class _PerConnection(Scenario):
     """Each thread owns a connected client/server pair (own loop) and exchanges messages both ways.
 
     Per step: the client sends a message through ``sendMessage`` (masked, checked on the wire), the server
@@ -53,7 +54,7 @@ class _PerConnection:
                      for _ in range(self.threads)]
 
     def step(self, thread_index: int, iteration: int) -> None:
-        rng = _data.rng_for(self.seed, thread_index, iteration)
+        rng = self.rng(thread_index, iteration)
         pair, counts = self.pairs[thread_index], self.sent[thread_index]
         to_server, framed, to_client = _payload(rng), _payload(rng), _payload(rng)
         pings: list[bytes] = []
@@ -111,7 +112,7 @@ def _expect_counters(label: str, counters: dict[str, tuple[int, int]]) -> None:
 PerConnectionNvx, PerConnectionPure = _backend.variants(_PerConnection)
 
 
-class _SharedConnectionSend:
+class _SharedConnectionSend(Scenario):
     """All threads call ``sendMessage`` on one connection (an application pushing from worker threads
     without handing over to the event loop). Every message must reach the wire whole and be counted."""
 
@@ -123,7 +124,7 @@ class _SharedConnectionSend:
         self.sent: list[list[tuple[bool, bytes]]] = [[] for _ in range(self.threads)]
 
     def step(self, thread_index: int, iteration: int) -> None:
-        message = _payload(_data.rng_for(self.seed, thread_index, iteration))
+        message = _payload(self.rng(thread_index, iteration))
         self.pair.client.sendMessage(message[1], message[0])
         self.sent[thread_index].append(message)
 
@@ -161,7 +162,7 @@ def _multiset_difference(a: list[Any], b: list[Any]) -> list[Any]:
 SharedConnectionSendNvx, SharedConnectionSendPure = _backend.variants(_SharedConnectionSend)
 
 
-class SharedFactoryConnections:
+class SharedFactoryConnections(Scenario):
     """Threads open and drop connections on one server factory (several event loops behind one factory).
 
     The factory's open-handshake timer is off here (``openHandshakeTimeout=0``): the timer wheel belongs to
@@ -187,7 +188,7 @@ class SharedFactoryConnections:
                                  f"({self.threads * self.iterations} opened and dropped)")
 
 
-class _PreparedBroadcast:
+class _PreparedBroadcast(Scenario):
     """A broadcast: one ``PreparedMessage`` (documented for sending on many connections) is sent by every
     thread on its own connection, and each thread also prepares its own message on one shared factory."""
 
@@ -197,7 +198,7 @@ class _PreparedBroadcast:
         _backend.use(self.backend)
         self.pairs = [_wsconn.Pair() for _ in range(self.threads)]
         self.factory = self.pairs[0].client_factory
-        self.message = _payload(_data.rng_for(self.seed, -1))
+        self.message = _payload(self.rng(-1))
         self.prepared = self.factory.prepareMessage(self.message[1], self.message[0])
 
     def step(self, thread_index: int, iteration: int) -> None:
@@ -207,7 +208,7 @@ class _PreparedBroadcast:
         if raw != self.prepared.payloadHybi:
             raise AssertionError("sendPreparedMessage wrote other octets than the prepared frame")
         _check_sent("shared PreparedMessage", raw, self.message, masked=True)
-        own = _payload(_data.rng_for(self.seed, thread_index, iteration))
+        own = _payload(self.rng(thread_index, iteration))
         pair.client.sendPreparedMessage(self.factory.prepareMessage(own[1], own[0]))
         _check_sent("prepareMessage on a shared factory", pair.client_transport.take(), own, masked=True)
 

@@ -7,12 +7,14 @@ one (classes in :mod:`harness.targets.nvx.scenarios`). Per-scenario sizes keep t
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.targets import ScenarioSpec, Target
 
 _SCENARIOS = "harness.targets.nvx.scenarios"
 
 # (name, class, what it checks, sizes); the pure backend's class is "Pure" + class.
-_KINDS: tuple[tuple[str, str, str, dict[str, int]], ...] = (
+_KINDS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("per-thread-reference", "PerThreadReference",
      "per-thread instances agree with the reference over random chunkings (compiled: nvx._pure at every "
      "SIMD level; pure: bytes.decode and a plain XOR)", {"iterations": 100}),

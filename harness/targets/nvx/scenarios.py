@@ -21,6 +21,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Protocol
+
+from harness.engine.scenario import Scenario
 
 COMPILED = "nvx._compiled"
 PURE = "nvx._pure"
@@ -58,7 +61,22 @@ def _levels(module: ModuleType) -> tuple[str | None, ...]:
     return tuple(getattr(module, "AVAILABLE_LEVELS", (None,)))
 
 
-def _make(module: ModuleType, level: str | None) -> tuple[object, object]:
+class Validator(Protocol):
+    """What both backends' ``Utf8Validator`` offer."""
+
+    def validate(self, data: bytes | bytearray | memoryview) -> Result: ...
+    def reset(self) -> None: ...
+
+
+class Masker(Protocol):
+    """What both backends' ``XorMasker`` offer."""
+
+    def process(self, data: bytes | bytearray | memoryview) -> bytes: ...
+    def pointer(self) -> int: ...
+    def reset(self) -> None: ...
+
+
+def _make(module: ModuleType, level: str | None) -> tuple[Validator, Masker]:
     if level is None:
         return module.Utf8Validator(), module.XorMasker(MASK)
     return module.Utf8Validator(level=level), module.XorMasker(MASK, level=level)
@@ -133,20 +151,18 @@ def expected_mask(data: bytes, pointer: int) -> bytes:
     return bytes(b ^ MASK[(pointer + i) % 4] for i, b in enumerate(data))
 
 
-def _mismatch(what: str, chunk_index: int, chunks: Sequence[object], got: object, want: object) -> AssertionError:
+def _mismatch(
+    what: str, chunk_index: int, chunks: Sequence[bytes | bytearray | memoryview], got: object, want: object
+) -> AssertionError:
     shown = [bytes(c) for c in chunks]
     return AssertionError(f"{what} of chunk {chunk_index}: got {got!r}, expected {want!r}; chunks {shown!r}")
 
 
-class _Seeded:
+class _Seeded(Scenario):
     """Per-thread random generators derived from the round's seed (the engine sets ``seed`` and ``threads``)."""
 
-    threads: int
-    iterations: int
-    seed: int
-
     def _rngs(self) -> list[random.Random]:
-        return [random.Random(self.seed * 7919 + t) for t in range(self.threads)]
+        return [self.rng(t) for t in range(self.threads)]
 
 
 class PerThreadReference(_Seeded):
@@ -159,11 +175,11 @@ class PerThreadReference(_Seeded):
     def setup(self) -> None:
         module, self.reference = _backend(self.backend), _backend(REFERENCE)
         levels = _levels(module)
-        self.rng = self._rngs()
+        self.rngs = self._rngs()
         self.own = [_make(module, levels[t % len(levels)]) for t in range(self.threads)]
 
     def step(self, thread_index: int, iteration: int) -> None:
-        rng = self.rng[thread_index]
+        rng = self.rngs[thread_index]
         validator, masker = self.own[thread_index]
         validator.reset()
         masker.reset()
@@ -188,11 +204,11 @@ class PurePerThreadReference(_Seeded):
 
     def setup(self) -> None:
         module = _backend(self.backend)
-        self.rng = self._rngs()
+        self.rngs = self._rngs()
         self.own = [_make(module, None) for _ in range(self.threads)]
 
     def step(self, thread_index: int, iteration: int) -> None:
-        rng = self.rng[thread_index]
+        rng = self.rngs[thread_index]
         validator, masker = self.own[thread_index]
         validator.reset()
         masker.reset()
@@ -253,9 +269,9 @@ class SharedInstance(_Seeded):
         self.validator, self.masker = _make(module, _levels(module)[-1])
         round_rng = random.Random(self.seed)
         self.inject_at = round_rng.randrange(self.iterations) if round_rng.random() < 0.5 else None
-        self.rng = self._rngs()
+        self.rngs = self._rngs()
         self.chunks = [
-            [random_text(rng, self.max_chars) or b"a" for _ in range(self.iterations)] for rng in self.rng
+            [random_text(rng, self.max_chars) or b"a" for _ in range(self.iterations)] for rng in self.rngs
         ]
         if self.inject_at is not None:
             self.chunks[0][self.inject_at] = b"\xff"
@@ -304,7 +320,7 @@ class PureSharedInstance(SharedInstance):
     backend = PURE
 
 
-class Churn:
+class Churn(Scenario):
     """Create/use/drop validators and maskers in reference cycles while another thread runs ``gc.collect()``.
 
     Thread 0 (and every fourth thread) makes ``iterations`` full collections; the others make objects, check
@@ -351,7 +367,7 @@ class PureChurn(Churn):
     backend = PURE
 
 
-class ColdStart:
+class ColdStart(Scenario):
     """Every thread makes its first call at the same moment.
 
     The threads import the backend themselves, so in a fresh (isolated) process the first round races the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -168,15 +169,15 @@ def _throughput(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]
         candidates = {OURS: _validate_whole(nvx.Utf8Validator(), data)}
         if peers["autobahn"].validator:
             candidates["autobahn"] = _validate_whole(peers["autobahn"].validator(), data)
-        candidates["bytes.decode"] = lambda data=data: _decode(data)
+        candidates["bytes.decode"] = _bind(_decode, data)
         rows.append(_rates("validate", corpus, len(data), candidates, profile.rounds))
     payload = os.urandom(profile.size)
-    candidates = {OURS: nvx.XorMasker(MASK).process}
+    maskers: dict[str, Callable[[bytes], object]] = {OURS: nvx.XorMasker(MASK).process}
     if peers["autobahn"].masker:
-        candidates["autobahn"] = peers["autobahn"].masker(MASK, len(payload)).process
+        maskers["autobahn"] = peers["autobahn"].masker(MASK, len(payload)).process
     if peers["websockets"].apply_mask:
-        candidates["websockets"] = lambda p, apply=peers["websockets"].apply_mask: apply(p, MASK)
-    rows.append(_rates("mask", "random", len(payload), {k: _bind(f, payload) for k, f in candidates.items()},
+        maskers["websockets"] = functools.partial(_apply_mask, peers["websockets"].apply_mask)
+    rows.append(_rates("mask", "random", len(payload), {k: _bind(f, payload) for k, f in maskers.items()},
                        profile.rounds))
     return rows
 
@@ -211,8 +212,8 @@ def _per_call(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
         if peers["autobahn"].masker:
             candidates["autobahn"] = _loop(peers["autobahn"].masker(MASK, size).process, payload, profile.calls)
         if peers["websockets"].apply_mask:
-            apply = peers["websockets"].apply_mask
-            candidates["websockets"] = _loop(lambda p, apply=apply: apply(p, MASK), payload, profile.calls)
+            apply = functools.partial(_apply_mask, peers["websockets"].apply_mask)
+            candidates["websockets"] = _loop(apply, payload, profile.calls)
         rows.append(_costs("mask", size, candidates, profile))
     return rows
 
@@ -274,6 +275,11 @@ def _validate_whole(validator: Any, data: bytes) -> Callable[[], object]:
 def _decode(data: bytes) -> None:
     with contextlib.suppress(UnicodeDecodeError):
         data.decode("utf-8")
+
+
+def _apply_mask(apply_mask: Callable[[bytes, bytes], bytes], payload: bytes) -> bytes:
+    """websockets' ``apply_mask(data, mask)`` with our mask, shaped like the maskers' ``process``."""
+    return apply_mask(payload, MASK)
 
 
 def _bind(function: Callable[[bytes], object], argument: bytes) -> Callable[[], object]:
