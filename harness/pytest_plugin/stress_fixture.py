@@ -108,9 +108,10 @@ class ScenarioRunner:
         session = self._session_settings
         sources.append(Source("in the session settings", {f.name: getattr(session, f.name) for f in FIELDS}))
         try:
-            return resolve_sources(sources)
+            settings = resolve_sources(sources)
         except HarnessError as exc:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
+        return settings
 
     def _pytest_rerun(self, settings: StressSettings) -> str:
         flags = [f"{field.plugin_flag}={value}" for field, value in rerun_values(settings, _PYTEST_RERUN_ORDER)]
