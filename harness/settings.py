@@ -137,18 +137,21 @@ def _integer(raw: object) -> int:
     return int(raw)  # type: ignore[call-overload]
 
 
-def _positive_int(raw: object) -> int:
-    value = _integer(raw)
-    if value < 1:
-        raise ValueError(raw)
-    return value
+def _integer_in(low: int, high: float = math.inf) -> Callable[[object], int]:
+    """A parser of whole numbers from ``low`` up to (not including) ``high``."""
+
+    def parse(raw: object) -> int:
+        value = _integer(raw)
+        if not low <= value < high:
+            raise ValueError(raw)
+        return value
+
+    return parse
 
 
-def _seed(raw: object) -> int:
-    value = _integer(raw)
-    if not 0 <= value < SEED_BOUND:
-        raise ValueError(raw)
-    return value
+_positive_int = _integer_in(1)
+_count = _integer_in(0)
+_seed = _integer_in(0, SEED_BOUND)
 
 
 def _positive_float(raw: object) -> float:
@@ -164,13 +167,6 @@ def _path(raw: object) -> Path:
     if not isinstance(raw, (str, os.PathLike)) or not str(raw).strip():
         raise ValueError(raw)
     return Path(raw)
-
-
-def _count(raw: object) -> int:
-    value = _integer(raw)
-    if value < 0:
-        raise ValueError(raw)
-    return value
 
 
 def _flag(raw: object) -> bool:

@@ -113,18 +113,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def _base_result(
     name: str, target_name: str, on_failure: str, settings: StressSettings, elapsed: float
 ) -> ScenarioResult:
-    return ScenarioResult(
-        name=name,
-        target=target_name,
-        threads=settings.threads,
-        rounds=settings.rounds,
-        iterations=settings.iterations,
-        status="passed",
-        seed=settings.seed,
-        rerun="",
-        duration_s=round(elapsed, 6),
-        on_failure=on_failure,
-    )
+    return ScenarioResult.sized(name, target_name, settings, status="passed", duration_s=round(elapsed, 6),
+                                on_failure=on_failure)
 
 
 def _from_payload(payload: dict[str, Any], base: ScenarioResult) -> ScenarioResult:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from harness.settings import StressSettings
+
 ScenarioStatus = Literal["passed", "failed", "crashed", "timeout"]
 
 
@@ -42,3 +44,9 @@ class ScenarioResult:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def sized(cls, name: str, target: str, settings: StressSettings, **outcome: Any) -> ScenarioResult:
+        """A result of ``name`` run at ``settings``' sizes and seed; ``outcome`` gives status and the rest."""
+        return cls(name=name, target=target, threads=settings.threads, rounds=settings.rounds,
+                   iterations=settings.iterations, seed=settings.seed, **{"rerun": "", **outcome})

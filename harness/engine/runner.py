@@ -113,14 +113,11 @@ def run_in_process(
     """
     run = _Run(settings, ScenarioAdapter(obj, name))
     outcome = run.execute()
-    return ScenarioResult(
-        name=name,
-        target=target,
-        threads=settings.threads,
-        rounds=settings.rounds,
-        iterations=settings.iterations,
+    return ScenarioResult.sized(
+        name,
+        target,
+        settings,
         status=outcome.status,
-        seed=settings.seed,
         rerun=rerun,
         failures=run.failures.count,
         errors=run.failures.summaries(),
