@@ -1,8 +1,8 @@
 """NVX UTF-8 validation pinned to ``bytes.decode('utf-8')``: compiled backend at every SIMD level and pure.
 
-The oracle turns ``bytes.decode``'s verdict on each stream prefix into the expected 4-tuple; the error
-index is the first byte that no valid sequence can continue (``end`` of the UnicodeDecodeError when the
-byte at ``start`` can lead a sequence, else ``start``).
+The oracle (:func:`harness.targets._oracles.utf8_expected`, shared with the targets' scenarios) turns
+``bytes.decode``'s verdict into the expected 4-tuple per chunk; the error index is the first byte that no
+valid sequence can continue.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.targets._oracles import utf8_expected
 from nvx import _compiled, _pure
 
-LEADS = range(0xC2, 0xF5)
 THREAD_UNSAFE_HYPOTHESIS = pytest.mark.thread_unsafe(reason="hypothesis @given is not thread-safe")
 
 LEVELS = [
@@ -31,34 +31,7 @@ LEVELS = [
 ]
 
 
-def decode_verdict(prefix: bytes) -> tuple[bool, bool, int | None]:
-    """(valid so far, ends on a code point, error index) of a stream prefix, from bytes.decode."""
-    try:
-        prefix.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.reason == "unexpected end of data" and exc.end == len(prefix):
-            return (True, False, None)
-        return (False, False, exc.end if prefix[exc.start] in LEADS else exc.start)
-    return (True, True, None)
-
-
-def expected_results(chunks: Sequence[bytes]) -> list[tuple[bool, bool, int, int]]:
-    stream = b"".join(chunks)
-    results: list[tuple[bool, bool, int, int]] = []
-    consumed = 0
-    error: int | None = None
-    for chunk in chunks:
-        if error is None:
-            valid, ends, index = decode_verdict(stream[: consumed + len(chunk)])
-            if valid:
-                results.append((True, ends, len(chunk), consumed + len(chunk)))
-            else:
-                error = index
-                results.append((False, False, index - consumed, index))
-        else:
-            results.append((False, False, 0, error))
-        consumed += len(chunk)
-    return results
+expected_results = utf8_expected
 
 
 def feed(validator, chunks: Sequence[object]) -> list[tuple[bool, bool, int, int]]:

@@ -6,12 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.targets._oracles import xor_mask
 from nvx import _compiled, _pure
 from tests.test_nvx_utf8 import LEVELS, THREAD_UNSAFE_HYPOTHESIS, split
 
-
-def plain_xor(payload: bytes, mask: bytes, phase: int = 0) -> bytes:
-    return bytes(byte ^ mask[(phase + i) % 4] for i, byte in enumerate(payload))
+plain_xor = xor_mask
 
 
 def implementations(level: str):

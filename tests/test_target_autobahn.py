@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from harness.commands.stress import stress_context
 from harness.pipeline.judge import run_scenario
 from harness.settings import StressSettings
-from harness.targets import ScenarioSpec, load_target
-from harness.targets.autobahn import TARGET, _data, _frames
+from harness.targets import ScenarioSpec, _oracles, load_target
+from harness.targets.autobahn import TARGET, _frames
 from harness.targets.autobahn.nvx_scenarios import _check_masking
 from harness.targets.autobahn.websocket_scenarios import _check_sent, _multiset_difference
 
@@ -89,7 +89,7 @@ class _ReferenceMasker:
         self.mask, self.advance, self.ptr = mask, advance, 0
 
     def process(self, data: bytes) -> bytes:
-        out = _data.xor_mask(data, self.mask, self.ptr)
+        out = _oracles.xor_mask(data, self.mask, self.ptr)
         if self.advance:
             self.ptr += len(data)
         return out
@@ -105,20 +105,25 @@ def test_masking_check_fires_on_a_masker_that_loses_its_place_and_is_quiet_on_a_
         _check_masking("stuck", _ReferenceMasker(mask, advance=False), mask, pieces)
 
 
+def until_rejection(pieces: list[bytes]) -> list[tuple[bool, bool, int, int]]:
+    """The shared UTF-8 oracle as the autobahn scenarios use it: results up to the first rejection."""
+    return _oracles.utf8_expected(pieces, stop_at_rejection=True)
+
+
 def test_utf8_oracle_points_at_the_first_octet_that_cannot_continue() -> None:
     kosme = bytes.fromhex("cebae1bdb9cf83cebcceb5")  # the classic UTF-8 test word, 2- and 3-octet sequences
-    assert _data.utf8_expected([kosme]) == [(True, True, 11, 11)]
-    assert _data.utf8_expected([b"\xf0\x9f", b"\x98\x80"]) == [(True, False, 2, 2), (True, True, 2, 4)]
+    assert until_rejection([kosme]) == [(True, True, 11, 11)]
+    assert until_rejection([b"\xf0\x9f", b"\x98\x80"]) == [(True, False, 2, 2), (True, True, 2, 4)]
     # A surrogate's second octet is already wrong, though CPython's decoder only says so at the third.
-    assert _data.utf8_expected([b"a\xed\xa0\x80"]) == [(False, False, 2, 2)]
-    assert _data.utf8_expected([b"ab", b"\xff", b"c"]) == [(True, True, 2, 2), (False, False, 0, 2)]
+    assert until_rejection([b"a\xed\xa0\x80"]) == [(False, False, 2, 2)]
+    assert until_rejection([b"ab", b"\xff", b"c"]) == [(True, True, 2, 2), (False, False, 0, 2)]
 
 
 @once
 @given(st.binary(max_size=40), st.lists(st.integers(0, 40), max_size=4))
 def test_utf8_oracle_final_verdict_is_bytes_decode_for_any_chunking(data: bytes, cuts: list[int]) -> None:
     bounds = [0, *sorted(min(c, len(data)) for c in cuts), len(data)]
-    results = _data.utf8_expected([data[a:b] for a, b in itertools.pairwise(bounds)])
+    results = until_rejection([data[a:b] for a, b in itertools.pairwise(bounds)])
     try:
         data.decode("utf-8")
         whole = True

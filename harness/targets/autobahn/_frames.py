@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from harness.targets.autobahn._data import xor_mask
+from harness.targets._oracles import xor_mask
 
 TEXT, BINARY, CONTINUATION, PING, PONG = 1, 2, 0, 9, 10
 

@@ -12,7 +12,8 @@ import gc
 from typing import Any
 
 from harness.engine.scenario import Scenario
-from harness.targets.autobahn import _backend, _data
+from harness.targets._oracles import random_ascii, random_chunks, random_stream, utf8_expected, xor_mask
+from harness.targets.autobahn import _backend
 
 _ASCII_CHUNK = (1, 64)
 
@@ -34,8 +35,8 @@ class Utf8PerThread(_BothImplementations):
 
     def step(self, thread_index: int, iteration: int) -> None:
         rng = self.rng(thread_index, iteration)
-        pieces = _data.chunks(rng, _data.utf8_stream(rng, 40))
-        expected = _data.utf8_expected(pieces)
+        pieces = random_chunks(rng, random_stream(rng, 40))
+        expected = utf8_expected(pieces, stop_at_rejection=True)
         for impl in ("nvx", "pure"):
             validator = self.nvx["Utf8Validator"]() if impl == "nvx" else self.pure["Utf8Validator"]()
             got = [validator.validate(piece) for piece in pieces[: len(expected)]]
@@ -49,7 +50,7 @@ class XorPerThread(_BothImplementations):
     def step(self, thread_index: int, iteration: int) -> None:
         rng = self.rng(thread_index, iteration)
         mask = rng.randbytes(4)
-        pieces = _data.chunks(rng, rng.randbytes(rng.randint(0, 300)))
+        pieces = random_chunks(rng, rng.randbytes(rng.randint(0, 300)))
         for impl, classes in (("nvx", self.nvx), ("pure", self.pure)):
             for kind in ("XorMaskerSimple", "XorMaskerShifted1"):
                 _check_masking(f"{impl} {kind}", classes[kind](mask), mask, pieces)
@@ -59,7 +60,7 @@ def _check_masking(label: str, masker: Any, mask: bytes, pieces: list[bytes]) ->
     offset = 0
     for piece in pieces:
         out = masker.process(piece)
-        if out != _data.xor_mask(piece, mask, offset):
+        if out != xor_mask(piece, mask, offset):
             raise AssertionError(f"{label}: wrong output for a {len(piece)}-byte piece at offset {offset}")
         offset += len(piece)
         if masker.pointer() != offset:
@@ -77,7 +78,7 @@ class _SharedUtf8(Scenario):
         self.lengths = [0] * self.threads
 
     def step(self, thread_index: int, iteration: int) -> None:
-        chunk = _data.ascii_bytes(self.rng(thread_index, iteration), *_ASCII_CHUNK)
+        chunk = random_ascii(self.rng(thread_index, iteration), *_ASCII_CHUNK)
         valid, ends, current, _total = self.validator.validate(chunk)
         self.lengths[thread_index] += len(chunk)
         if not (valid and ends and current == len(chunk)):
@@ -115,7 +116,7 @@ class _SharedXor(Scenario):
         piece = rng.randbytes(rng.randint(1, 64))
         out = self.masker.process(piece)
         self.lengths[thread_index] += len(piece)
-        if not any(out == _data.xor_mask(piece, self.mask, offset) for offset in range(4)):
+        if not any(out == xor_mask(piece, self.mask, offset) for offset in range(4)):
             raise AssertionError(f"{self.label}: a {len(piece)}-byte output is not masked at any single offset "
                                  "(bytes masked with different mask positions)")
 
@@ -137,15 +138,15 @@ class NvxChurn(_BothImplementations):
 
     def churn(self, thread_index: int, iteration: int) -> None:
         rng = self.rng(thread_index, iteration)
-        pieces = _data.chunks(rng, _data.utf8_stream(rng, 20))
-        expected = _data.utf8_expected(pieces)
+        pieces = random_chunks(rng, random_stream(rng, 20))
+        expected = utf8_expected(pieces, stop_at_rejection=True)
         validator = self.nvx["Utf8Validator"]()
         got = [validator.validate(piece) for piece in pieces[: len(expected)]]
         if got != expected:
             raise AssertionError(f"fresh NVX Utf8Validator over {pieces!r}: got {got}, expected {expected}")
         mask = rng.randbytes(4)
         kind = "XorMaskerShifted1" if iteration % 2 else "XorMaskerSimple"
-        _check_masking(f"fresh NVX {kind}", self.nvx[kind](mask), mask, _data.chunks(rng, rng.randbytes(200)))
+        _check_masking(f"fresh NVX {kind}", self.nvx[kind](mask), mask, random_chunks(rng, rng.randbytes(200)))
 
     def collect(self, thread_index: int, iteration: int) -> None:
         if iteration % self._COLLECT_EVERY == 0:
@@ -169,8 +170,8 @@ class NvxColdStart(Scenario):
         if not USES_NVX:
             raise AssertionError("autobahn did not select NVX by default (not built, or AUTOBAHN_USE_NVX=0 set)")
         rng = self.rng(thread_index, iteration)
-        pieces = _data.chunks(rng, _data.utf8_stream(rng, 20))
-        expected = _data.utf8_expected(pieces)
+        pieces = random_chunks(rng, random_stream(rng, 20))
+        expected = utf8_expected(pieces, stop_at_rejection=True)
         validator = Utf8Validator()
         got = [validator.validate(piece) for piece in pieces[: len(expected)]]
         if got != expected:

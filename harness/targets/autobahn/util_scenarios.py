@@ -9,7 +9,7 @@ meant to be called from anywhere: "unsafe" if they misbehave under threads.
 from __future__ import annotations
 
 from harness.engine.scenario import Scenario
-from harness.targets.autobahn import _data
+from harness.targets._oracles import random_text
 
 _WAMP_ID_MAX = 2**53
 
@@ -56,7 +56,7 @@ class UtilFunctionsShared(Scenario):
             raise AssertionError(f"generate_activation_code() made {code!r}, which does not parse")
         if not util.utcnow().endswith("Z"):
             raise AssertionError("utcnow() is not an ISO 8601 UTC time")
-        text = _data.text(rng, 30)
+        text = random_text(rng, 30)
         limit = rng.randint(0, 60)
         cut = util.encode_truncate(text, limit)
         if len(cut) > limit or not text.encode("utf-8").startswith(cut):

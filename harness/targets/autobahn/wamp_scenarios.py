@@ -14,7 +14,8 @@ import random
 from typing import Any
 
 from harness.engine.scenario import Scenario
-from harness.targets.autobahn import _data, _wamp
+from harness.targets._oracles import random_text
+from harness.targets.autobahn import _wamp
 from harness.targets.autobahn._wsconn import run
 
 _PROCEDURE = "com.example.echo"
@@ -29,7 +30,7 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
     if kind == 1:
         return rng.random() * 1e6
     if kind == 2:
-        return _data.text(rng, 12)
+        return random_text(rng, 12)
     if kind == 3:
         return rng.randbytes(rng.randint(0, 12))
     if kind == 4:
@@ -38,7 +39,7 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
         return rng.randint(0, 255)
     if kind == 6:
         return [_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
-    return {_data.text(rng, 6): _value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+    return {random_text(rng, 6): _value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
 
 
 def _args(rng: random.Random) -> list[Any]:

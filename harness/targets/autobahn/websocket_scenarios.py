@@ -12,7 +12,8 @@ import random
 from typing import Any
 
 from harness.engine.scenario import Scenario
-from harness.targets.autobahn import _backend, _data, _frames, _wsconn
+from harness.targets._oracles import random_chunks, random_text
+from harness.targets.autobahn import _backend, _frames, _wsconn
 
 _MAX_CHARS = 120
 _MAX_BINARY = 400
@@ -21,7 +22,7 @@ _MAX_BINARY = 400
 def _payload(rng: random.Random) -> tuple[bool, bytes]:
     """A random message: text (mixed-width UTF-8) or binary, short or past the 126-octet length form."""
     if rng.random() < 0.5:
-        return False, _data.text(rng, _MAX_CHARS).encode("utf-8")
+        return False, random_text(rng, _MAX_CHARS).encode("utf-8")
     return True, rng.randbytes(rng.randint(0, _MAX_BINARY))
 
 
@@ -69,7 +70,7 @@ class _PerConnection(Scenario):
             pair.server.sendMessage(to_client[1], to_client[0])
             back = pair.server_transport.take()
             _check_sent("server sendMessage", back, to_client, masked=False)
-            for piece in _data.chunks(rng, raw) + _data.chunks(rng, framed_raw):
+            for piece in random_chunks(rng, raw) + random_chunks(rng, framed_raw):
                 pair.server.data_received(piece)
             pair.client.data_received(back)
             return frames

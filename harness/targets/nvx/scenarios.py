@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import itertools
 import random
 import sys
 import threading
@@ -24,6 +23,7 @@ from types import ModuleType
 from typing import Protocol
 
 from harness.engine.scenario import Scenario
+from harness.targets._oracles import Result, random_chunks, random_stream, random_text, utf8_expected, xor_mask
 
 COMPILED = "nvx._compiled"
 PURE = "nvx._pure"
@@ -32,25 +32,9 @@ REFERENCE = PURE
 MASK = b"\x9a\x3c\xe1\x07"  # four different bytes, so a masked byte tells the key phase it was masked at
 
 
-def _pool() -> tuple[str, ...]:
-    """Pieces of text to draw from: code points of every UTF-8 length (so chunk borders fall inside 2-, 3-
-    and 4-byte sequences), and ASCII runs long enough for the SIMD paths. Fixed, so runs are reproducible."""
-    rng = random.Random(0)
-    ranges = ((0x20, 0x7E), (0x80, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
-    pieces = [chr(rng.randint(low, high)) for low, high in ranges for _ in range(64)]
-    return (*pieces, *("x" * n for n in range(1, 41, 3)))
-
-
-_POOL = _pool()
-# Ill-formed sequences of each kind the validator must reject: stray continuation, bad lead, overlong,
-# surrogate, above U+10FFFF, truncated sequence followed by ASCII.
-_INVALID = (b"\x80", b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82A")
 # A valid probe whose every result is known: used where a result must be checked without a reference.
 _PROBE = "añ€😀".encode() * 20
 _PROBE_RESULT = (True, True, len(_PROBE), len(_PROBE))
-
-Result = tuple[bool, bool, int, int]
-
 
 def _backend(name: str) -> ModuleType:
     return importlib.import_module(name)
@@ -80,75 +64,6 @@ def _make(module: ModuleType, level: str | None) -> tuple[Validator, Masker]:
     if level is None:
         return module.Utf8Validator(), module.XorMasker(MASK)
     return module.Utf8Validator(level=level), module.XorMasker(MASK, level=level)
-
-
-def random_text(rng: random.Random, max_chars: int) -> bytes:
-    """Well-formed UTF-8 of up to ``max_chars`` pieces of :data:`_POOL`."""
-    return "".join(rng.choices(_POOL, k=rng.randrange(max_chars + 1))).encode()
-
-
-def random_stream(rng: random.Random, max_chars: int) -> bytes:
-    """Random text, ill-formed at one random place in about a third of the streams."""
-    text = random_text(rng, max_chars)
-    if rng.random() < 0.35:
-        at = rng.randrange(len(text) + 1)
-        text = text[:at] + rng.choice(_INVALID) + text[at:]
-    return text
-
-
-def random_chunks(rng: random.Random, data: bytes) -> list[bytes | bytearray | memoryview]:
-    """``data`` cut at random places (inside code points too, empty chunks included), as mixed buffer types."""
-    cuts = sorted(rng.randrange(len(data) + 1) for _ in range(rng.randrange(6)))
-    bounds = [0, *cuts, len(data)]
-    chunks: list[bytes | bytearray | memoryview] = []
-    for start, end in itertools.pairwise(bounds):
-        piece = data[start:end]
-        kind = rng.randrange(3)
-        chunks.append(piece if kind == 0 else bytearray(piece) if kind == 1 else memoryview(piece))
-    return chunks
-
-
-def expected_validation(chunks: Sequence[bytes | bytearray | memoryview]) -> list[Result]:
-    """What ``validate`` must return for each chunk of a fresh stream, derived from ``bytes.decode``.
-
-    The error position is the first byte no well-formed sequence can continue: the start of the
-    maximal invalid subpart for an invalid start byte, its end for an invalid continuation byte.
-    """
-    stream = b"".join(bytes(c) for c in chunks)
-    bad = None
-    try:
-        stream.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.reason != "unexpected end of data":
-            bad = exc.start if exc.reason == "invalid start byte" else exc.end
-    results: list[Result] = []
-    offset = 0
-    for chunk in chunks:
-        end = offset + len(chunk)
-        if bad is not None and bad < offset:
-            results.append((False, False, 0, bad))
-        elif bad is not None and bad < end:
-            results.append((False, False, bad - offset, bad))
-        else:
-            results.append((True, _ends_on_codepoint(stream, end), len(chunk), end))
-        offset = end
-    return results
-
-
-def _ends_on_codepoint(stream: bytes, end: int) -> bool:
-    """Whether the valid prefix ``stream[:end]`` does not stop inside a multi-byte sequence."""
-    for back in range(1, min(3, end) + 1):
-        byte = stream[end - back]
-        if byte < 0x80:
-            return True
-        if byte >= 0xC0:
-            return back >= (4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2)
-    return True
-
-
-def expected_mask(data: bytes, pointer: int) -> bytes:
-    """RFC 6455 masking of ``data`` starting at stream position ``pointer`` (an independent, obvious oracle)."""
-    return bytes(b ^ MASK[(pointer + i) % 4] for i, b in enumerate(data))
 
 
 def _mismatch(
@@ -184,7 +99,7 @@ class PerThreadReference(_Seeded):
         validator.reset()
         masker.reset()
         ref_validator, ref_masker = self.reference.Utf8Validator(), self.reference.XorMasker(MASK)
-        chunks = random_chunks(rng, random_stream(rng, self.max_chars))
+        chunks = random_chunks(rng, random_stream(rng, self.max_chars), mixed_buffers=True)
         for index, chunk in enumerate(chunks):
             got, want = validator.validate(chunk), ref_validator.validate(chunk)
             if got != want:
@@ -212,13 +127,13 @@ class PurePerThreadReference(_Seeded):
         validator, masker = self.own[thread_index]
         validator.reset()
         masker.reset()
-        chunks = random_chunks(rng, random_stream(rng, self.max_chars))
+        chunks = random_chunks(rng, random_stream(rng, self.max_chars), mixed_buffers=True)
         pointer = 0
-        for index, (chunk, want) in enumerate(zip(chunks, expected_validation(chunks), strict=True)):
+        for index, (chunk, want) in enumerate(zip(chunks, utf8_expected(chunks), strict=True)):
             got = validator.validate(chunk)
             if got != want:
                 raise _mismatch("validate", index, chunks, got, want)
-            got_mask, want_mask = masker.process(chunk), expected_mask(bytes(chunk), pointer)
+            got_mask, want_mask = masker.process(chunk), xor_mask(bytes(chunk), MASK, pointer)
             if got_mask != want_mask:
                 raise _mismatch("process", index, chunks, got_mask, want_mask)
             pointer += len(chunk)
@@ -271,7 +186,7 @@ class SharedInstance(_Seeded):
         self.inject_at = round_rng.randrange(self.iterations) if round_rng.random() < 0.5 else None
         self.rngs = self._rngs()
         self.chunks = [
-            [random_text(rng, self.max_chars) or b"a" for _ in range(self.iterations)] for rng in self.rngs
+            [random_text(rng, self.max_chars).encode() or b"a" for _ in range(self.iterations)] for rng in self.rngs
         ]
         if self.inject_at is not None:
             self.chunks[0][self.inject_at] = b"\xff"
@@ -284,7 +199,7 @@ class SharedInstance(_Seeded):
         self._check_validate(thread_index, chunk, self.validator.validate(chunk))
         masked = self.masker.process(chunk)
         phase = MASK.find(masked[0] ^ chunk[0])  # the key's bytes differ, so the first byte names the phase
-        if phase < 0 or masked != expected_mask(chunk, phase):
+        if phase < 0 or masked != xor_mask(chunk, MASK, phase):
             raise AssertionError(f"process({chunk!r}) returned {masked!r}: not the chunk XOR the key at any phase")
 
     def _check_validate(self, thread_index: int, chunk: bytes, result: object) -> None:
@@ -357,7 +272,7 @@ class Churn(Scenario):
         got = validator.validate(_PROBE)
         if got != _PROBE_RESULT:
             raise AssertionError(f"fresh validator returned {got!r} for the probe, expected {_PROBE_RESULT!r}")
-        if masker.process(_PROBE[:9]) != expected_mask(_PROBE[:9], 0):
+        if masker.process(_PROBE[:9]) != xor_mask(_PROBE[:9], MASK, 0):
             raise AssertionError("fresh masker gave a wrong mask for the probe")
 
 
@@ -391,7 +306,7 @@ class ColdStart(Scenario):
         got = validator.validate(_PROBE)
         if got != _PROBE_RESULT:
             raise AssertionError(f"first call on a fresh validator returned {got!r}, expected {_PROBE_RESULT!r}")
-        if masker.process(_PROBE[:8]) != expected_mask(_PROBE[:8], 0):
+        if masker.process(_PROBE[:8]) != xor_mask(_PROBE[:8], MASK, 0):
             raise AssertionError("first call on a fresh masker gave a wrong mask")
         if self.shared is not None:
             shared_validator, shared_masker = self.shared
@@ -409,7 +324,7 @@ class ColdStart(Scenario):
         if final != (True, True, 0, len(_PROBE) * calls):
             raise AssertionError(f"shared validator ends with {final!r} after {calls} probes of {len(_PROBE)} bytes")
         # Each 4-byte call starts at a multiple of 4, so every thread gets the same masked bytes.
-        if set(self.masked) != {expected_mask(_PROBE[:4], 0)} or masker.pointer() != 4 * calls:
+        if set(self.masked) != {xor_mask(_PROBE[:4], MASK, 0)} or masker.pointer() != 4 * calls:
             raise AssertionError(f"shared masker: {self.masked!r}, pointer {masker.pointer()}")
 
 
