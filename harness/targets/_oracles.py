@@ -109,6 +109,6 @@ def _ends_on_codepoint(stream: bytes, end: int) -> bool:
     return True
 
 
-def xor_mask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
+def xor_mask(data: Buffer, mask: bytes, offset: int = 0) -> bytes:
     """``data`` masked with the 4-byte ``mask`` (RFC 6455), starting at byte ``offset`` of the mask stream."""
     return bytes(byte ^ mask[(offset + i) % 4] for i, byte in enumerate(data))

@@ -9,10 +9,11 @@ These processes run with the pure backend selected, so both implementations are 
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from typing import Any
 
 from harness.engine.scenario import Scenario
-from harness.targets._oracles import random_ascii, random_chunks, random_stream, utf8_expected, xor_mask
+from harness.targets._oracles import Buffer, random_ascii, random_chunks, random_stream, utf8_expected, xor_mask
 from harness.targets.autobahn import _backend
 
 _ASCII_CHUNK = (1, 64)
@@ -56,7 +57,7 @@ class XorPerThread(_BothImplementations):
                 _check_masking(f"{impl} {kind}", classes[kind](mask), mask, pieces)
 
 
-def _check_masking(label: str, masker: Any, mask: bytes, pieces: list[bytes]) -> None:
+def _check_masking(label: str, masker: Any, mask: bytes, pieces: Sequence[Buffer]) -> None:
     offset = 0
     for piece in pieces:
         out = masker.process(piece)
