@@ -23,10 +23,10 @@ from pathlib import Path
 from harness import HarnessError
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, judge, run_scenario
-from harness.pipeline.record import HarnessFailure, RunRecord, ThroughputPoint
+from harness.pipeline.record import HarnessFailure, RunRecord, ThroughputPoint, WheelSection
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
-from harness.wheel.tags import WheelInfo, check_wheel, read_wheel
+from harness.wheel.tags import check_wheel, read_wheel
 from harness.wheel.venv import create_venv, install, installed_distribution
 
 THROUGHPUT_ROUNDS = 3
@@ -63,17 +63,13 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     names = [t.name for t in targets]
     record = RunRecord.start("gate", ", ".join(names) or "(import audit only)", slug=info.distribution)
     record.targets, record.settings = names, ctx.settings
-    record.sections = {
-        "audit_only": not targets,
-        "ignored_pythonpath": inherited.get("PYTHONPATH") or None,
-        "wheel": {**info.to_json(), "expected_abi": abi},
-        "venv": None,
-    }
+    record.wheel = wheel = WheelSection(info, abi, audit_only=not targets,
+                                        ignored_pythonpath=inherited.get("PYTHONPATH") or None)
     fit = check_fitness(ctx, record)
     ctx.progress("targets: " + (", ".join(names) or f"none judges {info.distribution}: import audit only"))
     if fit:
         try:
-            _judge_installed(ctx, record, options, info, targets)
+            _judge_installed(ctx, record, wheel, options, targets)
         except HarnessError as exc:
             record.failure = HarnessFailure(exc.exit_code, str(exc))
             record.note(str(exc))
@@ -90,16 +86,16 @@ def without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _judge_installed(
-    ctx: RunContext, record: RunRecord, options: GateOptions, info: WheelInfo, targets: list[Target]
+    ctx: RunContext, record: RunRecord, wheel: WheelSection, options: GateOptions, targets: list[Target]
 ) -> None:
+    info = wheel.info
     venv_root = Path(tempfile.mkdtemp(prefix=f"ft-harness-gate-{info.distribution}-"))
     try:
         venv_python = create_venv(ctx.python, venv_root / "venv")
-        record.sections["venv"] = {"python": venv_python, "kept": options.keep_venv}
+        wheel.venv_python, wheel.venv_kept = venv_python, options.keep_venv
         ctx.progress(f"venv: {venv_python}")
         install(venv_python, info.path)
-        installed = installed_distribution(venv_python, info.distribution)
-        record.sections["installed"] = installed.to_json()
+        installed = wheel.installed = installed_distribution(venv_python, info.distribution)
         ctx.progress(f"installed: extension modules {', '.join(installed.extension_modules) or 'none'}; "
                      f"top level {', '.join(installed.top_level) or 'none'}")
         venv_ctx = ctx.replace(python=venv_python)

@@ -16,6 +16,8 @@ from harness.audit import ImportResult
 from harness.engine.result import ScenarioResult
 from harness.interpreter.facts import InterpreterFacts
 from harness.settings import StressSettings
+from harness.wheel.tags import WheelInfo
+from harness.wheel.venv import InstalledDistribution
 
 
 def new_run_id(kind: str, slug: str | None, started: datetime) -> str:
@@ -35,6 +37,29 @@ class ThroughputPoint:
     status: str
     rerun: str
     on_failure: str = "unsafe"
+
+
+@dataclass
+class WheelSection:
+    """A gate run's wheel: what it claims, the ABI it was held to, the venv it went into and what it installed."""
+
+    info: WheelInfo
+    expected_abi: str
+    audit_only: bool
+    ignored_pythonpath: str | None
+    venv_python: str | None = None
+    venv_kept: bool = False
+    installed: InstalledDistribution | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        venv = None if self.venv_python is None else {"python": self.venv_python, "kept": self.venv_kept}
+        return {
+            "audit_only": self.audit_only,
+            "ignored_pythonpath": self.ignored_pythonpath,
+            "wheel": {**self.info.to_json(), "expected_abi": self.expected_abi},
+            "venv": venv,
+            **({"installed": self.installed.to_json()} if self.installed else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -63,7 +88,7 @@ class RunRecord:
     throughput: list[ThroughputPoint] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure: HarnessFailure | None = None
-    sections: dict[str, Any] = field(default_factory=dict)
+    wheel: WheelSection | None = None
     verdict: str = "error"
     exit_code: int = 0
     duration_s: float = 0.0
@@ -100,7 +125,7 @@ class RunRecord:
             "imports": [asdict(r) for r in self.imports],
             "scenarios": [asdict(r) for r in self.scenarios],
             "throughput": [asdict(p) for p in self.throughput],
-            **self.sections,
+            **(self.wheel.to_json() if self.wheel else {}),
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": self.duration_s,
         }
