@@ -23,7 +23,7 @@ from pathlib import Path
 from harness import HarnessError
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, judge, run_scenario
-from harness.pipeline.record import HarnessFailure, RunRecord, ThroughputPoint, WheelSection
+from harness.pipeline.record import RunRecord, ThroughputPoint, WheelSection
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
 from harness.wheel.tags import check_wheel, read_wheel
@@ -71,8 +71,7 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
         try:
             _judge_installed(ctx, record, wheel, options, targets)
         except HarnessError as exc:
-            record.failure = HarnessFailure(exc.exit_code, str(exc))
-            record.note(str(exc))
+            record.fail(exc.exit_code, str(exc))
     decide(record)
     if not targets and record.verdict != "error":
         record.note(f"no target judges {info.distribution}: import audit only, no stress")

@@ -19,7 +19,7 @@ from harness.engine.result import ScenarioResult
 from harness.interpreter.children import same_interpreter
 from harness.interpreter.facts import probe
 from harness.pipeline.context import RunContext
-from harness.pipeline.record import HarnessFailure, RunRecord
+from harness.pipeline.record import RunRecord
 from harness.pipeline.verdict import decide
 from harness.targets import ScenarioSpec, Target
 
@@ -60,8 +60,7 @@ def judge(
                         record.scenarios.append(result)
                         ctx.progress(f"scenario {spec.name}: {result.status}")
     except HarnessError as exc:
-        record.failure = HarnessFailure(exc.exit_code, str(exc))
-        record.note(str(exc))
+        record.fail(exc.exit_code, str(exc))
     record.duration_s = round(record.duration_s + time.monotonic() - clock, 3)
     decide(record)
     return record

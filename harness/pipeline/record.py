@@ -104,6 +104,11 @@ class RunRecord:
         if text and text not in self.notes:
             self.notes.append(text)
 
+    def fail(self, exit_code: int, message: str) -> None:
+        """Record a usage or environment problem met mid-run; the verdict becomes "error" with its exit code."""
+        self.failure = HarnessFailure(exit_code, message)
+        self.note(message)
+
     @property
     def note_text(self) -> str:
         """The notes in order, as one line."""
