@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 
 _REQUESTED = os.environ.get("NVX_BACKEND", "")
+if _REQUESTED not in ("", "pure", "cffi"):
+    raise ImportError(f"NVX_BACKEND={_REQUESTED!r}: expected 'pure', 'cffi' or unset")
 
 if _REQUESTED == "pure":
     from nvx._pure import Utf8Validator, XorMasker

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,12 @@ def test_unknown_format_and_unwritable_dir_are_usage_errors(tmp_path: Path) -> N
     blocker.write_text("")
     with pytest.raises(UsageError, match="cannot write report"):
         write_reports(record(), blocker / "sub", "x")
+
+
+def test_report_files_are_readable_as_the_umask_allows(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        paths = write_reports(record(), tmp_path, "run-1", ("json", "md"))
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in paths] == [0o644, 0o644]

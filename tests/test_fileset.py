@@ -153,3 +153,15 @@ def test_check_reports_each_cell(tmp_path: Path) -> None:
         ("cp313t-manylinux_x86_64", "missing"),
     ]
     assert not report.ok
+
+
+def test_the_folder_may_come_after_the_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_wheel(tmp_path, "pkg-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl")
+    code = main(["fileset", "--expect", "cp314t-manylinux_x86_64", str(tmp_path)])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "ok" in cell_line(out, "cp314t-manylinux_x86_64").split()
+
+
+def test_a_missing_folder_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fileset", "--expect", "cp314t-manylinux_x86_64"]) == 2
+    assert "give the folder of wheels" in capsys.readouterr().err
