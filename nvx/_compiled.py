@@ -86,7 +86,7 @@ class Utf8Validator:
 
     __slots__ = ("_state",)
 
-    def __init__(self, *, level: str | None = None) -> None:
+    def __init__(self, level: str | None = None) -> None:
         self._state = ffi.new("nvx_utf8 *")
         lib.nvx_utf8_init(self._state, _level_number(level))
 
