@@ -21,7 +21,8 @@ API_END = "/* ---- end of Python API ---- */"
 
 
 def python_api(header: str) -> str:
-    """The cdef: the validator's struct as opaque to Python, then the prototypes marked in nvx.h (one source of truth)."""
+    """The cdef: the validator's struct as opaque to Python, then the prototypes and constants marked in nvx.h
+    (one source of truth)."""
     with open(header, encoding="utf-8") as handle:
         text = handle.read()
     prototypes = text[text.index(API_BEGIN) : text.index(API_END)]

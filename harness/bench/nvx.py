@@ -5,8 +5,9 @@ with one error at the end) for our NVX, autobahn's NVX and ``bytes.decode``; XOR
 our NVX, autobahn's NVX and ``websockets.speedups.apply_mask``; the cost of one call on 16/64/128-byte
 frames, Python call included; where one 128-byte call's time goes (cffi's own call into NVX and into a
 no-op C function with the same signature, beside the whole call); masking one frame as a WebSocket
-sender does (a masker built per frame, as autobahn does, or ``nvx.mask``) from 128 B to 8 MiB; and thread scaling (per-thread instances) on the free-threaded build and,
-when one is available, on a GIL build, each in its own child process. Peers that are not installed are
+sender does (a masker built per frame, as autobahn does, or ``nvx.mask``) from 128 B to 8 MiB; and
+thread scaling (per-thread instances) on the free-threaded build and, when one is available, on a GIL
+build, each in its own child process. Peers that are not installed are
 reported as absent. Every figure is the best of k interleaved rounds, with the spread; ratios compare
 figures of the same run. Prints a table and writes ``nvx-<time>.json``, ``.md`` and ``.svg`` (a chart)
 to the report folder. ``--quick`` is a seconds-long profile for CI; figures from it are not meaningful.
