@@ -28,18 +28,13 @@ DEFERRED = defer_refcounts(_validate, _process, _mask, _new, _XOR_STATE)
 """How many of the shared objects used per message or per masker have deferred reference counting (5 on a
 free-threaded build). Module constants used per call are otherwise immortal (small ints, one-byte bytes) or
 written as literals (code constants are immortal): a shared object that is neither would have its
-reference count updated atomically by every thread on every call. Hence 0x10000 below, spelled out:
-nvx._fresh.UNINITIALISED_MIN, where results stop being zero-filled."""
+reference count updated atomically by every thread on every call. Hence the large numbers below are
+spelled out in the code, 0x10000 being nvx._fresh.UNINITIALISED_MIN (where results stop being zero-filled)."""
 _from_buffer = ffi.from_buffer
 _LEVEL_BYTE = tuple(bytes([number]) for number in range(len(AVAILABLE_LEVELS)))
 _BEST_BYTE = _LEVEL_BYTE[-1]
 _BEST_HOW = (len(AVAILABLE_LEVELS) - 1) << 2
 _ZERO = b"\0"
-# Decoding of nvx_utf8_validate's packed int64 result (see nvx.h).
-_PARTIAL_MIN = -(1 << 62)
-_INVALID_BASE = -(1 << 63)
-_BIG = 1 << 61
-_LOW30 = (1 << 30) - 1
 
 
 def _level_number(level: str | None) -> int:
@@ -100,14 +95,15 @@ class Utf8Validator:
             result = _validate(self._state, data, length)
         except TypeError:
             return self.validate(_as_buffer(data))
+        # Decoding of the packed result (see nvx.h), its constants spelled out for the reason given at DEFERRED.
         if result >= 0:
             return (True, True, length, result)
-        if result >= _PARTIAL_MIN:
+        if result >= -(1 << 62):
             return (True, False, length, -1 - result)
-        packed = result - _INVALID_BASE
-        if packed < _BIG:
-            return (False, False, packed >> 30, packed & _LOW30)
-        return (False, False, packed - _BIG, lib.nvx_utf8_total(self._state))
+        packed = result + (1 << 63)
+        if packed < 1 << 61:
+            return (False, False, packed >> 30, packed & ((1 << 30) - 1))
+        return (False, False, packed - (1 << 61), lib.nvx_utf8_total(self._state))
 
 
 class XorMasker:
