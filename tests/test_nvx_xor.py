@@ -215,3 +215,19 @@ def test_the_per_call_threshold_is_the_one_of_nvx_fresh() -> None:
     # process and mask spell the threshold as a literal (a code constant is immortal, shared for free).
     for function in (_compiled.XorMasker.process, _compiled.mask):
         assert _fresh.UNINITIALISED_MIN in function.__code__.co_consts, function
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_every_alignment_of_the_result_buffer(level: str) -> None:
+    """Long buffers are masked with the stores aligned to 64 bytes of the result: every start address,
+    key phase and a few lengths around the point where that begins."""
+    ffi, lib = _compiled.ffi, _compiled.lib
+    level_bits = _compiled.AVAILABLE_LEVELS.index(level) << 2
+    payload, key = random.Random(7).randbytes(1100), b"\x01\x80\xfe\x33"
+    for length in (255, 256, 257, 300, 1029):
+        for phase in range(4):
+            expected = plain_xor(payload[:length], key, phase)
+            for offset in range(64):
+                out = bytearray(length + 64)
+                lib.nvx_xor_mask(payload, ffi.from_buffer(out) + offset, length, key, phase | level_bits)
+                assert out[offset : offset + length] == expected, (length, phase, offset)
