@@ -129,7 +129,8 @@ class XorMasker:
         """Return ``data`` XOR the key, continuing the key phase from the previous call."""
         try:  # as in Utf8Validator.validate
             length = len(data)
-            # A fresh bytes object that C fills in place: the only allocation of the call is the result.
+            # A fresh bytes object that C fills in place: the only allocation of the call is the result
+            # (lengths 0 and 1, and from 64 KiB on, take nvx._fresh.new_bytes: see there).
             out = _ZERO * length if 1 < length < 0x10000 else new_bytes(length)
             _process(self._state, data, out, length)
         except TypeError:  # the unfilled result is dropped here, never returned
