@@ -60,7 +60,8 @@ typedef struct nvx_xor {
     uint8_t unused[3];
     uint64_t pointer; /* bytes masked since reset */
 } nvx_xor;
-_Static_assert(sizeof(nvx_xor) == 16, "the Python side allocates NVX_XOR_STATE_SIZE bytes");
+/* The Python side allocates NVX_XOR_STATE_SIZE (16) bytes: a compile error here if the layout grows. */
+typedef char nvx_xor_fits_its_state[sizeof(nvx_xor) == 16 ? 1 : -1];
 
 /* ---- Python API: nvx/_build.py hands the lines from here to "end of Python API" to cffi's cdef. ---- */
 
