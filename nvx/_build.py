@@ -14,18 +14,19 @@ import tempfile
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ("nvx_cpu.c", "nvx_utf8.c", "nvx_utf8_simd.c", "nvx_xor.c")
+SOURCES = ("nvx_cpu.c", "nvx_utf8.c", "nvx_utf8_simd.c", "nvx_xor.c", "nvx_floor.c")
 
 API_BEGIN = "/* ---- Python API:"
 API_END = "/* ---- end of Python API ---- */"
 
 
 def python_api(header: str) -> str:
-    """The cdef: the structs as opaque to Python, then the prototypes marked in nvx.h (one source of truth)."""
+    """The cdef: the validator's struct as opaque to Python, then the prototypes and constants marked in nvx.h
+    (one source of truth)."""
     with open(header, encoding="utf-8") as handle:
         text = handle.read()
     prototypes = text[text.index(API_BEGIN) : text.index(API_END)]
-    return "typedef struct { ...; } nvx_utf8;\ntypedef struct { ...; } nvx_xor;\n" + prototypes
+    return "typedef struct { ...; } nvx_utf8;\n" + prototypes
 
 
 WARNINGS = ["/W4"] if sys.platform == "win32" else ["-Wall", "-Wextra", "-O3"]

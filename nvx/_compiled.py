@@ -9,6 +9,7 @@ The cffi functions called on every message use deferred reference counting on a 
 
 from __future__ import annotations
 
+from nvx._fresh import new_bytes
 from nvx._nvx_cffi import ffi, lib
 from nvx._sharing import defer_refcounts
 
@@ -20,15 +21,20 @@ BEST_LEVEL = AVAILABLE_LEVELS[-1]
 
 _validate = lib.nvx_utf8_validate
 _process = lib.nvx_xor_process
-DEFERRED = defer_refcounts(_validate, _process)
-"""How many of the per-message cffi functions use deferred reference counting (2 on a free-threaded build)."""
+_mask = lib.nvx_xor_mask
+_new = ffi.new
+_XOR_STATE = ffi.typeof(f"uint8_t[{lib.NVX_XOR_STATE_SIZE}]")
+DEFERRED = defer_refcounts(_validate, _process, _mask, _new, _XOR_STATE)
+"""How many of the shared objects used per message or per masker have deferred reference counting (5 on a
+free-threaded build). Module constants used per call are otherwise immortal (small ints, one-byte bytes) or
+written as literals (code constants are immortal): a shared object that is neither would have its
+reference count updated atomically by every thread on every call. Hence the large numbers below are
+spelled out in the code, 0x10000 being nvx._fresh.UNINITIALISED_MIN (where results stop being zero-filled)."""
 _from_buffer = ffi.from_buffer
+_LEVEL_BYTE = tuple(bytes([number]) for number in range(len(AVAILABLE_LEVELS)))
+_BEST_BYTE = _LEVEL_BYTE[-1]
+_BEST_HOW = (len(AVAILABLE_LEVELS) - 1) << 2
 _ZERO = b"\0"
-# Decoding of nvx_utf8_validate's packed int64 result (see nvx.h).
-_PARTIAL_MIN = -(1 << 62)
-_INVALID_BASE = -(1 << 63)
-_BIG = 1 << 61
-_LOW30 = (1 << 30) - 1
 
 
 def _level_number(level: str | None) -> int:
@@ -47,12 +53,35 @@ def _as_buffer(data):
         return memoryview(data).tobytes()
 
 
+def _key(mask) -> bytes:
+    """The 4 key bytes of any bytes-like ``mask``; TypeError if it is not bytes-like, ValueError if not 4."""
+    key = memoryview(mask).tobytes()
+    if len(key) != 4:
+        raise ValueError(f"mask must be exactly 4 bytes, got {len(key)}")
+    return key
+
+
+def mask(data, key, offset: int = 0, level: str | None = None) -> bytes:
+    """``data`` XOR the 4-byte ``key``, the key starting at phase ``offset % 4``: one WebSocket frame
+    masked in one call, as ``XorMasker(key)`` would after ``offset`` bytes, without building one."""
+    if type(key) is not bytes or len(key) != 4:
+        key = _key(key)
+    how = (offset & 3) | (_BEST_HOW if level is None else _level_number(level) << 2)
+    try:  # as in XorMasker.process
+        length = len(data)
+        out = _ZERO * length if 1 < length < 0x10000 else new_bytes(length)
+        _mask(data, out, length, key, how)
+    except TypeError:
+        return mask(_as_buffer(data), key, offset, level)
+    return out
+
+
 class Utf8Validator:
     """Incremental UTF-8 validator with the semantics of autobahn's NVX ``Utf8Validator``."""
 
     __slots__ = ("_state",)
 
-    def __init__(self, *, level: str | None = None) -> None:
+    def __init__(self, level: str | None = None) -> None:
         self._state = ffi.new("nvx_utf8 *")
         lib.nvx_utf8_init(self._state, _level_number(level))
 
@@ -66,14 +95,15 @@ class Utf8Validator:
             result = _validate(self._state, data, length)
         except TypeError:
             return self.validate(_as_buffer(data))
+        # Decoding of the packed result (see nvx.h), its constants spelled out for the reason given at DEFERRED.
         if result >= 0:
             return (True, True, length, result)
-        if result >= _PARTIAL_MIN:
+        if result >= -(1 << 62):
             return (True, False, length, -1 - result)
-        packed = result - _INVALID_BASE
-        if packed < _BIG:
-            return (False, False, packed >> 30, packed & _LOW30)
-        return (False, False, packed - _BIG, lib.nvx_utf8_total(self._state))
+        packed = result + (1 << 63)
+        if packed < 1 << 61:
+            return (False, False, packed >> 30, packed & ((1 << 30) - 1))
+        return (False, False, packed - (1 << 61), lib.nvx_utf8_total(self._state))
 
 
 class XorMasker:
@@ -81,12 +111,12 @@ class XorMasker:
 
     __slots__ = ("_state",)
 
-    def __init__(self, mask, *, level: str | None = None) -> None:
-        key = memoryview(mask).tobytes()
-        if len(key) != 4:
-            raise ValueError(f"mask must be exactly 4 bytes, got {len(key)}")
-        self._state = ffi.new("nvx_xor *")
-        lib.nvx_xor_init(self._state, key, _level_number(level))
+    def __init__(self, mask, level: str | None = None) -> None:
+        # One ffi.new makes and fills the whole state (key, level byte, zero pointer: see nvx.h).
+        if type(mask) is not bytes or len(mask) != 4 or level is not None:
+            self._state = _new(_XOR_STATE, _key(mask) + _LEVEL_BYTE[_level_number(level)])
+        else:
+            self._state = _new(_XOR_STATE, mask + _BEST_BYTE)
 
     def pointer(self) -> int:
         """Number of bytes masked since construction or the last ``reset()``."""
@@ -99,10 +129,10 @@ class XorMasker:
         """Return ``data`` XOR the key, continuing the key phase from the previous call."""
         try:  # as in Utf8Validator.validate
             length = len(data)
-            # A fresh bytes object that C fills in place: the only allocation of the call is the result.
-            # (b"\0" * 1 would be the shared constant itself, hence bytes(1); repeating is the cheaper way.)
-            out = _ZERO * length if length > 1 else bytes(length)
+            # A fresh bytes object that C fills in place: the only allocation of the call is the result
+            # (lengths 0 and 1, and from 64 KiB on, take nvx._fresh.new_bytes: see there).
+            out = _ZERO * length if 1 < length < 0x10000 else new_bytes(length)
             _process(self._state, data, out, length)
-        except TypeError:
+        except TypeError:  # the unfilled result is dropped here, never returned
             return self.process(_as_buffer(data))
         return out

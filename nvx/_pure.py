@@ -121,10 +121,19 @@ class XorMasker:
     def process(self, data) -> bytes:
         """Return ``data`` XOR the key, continuing the key phase from the previous call."""
         payload = _byte_view(data).tobytes()
-        length = len(payload)
         with self._lock:
             phase = self._pointer & 3
-            self._pointer += length
-        key = (self._key[phase:] + self._key[:phase]) * (length // 4 + 1)
-        masked = int.from_bytes(payload, "little") ^ int.from_bytes(key[:length], "little")
-        return masked.to_bytes(length, "little")
+            self._pointer += len(payload)
+        return _xor(payload, self._key, phase)
+
+
+def mask(data, key, offset: int = 0) -> bytes:
+    """``data`` XOR the 4-byte ``key``, the key starting at phase ``offset % 4`` (one frame, no masker)."""
+    return _xor(_byte_view(data).tobytes(), XorMasker(key)._key, offset & 3)
+
+
+def _xor(payload: bytes, key: bytes, phase: int) -> bytes:
+    length = len(payload)
+    stream = (key[phase:] + key[:phase]) * (length // 4 + 1)
+    masked = int.from_bytes(payload, "little") ^ int.from_bytes(stream[:length], "little")
+    return masked.to_bytes(length, "little")

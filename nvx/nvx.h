@@ -10,7 +10,7 @@
  * Buffer ownership, for every function declared here: `data` is borrowed read-only for the duration
  * of the call (the Python caller keeps the object alive); `out` is borrowed write-only for the
  * duration of the call and owned by the caller; `state` is owned by the Python object that allocated
- * it; `mask` is borrowed and copied. NVX never allocates, frees, or keeps a pointer after returning.
+ * it; `key` is borrowed read-only. NVX never allocates, frees, or keeps a pointer after returning.
  */
 #ifndef NVX_H
 #define NVX_H
@@ -49,11 +49,19 @@ typedef struct nvx_utf8 {
     int level;     /* SIMD level; written once by nvx_utf8_init before the instance is shared */
 } nvx_utf8;
 
+/*
+ * A masker's state is 16 bytes that Python creates and initialises in one step (cffi "uint8_t[16]" from
+ * the key followed by the level byte), so constructing a masker needs no C call: bytes 0-3 the key,
+ * byte 4 the SIMD level, bytes 8-15 the stream pointer (zero at first; accessed only atomically).
+ */
 typedef struct nvx_xor {
-    uint64_t pointer; /* bytes masked since reset; accessed only atomically */
-    uint32_t mask;    /* the 4 key bytes as a little-endian word; written once by nvx_xor_init */
-    int level;        /* SIMD level; written once by nvx_xor_init */
+    uint8_t mask[4]; /* written once, before the instance is shared */
+    uint8_t level;   /* written once, before the instance is shared */
+    uint8_t unused[3];
+    uint64_t pointer; /* bytes masked since reset */
 } nvx_xor;
+/* The Python side allocates NVX_XOR_STATE_SIZE (16) bytes: a compile error here if the layout grows. */
+typedef char nvx_xor_fits_its_state[sizeof(nvx_xor) == 16 ? 1 : -1];
 
 /* ---- Python API: nvx/_build.py hands the lines from here to "end of Python API" to cffi's cdef. ---- */
 
@@ -68,12 +76,19 @@ int64_t nvx_utf8_validate(nvx_utf8 *state, const char *data, size_t length);
 /* total_index of the stream; used only to decode a large invalid result, where it is frozen. */
 uint64_t nvx_utf8_total(nvx_utf8 *state);
 
-/* Initialise a masker with the 4-byte key `mask`; `level` must not exceed nvx_cpu_level(). */
-void nvx_xor_init(nvx_xor *state, const char *mask, int level);
-void nvx_xor_reset(nvx_xor *state);
-uint64_t nvx_xor_pointer(nvx_xor *state);
+/* The masker's state is `uint8_t state[NVX_XOR_STATE_SIZE]` laid out as struct nvx_xor. */
+#define NVX_XOR_STATE_SIZE 16
+void nvx_xor_reset(uint8_t *state);
+uint64_t nvx_xor_pointer(uint8_t *state);
 /* Write `data` XOR the key (phase continued from earlier calls) to `out`; both are `length` bytes. */
-void nvx_xor_process(nvx_xor *state, const char *data, char *out, size_t length);
+void nvx_xor_process(uint8_t *state, const char *data, char *out, size_t length);
+/* Mask one frame without a masker: the 4-byte `key` starts at phase `how & 3`, SIMD level `how >> 2`. */
+void nvx_xor_mask(const char *data, char *out, size_t length, const char *key, unsigned how);
+
+/* No-ops with the signatures of the per-message calls: `bench nvx` measures cffi's own call cost on them. */
+int64_t nvx_noop_validate(nvx_utf8 *state, const char *data, size_t length);
+void nvx_noop_process(uint8_t *state, const char *data, char *out, size_t length);
+void nvx_noop_mask(const char *data, char *out, size_t length, const char *key, unsigned how);
 
 /* ---- end of Python API ---- */
 

@@ -41,7 +41,8 @@ def only(reports: Path, suffix: str) -> Path:
 def test_quick_profile_prints_every_section(quick_run) -> None:
     done, _ = quick_run
     assert done.returncode == 0, done.stderr
-    for title in ("Throughput", "Our NVX at each SIMD level", "Cost of one call", "Thread scaling", "Targets"):
+    for title in ("Throughput", "Our NVX at each SIMD level", "Cost of one call", "Masking one frame", "Thread scaling",
+                  "Targets"):
         assert title in done.stdout
     assert "reports: " in done.stdout
 
@@ -63,9 +64,18 @@ def test_quick_profile_writes_json_markdown_and_svg(quick_run) -> None:
         (op, size) for size in (16, 64, 128) for op in ("validate", "mask")]
     assert {r["corpus"] for r in record["levels"]} == {"mixed", "random"}
     assert "memory read bound (memchr)" in record["levels"][0]["results"]
-    steps = [r["step"] for r in record["call_path"]]
-    assert len(steps) == 5 and any("3 arguments" in s for s in steps) and any("whole call" in s for s in steps)
-    assert all(r["best_ns"] > 0 and r["bytes"] == 64 for r in record["call_path"])
+    call_path = record["call_path"]
+    assert all(r["best_ns"] > 0 and r["bytes"] == 128 for r in call_path)
+    for operation in ("validate", "process", "mask"):
+        steps = [r for r in call_path if r["operation"] == operation]
+        # the no-op with the same signature first (the floor), then cffi's call into NVX, then the whole call
+        assert [r["step"].split(":")[0] for r in steps] == ["cffi no-op", "cffi call", "whole call"]
+        assert steps[0]["vs_noop"] == 1.0 and all(r["vs_noop"] > 0 for r in steps)
+    assert [r["bytes"] for r in record["per_frame"]] == [128, 1 << 10, 16 << 10, 64 << 10, 1 << 20, 8 << 20]
+    for row in record["per_frame"]:
+        assert {"nvx", "nvx.mask"} <= set(row["results"]) <= {"nvx", "nvx.mask", "autobahn", "websockets"}
+        assert set(row["ratios"]) == set(row["results"]) - {"nvx"}
+        assert set(row["one_shot_ratios"]) == set(row["results"]) - {"nvx", "nvx.mask"}
     assert record["scaling"]["gil"] == {"available": False, "reason": record["scaling"]["gil"]["reason"]}
     free_threaded = record["scaling"]["free-threaded"]
     if free_threaded["available"]:
@@ -84,6 +94,8 @@ def test_absent_peers_are_reported_not_faked(quick_run) -> None:
     record = json.loads(only(reports, ".json").read_text())
     for name, peer in record["peers"].items():
         measured = any(name in row["results"] for row in record["throughput"] + record["per_call"])
+        if name in ("autobahn", "websockets"):
+            assert all((name in row["results"]) == peer["available"] for row in record["per_frame"]), name
         assert measured == peer["available"], name
         if not peer["available"]:
             assert peer["reason"]

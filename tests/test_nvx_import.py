@@ -12,7 +12,9 @@ from tests.support.markers import needs_free_threading
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if key not in ("PYTHON_GIL", "NVX_BACKEND")}
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def fresh_python(code: str, **env: str) -> str:

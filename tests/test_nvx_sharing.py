@@ -21,12 +21,13 @@ def test_an_untracked_object_is_left_alone() -> None:
 
 
 @needs_free_threading
-def test_nvx_per_message_functions_are_deferred() -> None:
+def test_nvx_shared_per_message_objects_are_deferred() -> None:
     pytest.importorskip("nvx._nvx_cffi", reason="the compiled NVX extension is not built")
     from nvx import _compiled
 
-    assert _compiled.DEFERRED == 2
-    assert defer_refcounts(_compiled.lib.nvx_utf8_validate, _compiled.lib.nvx_xor_process) == 0
+    assert _compiled.DEFERRED == 5
+    shared = (_compiled._validate, _compiled._process, _compiled._mask, _compiled._new, _compiled._XOR_STATE)
+    assert defer_refcounts(*shared) == 0
 
 
 @pytest.mark.skipif(FREE_THREADED, reason="checks the GIL build")

@@ -10,9 +10,11 @@ from xml.sax.saxutils import escape
 from harness.targets.nvx.bench._nvx_scaling import CONTROL
 
 OURS = "nvx"
-PEER_ORDER = (OURS, "autobahn", "bytes.decode", "websockets")
-COLOURS = {OURS: "#2b7bb9", "autobahn": "#e08a2c", "bytes.decode": "#6a9f3a", "websockets": "#9b59b6"}
-SMALL_FRAME_NS = 250.0
+ONE_SHOT = "nvx.mask"
+PEER_ORDER = (OURS, ONE_SHOT, "autobahn", "bytes.decode", "websockets")
+COLOURS = {OURS: "#2b7bb9", ONE_SHOT: "#5fa8d3", "autobahn": "#e08a2c", "bytes.decode": "#6a9f3a",
+           "websockets": "#9b59b6"}
+LARGE_FRAME = 64 << 10
 
 # ------------------------------------------------------------------------------------------ targets
 
@@ -24,9 +26,16 @@ def _ratio(record: dict[str, Any], operation: str, corpus: str, peer: str) -> fl
     return None
 
 
-def _slowest_call(record: dict[str, Any], operation: str) -> float | None:
-    costs = [row["results"][OURS]["best_ns"] for row in record["per_call"] if row["operation"] == operation]
-    return max(costs) if costs else None
+def _vs_noop(record: dict[str, Any], operation: str) -> float | None:
+    """Our whole call over cffi's own call into a no-op with the same signature (the call-path table)."""
+    return next((row["vs_noop"] for row in record["call_path"]
+                 if row["operation"] == operation and row["step"].startswith("whole call")), None)
+
+
+def _frame_ratio(record: dict[str, Any], peer: str, sizes: Callable[[int], bool]) -> float | None:
+    """The smallest ratio of ``peer``'s time per frame over our masker's, over the frame sizes picked."""
+    ratios = [row["ratios"][peer] for row in record["per_frame"] if sizes(row["bytes"]) and peer in row["ratios"]]
+    return min(ratios) if ratios else None
 
 
 def _two_thread_speedup(record: dict[str, Any]) -> float | None:
@@ -45,11 +54,18 @@ TARGETS: Sequence[tuple[str, str, bool, float, Callable[[dict[str, Any]], float 
     ("validate mixed UTF-8 vs bytes.decode", ">= 5x", True, 5.0,
      lambda r: _ratio(r, "validate", "mixed", "bytes.decode")),
     ("validate ASCII vs bytes.decode", ">= 1x", True, 1.0, lambda r: _ratio(r, "validate", "ascii", "bytes.decode")),
-    ("mask vs websockets apply_mask", ">= 1x", True, 1.0, lambda r: _ratio(r, "mask", "random", "websockets")),
-    ("mask vs autobahn NVX", ">= 4x", True, 4.0, lambda r: _ratio(r, "mask", "random", "autobahn")),
-    ("validate, slowest of 16/64/128 B (ns/call)", "<= 250 ns", False, SMALL_FRAME_NS,
-     lambda r: _slowest_call(r, "validate")),
-    ("mask, slowest of 16/64/128 B (ns/call)", "<= 250 ns", False, SMALL_FRAME_NS, lambda r: _slowest_call(r, "mask")),
+    ("whole validate, 128 B, over cffi's call into a no-op with its signature", "<= 1.5x", False, 1.5,
+     lambda r: _vs_noop(r, "validate")),
+    ("whole XorMasker.process, 128 B, over cffi's call into a no-op with its signature", "<= 1.5x", False, 1.5,
+     lambda r: _vs_noop(r, "process")),
+    ("mask per frame (masker built per frame), 1 KiB, vs autobahn", ">= 5x", True, 5.0,
+     lambda r: _frame_ratio(r, "autobahn", lambda size: size == 1 << 10)),
+    ("mask per frame (masker built per frame), 1 KiB, vs websockets", ">= 0.5x", True, 0.5,
+     lambda r: _frame_ratio(r, "websockets", lambda size: size == 1 << 10)),
+    ("mask per frame, 64 KiB-8 MiB (slowest), vs websockets", ">= 1x", True, 1.0,
+     lambda r: _frame_ratio(r, "websockets", lambda size: size >= LARGE_FRAME)),
+    ("mask per frame, 64 KiB-8 MiB (slowest), vs autobahn", ">= 1.8x", True, 1.8,
+     lambda r: _frame_ratio(r, "autobahn", lambda size: size >= LARGE_FRAME)),
     ("free-threaded, 128 B frames, 2 threads vs 1", ">= 1.9x", True, 1.9, _two_thread_speedup),
 )
 
@@ -122,7 +138,28 @@ def _scaling_rows(scaling: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def _call_path_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    return ["step", "ns (spread)"], [[r["step"], f"{_num(r['best_ns'])} ({r['spread_pct']:.0f}%)"] for r in rows]
+    return ["step", "ns (spread)", "over the no-op"], [
+        [r["step"], f"{_num(r['best_ns'])} ({r['spread_pct']:.0f}%)",
+         f"{r['vs_noop']:.2f}x" if r["vs_noop"] is not None else ""] for r in rows]
+
+
+def _frame_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    names = _peers(rows)
+    header = ["frame", *[f"{n} ns (GB/s)" for n in names], "peers / our masker", "peers / nvx.mask"]
+    body = []
+    for row in rows:
+        cells = [_size(row["bytes"])]
+        for name in names:
+            r = row["results"].get(name)
+            cells.append(f"{_num(r['best_ns'])} ({_num(r['best_gbps'])})" if r else "absent")
+        for ratios in (row["ratios"], row["one_shot_ratios"]):
+            cells.append(", ".join(f"{_num(v)}x {k}" for k, v in ratios.items()) or "-")
+        body.append(cells)
+    return header, body
+
+
+def _size(size: int) -> str:
+    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB" if size >= 1 << 10 else f"{size} B"
 
 
 def _target_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -142,8 +179,10 @@ def _sections(record: dict[str, Any]) -> list[tuple[str, tuple[list[str], list[l
          _comparison(record["per_call"], ("operation", "bytes"), "best_ns", "ns", "peers / ours")),
         (f"Where one {record['call_path'][0]['bytes']}-byte call's time goes (best of {calls} loops)",
          _call_path_rows(record["call_path"])),
+        (f"Masking one frame: a masker built per frame, nvx.mask, autobahn's per-frame masker, websockets "
+         f"apply_mask (best of {calls} loops)", _frame_rows(record["per_frame"])),
         ("Thread scaling, per-thread instances", _scaling_rows(record["scaling"])),
-        ("Targets (issue 7)", _target_rows(record["targets"])),
+        ("Targets (issues 7 and 18)", _target_rows(record["targets"])),
     ]
 
 
@@ -225,6 +264,11 @@ def svg(record: dict[str, Any]) -> str:
         for row in record["throughput"]
     ]
     parts, y = _bars("Throughput, GB/s (log scale; longer is faster)", throughput, "GB/s", True, 0.0)
+    frames = [(f"mask per frame, {_size(row['bytes'])}",
+               [(n, row["results"][n]["best_gbps"], COLOURS.get(n, "#777")) for n in PEER_ORDER if n in row["results"]])
+              for row in record["per_frame"]]
+    more, y = _bars("Masking one frame, GB/s (log scale)", frames, "GB/s", True, y)
+    parts += more
     scaling = []
     for build, run in record["scaling"].items():
         if not run.get("available"):

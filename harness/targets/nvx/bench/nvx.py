@@ -3,8 +3,11 @@
 Measures, side by side: UTF-8 validation throughput (ASCII, mixed European/CJK text, emoji, valid text
 with one error at the end) for our NVX, autobahn's NVX and ``bytes.decode``; XOR masking throughput for
 our NVX, autobahn's NVX and ``websockets.speedups.apply_mask``; the cost of one call on 16/64/128-byte
-frames, Python call included; and thread scaling (per-thread instances) on the free-threaded build and,
-when one is available, on a GIL build, each in its own child process. Peers that are not installed are
+frames, Python call included; where one 128-byte call's time goes (cffi's own call into NVX and into a
+no-op C function with the same signature, beside the whole call); masking one frame as a WebSocket
+sender does (a masker built per frame, as autobahn does, or ``nvx.mask``) from 128 B to 8 MiB; and
+thread scaling (per-thread instances) on the free-threaded build and, when one is available, on a GIL
+build, each in its own child process. Peers that are not installed are
 reported as absent. Every figure is the best of k interleaved rounds, with the spread; ratios compare
 figures of the same run. Prints a table and writes ``nvx-<time>.json``, ``.md`` and ``.svg`` (a chart)
 to the report folder. ``--quick`` is a seconds-long profile for CI; figures from it are not meaningful.
@@ -19,6 +22,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -42,7 +46,9 @@ from harness.targets.nvx.bench._timing import Timing, interleaved
 
 FT_REQUEST, GIL_REQUEST = "3.14t", "3.14"
 FRAME_SIZES = (16, 64, 128)
-CALL_PATH_BYTES = 64
+CALL_PATH_BYTES = 128
+MASK_FRAME_SIZES = (128, 1 << 10, 16 << 10, 64 << 10, 1 << 20, 8 << 20)
+ONE_SHOT = "nvx.mask"
 READ_BOUND = "memory read bound (memchr)"
 MASK = b"\x8a\x13\x5c\xe7"
 OURS = "nvx"
@@ -55,14 +61,15 @@ class Profile:
     rounds: int  # interleaved rounds per throughput figure (best-of-k)
     calls: int  # calls per timed loop for per-call costs (short loops dodge a busy machine's preemption)
     call_rounds: int  # interleaved rounds per per-call figure
+    frame_bytes: int  # bytes masked per timed loop of the per-frame figures (at least one frame)
     scaling_calls: int  # small-frame calls per thread
     large_size: int  # bytes per call in the large-buffer scaling workloads
     large_calls: int  # large calls per thread
     scaling_rounds: int
 
 
-FULL = Profile(8 << 20, 9, 2_000, 30, 50_000, 1 << 20, 200, 9)
-QUICK = Profile(256 << 10, 2, 500, 2, 2_000, 64 << 10, 20, 1)
+FULL = Profile(8 << 20, 9, 2_000, 30, 1 << 20, 50_000, 1 << 20, 200, 9)
+QUICK = Profile(256 << 10, 2, 500, 2, 64 << 10, 2_000, 64 << 10, 20, 1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         "levels": _levels(profile),
         "per_call": _per_call(profile, peers),
         "call_path": _call_path(profile),
+        "per_frame": _per_frame(profile, peers),
     }
     record["scaling"] = {build: _scaling(python, profile, threads) for build, python in pythons.items()}
     record["targets"] = _nvx_render.targets(record)
@@ -143,7 +151,7 @@ def _peers() -> dict[str, Peer]:
 
         Utf8Validator().validate(b"probe")
         peers["autobahn"] = Peer({"available": True, "version": autobahn_version}, Utf8Validator,
-                                 lambda mask, length: create_xor_masker(mask, length))
+                                 create_xor_masker)
     except Exception as exc:  # any failure (not installed, NVX not compiled) means absent
         peers["autobahn"] = Peer({"available": False, "reason": f"{type(exc).__name__}: {exc}"})
     try:
@@ -219,26 +227,89 @@ def _per_call(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
 
 
 def _call_path(profile: Profile) -> list[dict[str, Any]]:
-    """Where one 64-byte call's time goes: cffi's own calls into NVX's C (no Python wrapper) beside the
-    whole calls. cffi passes two or more arguments as a tuple that it unpacks and converts one by one, and
-    detaches the thread around the C call; these rows show that price on this interpreter."""
+    """Where one 128-byte call's time goes. For each per-message call: cffi's own call into a C function
+    that does nothing but has the same signature (the floor cffi sets: argument tuple, conversions,
+    detaching the thread), cffi's own call into NVX's function, and our whole Python call; ``vs_noop`` is
+    each over the no-op. Then what building a masker costs: cffi's ``ffi.new`` of its state, and the
+    whole constructor."""
     from nvx import _compiled
 
-    data, payload, out = frame(CALL_PATH_BYTES), os.urandom(CALL_PATH_BYTES), bytearray(CALL_PATH_BYTES)
-    validator, masker, lib = _compiled.Utf8Validator(), _compiled.XorMasker(MASK), _compiled.lib
-    n, state, buffer = CALL_PATH_BYTES, masker._state, _compiled.ffi.from_buffer(out)
-    steps = {
-        "cffi call, 1 argument: lib.nvx_xor_pointer(state)": _loop(lib.nvx_xor_pointer, state, profile.calls),
-        "cffi call, 3 arguments: lib.nvx_utf8_validate(state, data, n)": _loop_positional(
-            lib.nvx_utf8_validate, (validator._state, data, n), profile.calls),
-        "cffi call, 4 arguments: lib.nvx_xor_process(state, data, out, n)": _loop_positional(
-            lib.nvx_xor_process, (state, payload, buffer, n), profile.calls),
-        "whole call: Utf8Validator.validate(data)": _loop(validator.validate, data, profile.calls),
-        "whole call: XorMasker.process(data)": _loop(masker.process, payload, profile.calls),
+    ffi, lib, n = _compiled.ffi, _compiled.lib, CALL_PATH_BYTES
+    data, payload = frame(n), os.urandom(n)
+    # The result buffer real calls pass: a private bytes object that C writes (never shared, never hashed).
+    out = bytes(bytearray(n))
+    validator, masker = _compiled.Utf8Validator(), _compiled.XorMasker(MASK)
+    state, vstate, how = masker._state, validator._state, _compiled._BEST_HOW
+    new, state_type, initial = ffi.new, _compiled._XOR_STATE, MASK + _compiled._BEST_BYTE
+    groups = {
+        "validate": {
+            "cffi no-op: lib.nvx_noop_validate(state, data, n)": _loop_positional(
+                lib.nvx_noop_validate, (vstate, data, n), profile.calls),
+            "cffi call: lib.nvx_utf8_validate(state, data, n)": _loop_positional(
+                lib.nvx_utf8_validate, (vstate, data, n), profile.calls),
+            "whole call: Utf8Validator.validate(data)": _loop(validator.validate, data, profile.calls),
+        },
+        "process": {
+            "cffi no-op: lib.nvx_noop_process(state, data, out, n)": _loop_positional(
+                lib.nvx_noop_process, (state, payload, out, n), profile.calls),
+            "cffi call: lib.nvx_xor_process(state, data, out, n)": _loop_positional(
+                lib.nvx_xor_process, (state, payload, out, n), profile.calls),
+            "whole call: XorMasker.process(data)": _loop(masker.process, payload, profile.calls),
+        },
+        "mask": {
+            "cffi no-op: lib.nvx_noop_mask(data, out, n, key, how)": _loop_positional(
+                lib.nvx_noop_mask, (payload, out, n, MASK, how), profile.calls),
+            "cffi call: lib.nvx_xor_mask(data, out, n, key, how)": _loop_positional(
+                lib.nvx_xor_mask, (payload, out, n, MASK, how), profile.calls),
+            "whole call: nvx.mask(data, key)": _loop_positional(_compiled.mask, (payload, MASK), profile.calls),
+        },
+        "construct": {
+            "cffi call, 1 argument: lib.nvx_xor_pointer(state)": _loop(lib.nvx_xor_pointer, state, profile.calls),
+            "cffi ffi.new of a masker's state (key + level)": _loop_positional(
+                new, (state_type, initial), profile.calls),
+            "whole call: XorMasker(key)": _loop(_compiled.XorMasker, MASK, profile.calls),
+        },
     }
+    steps = {name: work for group in groups.values() for name, work in group.items()}
     timings = interleaved(steps, rounds=profile.call_rounds, units=profile.calls)
-    return [{"step": name, "bytes": CALL_PATH_BYTES, "best_ns": t.best_s * 1e9, "median_ns": t.median_s * 1e9,
-             "spread_pct": t.spread_pct} for name, t in timings.items()]
+    rows = []
+    for operation, group in groups.items():
+        floor = timings[next(iter(group))].best_s
+        for name in group:
+            t = timings[name]
+            rows.append({"operation": operation, "step": name, "bytes": n, "best_ns": t.best_s * 1e9,
+                         "median_ns": t.median_s * 1e9, "spread_pct": t.spread_pct,
+                         "vs_noop": t.best_s / floor if operation != "construct" else None})
+    return rows
+
+
+def _per_frame(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
+    """Masking one frame as a WebSocket sender does: our masker built per frame and used once (as autobahn
+    does with ``create_xor_masker(mask, n).process(data)``), our one-shot ``nvx.mask(data, key)``,
+    autobahn's per-frame masker, and websockets' ``apply_mask(data, mask)``. ``ratios`` are the peers'
+    time over our masker's; ``one_shot_ratios`` the same over ``nvx.mask``'s."""
+    import nvx
+
+    rows = []
+    for size in MASK_FRAME_SIZES:
+        payload, calls = os.urandom(size), max(1, min(profile.calls, profile.frame_bytes // size))
+        candidates = {OURS: _masker_per_frame(nvx.XorMasker, (MASK,), payload, calls),
+                      ONE_SHOT: _loop_positional(nvx.mask, (payload, MASK), calls)}
+        if peers["autobahn"].masker:
+            candidates["autobahn"] = _masker_per_frame(peers["autobahn"].masker, (MASK, size), payload, calls)
+        if peers["websockets"].apply_mask:
+            candidates["websockets"] = _loop_positional(peers["websockets"].apply_mask, (payload, MASK), calls)
+        results = {}
+        for name, times in _rotating_rounds(candidates, profile.call_rounds, calls).items():
+            best, median = min(times), statistics.median(times)
+            results[name] = {"best_ns": best * 1e9, "median_ns": median * 1e9,
+                             "spread_pct": 100.0 * (median - best) / best, "best_gbps": size / best / 1e9}
+        ratios = {name: r["best_ns"] / results[OURS]["best_ns"] for name, r in results.items() if name != OURS}
+        one_shot = {name: r["best_ns"] / results[ONE_SHOT]["best_ns"] for name, r in results.items()
+                    if name not in (OURS, ONE_SHOT)}
+        rows.append({"operation": "mask per frame", "bytes": size, "calls": calls, "results": results,
+                     "ratios": ratios, "one_shot_ratios": one_shot})
+    return rows
 
 
 def _scaling(python: str | None, profile: Profile, threads: list[int]) -> dict[str, Any]:
@@ -294,24 +365,74 @@ def _loop(function: Callable[[Any], object], argument: Any, calls: int) -> Calla
     return work
 
 
+def _rotating_rounds(candidates: dict[str, Callable[[], None]], rounds: int, units: int) -> dict[str, list[float]]:
+    """Seconds per unit of each candidate in each round, the order rotating from round to round: with
+    megabyte results, whichever runs first after the others freed theirs pays for the allocator giving
+    memory back to the system (measured: 10-30% slower at 8 MiB, whoever it is)."""
+    names = list(candidates)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for turn in range(rounds):
+        order = names[turn % len(names):] + names[: turn % len(names)]
+        for name, timing in interleaved({n: candidates[n] for n in order}, rounds=1, units=units).items():
+            samples[name].append(timing.best_s)
+    return samples
+
+
+def _masker_per_frame(make: Callable[..., Any], arguments: tuple[Any, ...], payload: bytes,
+                      calls: int) -> Callable[[], None]:
+    """``calls`` frames, each masked by a masker built for it: ``make(*arguments).process(payload)``, with
+    the one or two arguments passed as real code passes them."""
+    if len(arguments) == 1:
+        (a,) = arguments
+
+        def work1() -> None:
+            for _ in repeat(None, calls):
+                make(a).process(payload)
+
+        return work1
+    a, b = arguments
+
+    def work2() -> None:
+        for _ in repeat(None, calls):
+            make(a, b).process(payload)
+
+    return work2
+
+
 def _loop_positional(function: Callable[..., object], arguments: tuple[Any, ...], calls: int) -> Callable[[], None]:
-    """Like ``_loop`` with three or four positional arguments, passed as in real code (not as ``*args``,
+    """Like ``_loop`` with two to five positional arguments, passed as in real code (not as ``*args``,
     which hands a METH_VARARGS function the ready-made tuple and would hide part of its cost)."""
-    if len(arguments) == 3:
-        a, b, c = arguments
+    a, b, *rest = arguments
+    if not rest:
+
+        def work2() -> None:
+            for _ in repeat(None, calls):
+                function(a, b)
+
+        return work2
+    if len(rest) == 1:
+        (c,) = rest
 
         def work3() -> None:
             for _ in repeat(None, calls):
                 function(a, b, c)
 
         return work3
-    a, b, c, d = arguments
+    if len(rest) == 2:
+        c, d = rest
 
-    def work4() -> None:
+        def work4() -> None:
+            for _ in repeat(None, calls):
+                function(a, b, c, d)
+
+        return work4
+    c, d, e = rest
+
+    def work5() -> None:
         for _ in repeat(None, calls):
-            function(a, b, c, d)
+            function(a, b, c, d, e)
 
-    return work4
+    return work5
 
 
 def _rates(operation: str, corpus: str, size: int, candidates: dict[str, Callable[[], object]],
