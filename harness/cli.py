@@ -15,7 +15,7 @@ from harness import __version__
 from harness.errors import EXIT_USAGE, HarnessError
 
 PROG = "ft-harness"
-SUBCOMMANDS = ("doctor", "imports", "stress", "gate", "fileset", "bench")
+SUBCOMMANDS = ("doctor", "imports", "stress", "gate", "fileset", "release", "bench")
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):

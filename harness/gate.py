@@ -39,7 +39,11 @@ from harness.stress_run import join_notes, resolve_target, run_stress
 from harness.targets import Target, available_targets, load_target
 from harness.uv_tool import run_uv
 from harness.verdict import unsafe_scenario
-from harness.wheel_tags import WheelInfo, check_wheel, is_extension_module, read_wheel
+from harness.fix_hints import hints_for_wheel
+from harness.release import artifact_identity
+from harness.wheel_metadata import Measured, read_metadata
+from harness.wheel_metadata import check_wheel as check_metadata
+from harness.wheel_tags import WheelInfo, ask_interpreter, check_wheel, is_extension_module, read_wheel
 
 Progress = Callable[[str], None]
 
@@ -124,8 +128,20 @@ def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[
     if not targets and record["verdict"] != "error":
         record["note"] = join_notes(record["note"],
                                     f"no target judges {info.distribution}: import audit only, no stress")
+    _add_release_evidence(record, options, info, abi)
     record["duration_s"] = round(time.monotonic() - clock, 3)
     return record
+
+
+def _add_release_evidence(record: dict[str, Any], options: GateOptions, info: WheelInfo, abi: str) -> None:
+    """What ``release`` matches this report by and checks: the wheel's sha256, tags and ABI, the gated
+    interpreter's platform and version, this harness's version; the metadata findings and a fix hint per
+    module that re-enabled the GIL."""
+    measured = Measured.from_gate_record(record)
+    platform = ask_interpreter(options.python, info.tags).platform
+    record["artifact"] = artifact_identity(info, abi, platform, measured.interpreter_version)
+    record["metadata_findings"] = [f.to_json() for f in check_metadata(read_metadata(info), measured)]
+    record["fix_hints"] = [h.to_json() for h in hints_for_wheel(info.path, measured.gil_enabled_modules)]
 
 
 def child_environment() -> dict[str, str]:

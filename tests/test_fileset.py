@@ -78,11 +78,11 @@ def test_matrix_rows_are_interpreters_and_columns_platforms(tmp_path: Path, caps
 def test_platform_family_and_architecture_must_both_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_wheel(tmp_path, "pkg-1.0-cp312-cp312-musllinux_1_2_x86_64.whl")
     make_wheel(tmp_path, "pkg-1.0-cp312-cp312-manylinux_2_28_aarch64.whl")
-    make_wheel(tmp_path, "pkg-1.0-cp39-abi3-manylinux_2_28_x86_64.whl")
+    make_wheel(tmp_path, "pkg-1.0-cp313-abi3-manylinux_2_28_x86_64.whl")  # stable ABI of 3.13: out of 3.12's reach
     code, output = fileset(capsys, tmp_path, "cp312-manylinux_x86_64")
     assert code == 1
     assert "MISSING" in cell_line(output, "cp312-manylinux_x86_64")
-    for name in ("musllinux_1_2_x86_64", "manylinux_2_28_aarch64", "abi3-manylinux_2_28_x86_64"):
+    for name in ("musllinux_1_2_x86_64", "manylinux_2_28_aarch64", "cp313-abi3-manylinux_2_28_x86_64"):
         assert name in output.split("wheels matching no expected cell:")[1]
 
 

@@ -11,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from harness.commands._options import add_common, add_settings, python_of, settings_of
+from harness import junit
+from harness.commands._options import add_ci_formats, add_common, add_settings, python_of, settings_of, write_ci_formats
 from harness.errors import UsageError
 from harness.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
 from harness.gate_report import write_gate_reports
@@ -45,6 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--allow-gil-build", action="store_true", help="judge on a GIL build; the report then gives no FT verdict"
     )
     parser.add_argument("--keep-venv", action="store_true", help="keep the venv the wheel was installed into")
+    add_ci_formats(parser)
     parser.set_defaults(run=run)
 
 
@@ -77,10 +79,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"interpreter: {options.python}; seed: {options.settings.seed}", file=out, flush=True)
     record = run_gate(options, progress=lambda line: print(line, file=out, flush=True))
     paths = write_gate_reports(record, options.settings.report_dir)
+    paths += write_ci_formats(args, record, junit.gate_suites(record))
     if args.json:
         print(json.dumps(record, indent=2))
     if record["note"]:
         print(record["note"], file=out)
+    for item in record.get("metadata_findings", []):
+        print(f"metadata {item['level']}: {item['message']}; change: {item['change']}", file=out)
+    for hint in record.get("fix_hints", []):
+        print(f"fix hint {hint['module']} ({hint['builder']}): {hint['change']}. {hint['warning']}", file=out)
     print(f"verdict: {record['verdict']} (exit {record['exit_code']})", file=out)
     print("report: " + ", ".join(str(path) for path in paths), file=out)
     if record["verdict"] == "error":

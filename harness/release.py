@@ -1,0 +1,272 @@
+"""The release verdict across the build matrix: the exact fileset, a safe gate report for the very file of
+every free-threaded cell (matched by sha256 and by the platform the gate ran on), no stale or foreign report,
+and metadata that claims what the verdict supports. One record, one verdict, one exit code:
+
+0 pass; 1 fail (a cell missing or holding the wrong ABI, an invalid wheel, an unsafe or failed gate, a stale,
+foreign or unreadable report, a metadata error); 4 not gated (nothing failed, but a free-threaded cell has no
+safe gate report for its file: none, an imports-only one without ``--allow-imports-only``, a GIL-build run or
+a gate that could not judge); 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from harness import __version__
+from harness.errors import EXIT_SAFE, EXIT_UNSAFE, UsageError
+from harness.fileset import Cell, CellResult, FilesetReport, platform_keys
+from harness.fileset import check as check_fileset
+from harness.fix_hints import hints_for_wheel
+from harness.wheel_metadata import Measured, WheelMetadata, check_release, read_metadata
+from harness.wheel_metadata import check_wheel as check_metadata
+from harness.wheel_tags import WheelInfo, read_wheel
+
+EXIT_NOT_GATED = 4
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """One gate JSON report as the release reads it."""
+
+    path: Path
+    record: Mapping[str, Any]
+
+    @property
+    def artifact(self) -> Mapping[str, Any]:
+        return self.record.get("artifact") or {}
+
+    @property
+    def sha256(self) -> str | None:
+        return self.artifact.get("sha256")
+
+    @property
+    def file(self) -> str:
+        return str(self.artifact.get("file") or (self.record.get("wheel") or {}).get("file") or "?")
+
+    @property
+    def platform(self) -> str | None:
+        return self.artifact.get("platform")
+
+    def ran_on(self, cell: Cell) -> bool:
+        return self.platform is not None and cell.platform in platform_keys(self.platform)
+
+    @property
+    def outcome(self) -> str:
+        """safe, imports-only, unsafe, error or gil-build (a run that gave no free-threading verdict)."""
+        verdict = self.record.get("verdict")
+        if verdict == "safe" and not self.record.get("free_threading_verdict", False):
+            return "gil-build"
+        if verdict == "safe" and self.record.get("audit_only"):
+            return "imports-only"
+        return str(verdict)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_identity(info: WheelInfo, abi: str, platform: str | None, interpreter_version: str) -> dict[str, Any]:
+    """What a gate report records so a release can match it to one file: written into every gate JSON."""
+    return {
+        "file": info.path.name,
+        "sha256": sha256_of(info.path),
+        "size": info.path.stat().st_size,
+        "distribution": info.distribution,
+        "version": info.version,
+        "tags": sorted(str(tag) for tag in info.tags),
+        "abi": abi,
+        "platform": platform,
+        "interpreter": interpreter_version,
+        "harness_version": __version__,
+    }
+
+
+def load_reports(directory: Path) -> tuple[list[GateReport], list[dict[str, Any]]]:
+    """Every gate JSON under ``directory`` (recursively: one folder per CI job merges without clashes) and a
+    finding per JSON file that cannot be read. Other JSON files (release and run reports) are skipped."""
+    if not directory.is_dir():
+        raise UsageError(f"reports directory {directory} does not exist or is not a directory")
+    reports, findings = [], []
+    for path in sorted(directory.rglob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            findings.append(finding("unreadable-report", "error", f"{path}: not a readable JSON report ({exc})",
+                                    report=str(path)))
+            continue
+        if isinstance(record, dict) and record.get("kind") == "gate":
+            reports.append(GateReport(path, record))
+    return reports, findings
+
+
+def judge(
+    wheel_dir: Path, report_dir: Path, cells: Sequence[Cell], *, allow_imports_only: bool = False
+) -> dict[str, Any]:
+    """The release record: cells with their file, ABI, gate outcome and report; findings; verdict and exit code."""
+    started = datetime.now(timezone.utc)
+    fileset = check_fileset(wheel_dir, cells)
+    reports, findings = load_reports(report_dir)
+    wheels = _read_wheels(fileset)
+    shas = {name: sha256_of(info.path) for name, info in wheels.items()}
+    metadata = {name: read_metadata(info) for name, info in wheels.items()}
+    findings += _fileset_findings(fileset)
+    rows, used, hints = [], set(), []
+    for result in fileset.cells:
+        row = _cell_row(result, shas, reports, allow_imports_only)
+        rows.append(row)
+        used.update(row.pop("_used"))
+        measured = row.pop("_measured")
+        findings += row.pop("_findings")
+        for name in result.wheels if result.status == "present" else []:
+            findings += [f.to_json() for f in check_metadata(metadata[name], measured)]
+            if measured is not None:
+                hints += [h.to_json() | {"file": name} for h in hints_for_wheel(wheels[name].path,
+                                                                                 measured.gil_enabled_modules)]
+    findings += [f.to_json() for f in check_release(list(metadata.values()))]
+    findings += _stray_reports(reports, used, shas)
+    findings = _unique(findings)
+    verdict, code = decide(rows, findings)
+    return {
+        "kind": "release",
+        "run_id": f"release-{started.strftime('%Y%m%dT%H%M%SZ')}",
+        "verdict": verdict,
+        "exit_code": code,
+        "directory": str(wheel_dir),
+        "reports_directory": str(report_dir),
+        "allow_imports_only": allow_imports_only,
+        "harness_version": __version__,
+        "started": started.isoformat(timespec="seconds"),
+        "cells": rows,
+        "findings": findings,
+        "fix_hints": _unique(hints),
+        "wheels": {name: {"sha256": shas[name], "tags": sorted(str(t) for t in info.tags)}
+                   for name, info in wheels.items()},
+        "unmatched": fileset.unmatched,
+        "invalid": fileset.invalid,
+        "sdists": fileset.sdists,
+    }
+
+
+def decide(rows: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[str, Any]]) -> tuple[str, int]:
+    """``(verdict, exit code)``: any error finding fails; else an ungated free-threaded cell; else pass."""
+    if any(f["level"] == "error" for f in findings):
+        return "fail", EXIT_UNSAFE
+    if any(row["gate"] not in ("safe", "not needed", "imports-only (allowed)") for row in rows):
+        return "not gated", EXIT_NOT_GATED
+    return "pass", EXIT_SAFE
+
+
+def finding(rule: str, level: str, message: str, **where: Any) -> dict[str, Any]:
+    """One release finding; ``where`` names what it is about (cell, file, report, member, line, change)."""
+    return {"rule": rule, "level": level, "message": message, **{k: v for k, v in where.items() if v is not None}}
+
+
+def _read_wheels(fileset: FilesetReport) -> dict[str, WheelInfo]:
+    names = {name for result in fileset.cells for name in result.wheels} | set(fileset.unmatched)
+    return {name: read_wheel(fileset.directory / name) for name in sorted(names)}
+
+
+def _fileset_findings(fileset: FilesetReport) -> list[dict[str, Any]]:
+    out = [finding("invalid-wheel", "error", reason) for reason in fileset.invalid]
+    for result in fileset.cells:
+        if result.status == "missing":
+            out.append(finding("cell-missing", "error", f"{result.cell}: no wheel fills this cell", cell=str(result.cell)))
+        elif result.status == "wrong-abi":
+            why = f" ({result.reason})" if result.reason else ""
+            out.append(finding(
+                "cell-wrong-abi", "error",
+                f"{result.cell}: no {result.cell.interpreter} wheel; the slot holds {', '.join(result.wheels)}{why}",
+                cell=str(result.cell), file=result.wheels[0],
+            ))
+    return out
+
+
+def _cell_row(
+    result: CellResult, shas: Mapping[str, str], reports: Sequence[GateReport], allow_imports_only: bool
+) -> dict[str, Any]:
+    """One matrix row, plus (popped by the caller) the reports it used, its measurement and its findings."""
+    cell = result.cell
+    present = result.status == "present"
+    name = result.wheels[0] if present else None
+    row: dict[str, Any] = {
+        "cell": str(cell), "interpreter": cell.interpreter, "platform": cell.platform, "status": result.status,
+        "file": name, "abi": cell.interpreter if present else None, "gate": "not needed", "report": None,
+        "_used": [], "_measured": None, "_findings": [],
+    }
+    if not present or not cell.free_threaded:
+        row["gate"] = "not needed" if present else "-"
+        return row
+    sha = shas[name]
+    row["sha256"] = sha
+    mine = [r for r in reports if r.sha256 == sha]
+    here = [r for r in mine if r.ran_on(cell)]
+    row["_used"] = [r.path for r in mine]
+    if not here:
+        elsewhere = sorted({r.platform or "?" for r in mine})
+        detail = f" (gated on {', '.join(elsewhere)} only)" if elsewhere else ""
+        row["gate"] = "not gated"
+        row["_findings"].append(finding("cell-not-gated", "note", f"{cell}: no gate report for {name}{detail}",
+                                        cell=str(cell), file=name))
+        return row
+    ranked = sorted(here, key=lambda r: _OUTCOME_RANK.get(r.outcome, 0), reverse=True)
+    worst = ranked[0]
+    row["report"] = str(worst.path)
+    row["_measured"] = Measured.from_gate_record(dict(worst.record))
+    outcome = worst.outcome
+    if outcome == "unsafe":
+        row["gate"] = "unsafe"
+        row["_findings"].append(finding("gate-unsafe", "error", f"{cell}: the gate judged {name} unsafe: "
+                                        f"{worst.record.get('note') or 'see the report'}", cell=str(cell), file=name,
+                                        report=str(worst.path)))
+    elif outcome == "imports-only":
+        row["gate"] = "imports-only (allowed)" if allow_imports_only else "imports-only"
+    elif outcome == "safe":
+        row["gate"] = "safe"
+    else:
+        row["gate"] = {"gil-build": "not gated (GIL-build run)"}.get(outcome, f"not gated ({outcome})")
+    if row["gate"] not in ("safe", "unsafe", "imports-only (allowed)"):
+        row["_findings"].append(finding("cell-not-gated", "note", f"{cell}: {name} is {row['gate']} "
+                                        f"({worst.record.get('note') or 'see the report'})", cell=str(cell),
+                                        file=name, report=str(worst.path)))
+    return row
+
+
+_OUTCOME_RANK = {"safe": 0, "imports-only": 1, "gil-build": 2, "error": 3, "unsafe": 4}
+
+
+def _stray_reports(
+    reports: Sequence[GateReport], used: set[Path], shas: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Reports for a file the release does not hold: an older build of a shipped name (stale) or a foreign file."""
+    known = set(shas.values())
+    out = []
+    for report in reports:
+        if report.path in used or (report.sha256 in known):
+            continue
+        if report.sha256 is None:
+            out.append(finding("report-without-sha256", "error", f"{report.path}: the report records no sha256 "
+                               "of the wheel it judged (written by an older harness): gate the wheel again",
+                               report=str(report.path), file=report.file))
+        elif report.file in shas:
+            out.append(finding("stale-report", "error", f"{report.path} judged {report.file} with sha256 "
+                               f"{report.sha256[:12]}..., but the release's {report.file} has "
+                               f"{shas[report.file][:12]}...: the shipped file is not the file gated",
+                               report=str(report.path), file=report.file))
+        else:
+            out.append(finding("foreign-report", "error", f"{report.path} judged {report.file}, which is not in "
+                               "the release", report=str(report.path), file=report.file))
+    return out
+
+
+def _unique(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({json.dumps(item, sort_keys=True): item for item in items}.values())
