@@ -153,3 +153,37 @@ def test_check_reports_each_cell(tmp_path: Path) -> None:
         ("cp313t-manylinux_x86_64", "missing"),
     ]
     assert not report.ok
+
+
+@pytest.mark.parametrize(
+    ("wheel", "cell", "status", "reason"),
+    [
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp315t-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp316t-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3.abi3t-manylinux_2_28_x86_64.whl", "cp315-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp315-manylinux_x86_64", "wrong-abi",
+         "tag the wheel abi3.abi3t"),
+        ("pkg-1.0-cp314-abi3t-manylinux_2_28_x86_64.whl", "cp314t-manylinux_x86_64", "wrong-abi",
+         "abi3t loads only on free-threaded CPython 3.15 or later, not cp314t"),
+        ("pkg-1.0-cp39-abi3-manylinux_2_28_x86_64.whl", "cp314t-manylinux_x86_64", "wrong-abi",
+         "a free-threaded build (cp314t) cannot load abi3 extensions"),
+        ("pkg-1.0-cp39-abi3-manylinux_2_28_x86_64.whl", "cp314-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp314t-manylinux_x86_64", "missing", ""),
+        ("pkg-1.0-cp315-cp315t-manylinux_2_28_x86_64.whl", "cp315t-manylinux_x86_64", "present", ""),
+    ],
+)
+def test_stable_abi_wheels_fill_the_cells_that_can_load_them(
+    tmp_path: Path, wheel: str, cell: str, status: str, reason: str
+) -> None:
+    make_wheel(tmp_path, wheel, files={"pkg/__init__.py": b""})
+    (result,) = check(tmp_path, [parse_cell(cell)]).cells
+    assert result.status == status
+    assert reason in result.reason if reason else result.reason == ""
+
+
+def test_refusal_reason_is_rendered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_wheel(tmp_path, "pkg-1.0-cp314-abi3t-manylinux_2_28_x86_64.whl")
+    code, output = fileset(capsys, tmp_path, "cp314t-manylinux_x86_64")
+    assert code == 1
+    assert "(abi3t loads only on free-threaded CPython 3.15 or later, not cp314t)" in cell_line(
+        output, "cp314t-manylinux_x86_64")
