@@ -31,7 +31,8 @@ STABLE_FT_ABI = "abi3t"
 STABLE_FT_FIRST_MINOR = 15  # PEP 803: abi3t exists from CPython 3.15 on
 
 # Runs inside the target interpreter with our ``packaging`` appended to its path (stdlib still wins) and the
-# wheel's tags as arguments; answers with the interpreter's own ABI (that of its most specific tag).
+# wheel's tags as arguments; answers with the interpreter's own ABI (that of its most specific tag) and its
+# platform (the first that names a family: manylinux/musllinux rather than the bare linux_<arch> tag).
 _ASK_SOURCE = f"""
 import json, sys
 sys.path.append(sys.argv[1])
@@ -40,7 +41,8 @@ tags = list(sys_tags())
 wanted = set(sys.argv[2:])
 print({_MARKER!r} + json.dumps({{
     "abi": tags[0].abi if tags else None,
-    "platform": tags[0].platform if tags else None,
+    "platform": next((t.platform for t in tags if not t.platform.startswith("linux_")),
+                     tags[0].platform if tags else None),
     "supported": sorted(str(t) for t in tags if str(t) in wanted),
 }}))
 """

@@ -206,6 +206,7 @@ def test_abi3_abi3t_wheel_passes_an_abi3t_gate_and_its_suffixes_are_checked(tmp_
         check_extension_suffixes(info, "abi3t")
 
 
-def test_interpreter_reports_its_own_platform(tmp_path: Path) -> None:
+def test_interpreter_reports_its_own_platform_family(tmp_path: Path) -> None:
     answer = ask_interpreter(sys.executable, read_wheel(own_wheel(tmp_path)).tags)
-    assert answer.platform == OWN_TAG.platform
+    families = [t.platform for t in sys_tags() if not t.platform.startswith("linux_")]
+    assert answer.platform == (families[0] if families else OWN_TAG.platform)
