@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -122,7 +123,7 @@ def judge(
     findings += _fileset_findings(fileset)
     rows, used, hints = [], set(), []
     for result in fileset.cells:
-        row = _cell_row(result, shas, reports, allow_imports_only)
+        row = _cell_row(result, wheels, shas, reports, allow_imports_only)
         rows.append(row)
         used.update(row.pop("_used"))
         measured = row.pop("_measured")
@@ -138,7 +139,7 @@ def judge(
     verdict, code = decide(rows, findings)
     return {
         "kind": "release",
-        "run_id": f"release-{started.strftime('%Y%m%dT%H%M%SZ')}",
+        "run_id": f"release-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}",
         "verdict": verdict,
         "exit_code": code,
         "directory": str(wheel_dir),
@@ -192,18 +193,24 @@ def _fileset_findings(fileset: FilesetReport) -> list[dict[str, Any]]:
 
 
 def _cell_row(
-    result: CellResult, shas: Mapping[str, str], reports: Sequence[GateReport], allow_imports_only: bool
+    result: CellResult,
+    wheels: Mapping[str, WheelInfo],
+    shas: Mapping[str, str],
+    reports: Sequence[GateReport],
+    allow_imports_only: bool,
 ) -> dict[str, Any]:
-    """One matrix row, plus (popped by the caller) the reports it used, its measurement and its findings."""
+    """One matrix row (for a wrong-abi cell: the wheel in its slot and that wheel's ABI), plus (popped by the
+    caller) the reports it used, its measurement and its findings."""
     cell = result.cell
     present = result.status == "present"
-    name = result.wheels[0] if present else None
+    name = result.wheels[0] if result.wheels else None
     row: dict[str, Any] = {
         "cell": str(cell), "interpreter": cell.interpreter, "platform": cell.platform, "status": result.status,
-        "file": name, "abi": cell.interpreter if present else None, "gate": "not needed", "report": None,
+        "file": name, "abi": ", ".join(sorted(wheels[name].abis)) if name else None, "gate": "not needed",
+        "report": None,
         "_used": [], "_measured": None, "_findings": [],
     }
-    if not present or not cell.free_threaded:
+    if name is None or not present or not cell.free_threaded:
         row["gate"] = "not needed" if present else "-"
         return row
     sha = shas[name]

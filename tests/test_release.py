@@ -79,6 +79,9 @@ def test_seed_release_with_a_free_threaded_wheel_in_the_gil_aarch64_cell_fails_n
     assert "cell-wrong-abi: cp314-manylinux_aarch64: no cp314 wheel; the slot holds " \
            "pkg-1.0-cp314-cp314t-manylinux_2_28_aarch64.whl" in output
     assert "ok safe" in line_of(output, "cp314t-manylinux_aarch64")
+    record = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    row = next(r for r in record["cells"] if r["cell"] == "cp314-manylinux_aarch64")
+    assert (row["file"], row["abi"]) == ("pkg-1.0-cp314-cp314t-manylinux_2_28_aarch64.whl", "cp314t")
 
 
 def test_report_whose_sha256_does_not_match_the_shipped_file_fails(
