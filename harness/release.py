@@ -181,7 +181,8 @@ def _fileset_findings(fileset: FilesetReport) -> list[dict[str, Any]]:
     out = [finding("invalid-wheel", "error", reason) for reason in fileset.invalid]
     for result in fileset.cells:
         if result.status == "missing":
-            out.append(finding("cell-missing", "error", f"{result.cell}: no wheel fills this cell", cell=str(result.cell)))
+            message = f"{result.cell}: no wheel fills this cell"
+            out.append(finding("cell-missing", "error", message, cell=str(result.cell)))
         elif result.status == "wrong-abi":
             why = f" ({result.reason})" if result.reason else ""
             out.append(finding(

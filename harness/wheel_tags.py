@@ -145,7 +145,8 @@ def check_abi(info: WheelInfo, expected_abi: str) -> None:
     elif info.abis == {expected_abi + "t"}:
         hint = " (a free-threaded wheel offered to a GIL gate)"
     elif STABLE_FT_ABI in info.abis:
-        hint = f" (abi3t is the free-threaded stable ABI of CPython 3.{STABLE_FT_FIRST_MINOR}+: it cannot load on {expected_abi})"
+        first = f"3.{STABLE_FT_FIRST_MINOR}"
+        hint = f" (abi3t is the free-threaded stable ABI of CPython {first}+: it cannot load on {expected_abi})"
     elif expected_abi.endswith("t") and "abi3" in info.abis:
         hint = " (a free-threaded build cannot load abi3 extensions; PEP 803's abi3t is their stable ABI)"
     raise UsageError(f"{info.path.name} carries ABI tag {carried}, expected exactly {expected_abi}{hint}")

@@ -168,7 +168,8 @@ def test_stable_claim_with_a_gil_enabling_module_names_the_line_and_the_fix(
     assert code == 1, output
     assert "ft-classifier-overclaims:" in output and "re-enabled the GIL on import: pkg._core" in output
     assert ('change: in pyproject.toml [project] classifiers replace "Programming Language :: Python :: Free '
-            'Threading :: 3 - Stable" with "Programming Language :: Python :: Free Threading :: 1 - Unstable"') in output
+            'Threading :: 3 - Stable" with "Programming Language :: Python :: Free Threading :: 1 - Unstable"'
+            ) in output
     assert "fix hint pkg._core (pybind11" in output and "py::mod_gil_not_used()" in output
     record = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
     (overclaim,) = [f for f in record["findings"] if f["rule"] == "ft-classifier-overclaims"]

@@ -20,7 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "release",
         help="one verdict for a release: exact fileset, a safe gate report per free-threaded cell, metadata",
-        description="Exit 0 pass; 1 fail; 2 bad input; 4 a free-threaded cell was not gated (see --allow-imports-only).",
+        description="Exit 0 pass; 1 fail; 2 bad input; 4 a free-threaded cell was not gated "
+        "(see --allow-imports-only).",
     )
     parser.add_argument("directory", type=Path, metavar="WHEEL_DIR", help="folder with every wheel of the release")
     parser.add_argument("--reports", required=True, type=Path, metavar="REPORT_DIR",
