@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -23,7 +23,7 @@ from harness.errors import EXIT_SAFE, EXIT_UNSAFE, UsageError
 from harness.fileset import Cell, CellResult, FilesetReport, platform_keys
 from harness.fileset import check as check_fileset
 from harness.fix_hints import hints_for_wheel
-from harness.wheel_metadata import Measured, WheelMetadata, check_release, read_metadata
+from harness.wheel_metadata import Measured, check_release, read_metadata
 from harness.wheel_metadata import check_wheel as check_metadata
 from harness.wheel_tags import WheelInfo, read_wheel
 
@@ -121,20 +121,18 @@ def judge(
     shas = {name: sha256_of(info.path) for name, info in wheels.items()}
     metadata = {name: read_metadata(info) for name, info in wheels.items()}
     findings += _fileset_findings(fileset)
-    rows, used, hints = [], set(), []
+    rows, hints = [], []
     for result in fileset.cells:
-        row = _cell_row(result, wheels, shas, reports, allow_imports_only)
-        rows.append(row)
-        used.update(row.pop("_used"))
-        measured = row.pop("_measured")
-        findings += row.pop("_findings")
+        judged = _judge_cell(result, wheels, shas, reports, allow_imports_only)
+        rows.append(judged.row)
+        findings += judged.findings
         for name in result.wheels if result.status == "present" else []:
-            findings += [f.to_json() for f in check_metadata(metadata[name], measured)]
-            if measured is not None:
-                hints += [h.to_json() | {"file": name} for h in hints_for_wheel(wheels[name].path,
-                                                                                 measured.gil_enabled_modules)]
+            findings += [f.to_json() for f in check_metadata(metadata[name], judged.measured)]
+            if judged.measured is not None:
+                gil_modules = judged.measured.gil_enabled_modules
+                hints += [h.to_json() | {"file": name} for h in hints_for_wheel(wheels[name].path, gil_modules)]
     findings += [f.to_json() for f in check_release(list(metadata.values()))]
-    findings += _stray_reports(reports, used, shas)
+    findings += _stray_reports(reports, shas)
     findings = _unique(findings)
     verdict, code = decide(rows, findings)
     return {
@@ -193,15 +191,23 @@ def _fileset_findings(fileset: FilesetReport) -> list[dict[str, Any]]:
     return out
 
 
-def _cell_row(
+@dataclass
+class _CellVerdict:
+    """One matrix row (for a wrong-abi cell: the wheel in its slot and that wheel's ABI), the measurement of the
+    report that decided it, and its findings."""
+
+    row: dict[str, Any]
+    measured: Measured | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _judge_cell(
     result: CellResult,
     wheels: Mapping[str, WheelInfo],
     shas: Mapping[str, str],
     reports: Sequence[GateReport],
     allow_imports_only: bool,
-) -> dict[str, Any]:
-    """One matrix row (for a wrong-abi cell: the wheel in its slot and that wheel's ABI), plus (popped by the
-    caller) the reports it used, its measurement and its findings."""
+) -> _CellVerdict:
     cell = result.cell
     present = result.status == "present"
     name = result.wheels[0] if result.wheels else None
@@ -209,31 +215,29 @@ def _cell_row(
         "cell": str(cell), "interpreter": cell.interpreter, "platform": cell.platform, "status": result.status,
         "file": name, "abi": ", ".join(sorted(wheels[name].abis)) if name else None, "gate": "not needed",
         "report": None,
-        "_used": [], "_measured": None, "_findings": [],
     }
+    verdict = _CellVerdict(row)
     if name is None or not present or not cell.free_threaded:
         row["gate"] = "not needed" if present else "-"
-        return row
+        return verdict
     sha = shas[name]
     row["sha256"] = sha
     mine = [r for r in reports if r.sha256 == sha]
     here = [r for r in mine if r.ran_on(cell)]
-    row["_used"] = [r.path for r in mine]
     if not here:
         elsewhere = sorted({r.platform or "?" for r in mine})
         detail = f" (gated on {', '.join(elsewhere)} only)" if elsewhere else ""
         row["gate"] = "not gated"
-        row["_findings"].append(finding("cell-not-gated", "note", f"{cell}: no gate report for {name}{detail}",
+        verdict.findings.append(finding("cell-not-gated", "note", f"{cell}: no gate report for {name}{detail}",
                                         cell=str(cell), file=name))
-        return row
-    ranked = sorted(here, key=lambda r: _OUTCOME_RANK.get(r.outcome, 0), reverse=True)
-    worst = ranked[0]
+        return verdict
+    worst = max(here, key=lambda r: _OUTCOME_RANK.get(r.outcome, 0))
     row["report"] = str(worst.path)
-    row["_measured"] = Measured.from_gate_record(dict(worst.record))
+    verdict.measured = Measured.from_gate_record(dict(worst.record))
     outcome = worst.outcome
     if outcome == "unsafe":
         row["gate"] = "unsafe"
-        row["_findings"].append(finding("gate-unsafe", "error", f"{cell}: the gate judged {name} unsafe: "
+        verdict.findings.append(finding("gate-unsafe", "error", f"{cell}: the gate judged {name} unsafe: "
                                         f"{worst.record.get('note') or 'see the report'}", cell=str(cell), file=name,
                                         report=str(worst.path)))
     elif outcome == "imports-only":
@@ -243,23 +247,21 @@ def _cell_row(
     else:
         row["gate"] = {"gil-build": "not gated (GIL-build run)"}.get(outcome, f"not gated ({outcome})")
     if row["gate"] not in ("safe", "unsafe", "imports-only (allowed)"):
-        row["_findings"].append(finding("cell-not-gated", "note", f"{cell}: {name} is {row['gate']} "
+        verdict.findings.append(finding("cell-not-gated", "note", f"{cell}: {name} is {row['gate']} "
                                         f"({worst.record.get('note') or 'see the report'})", cell=str(cell),
                                         file=name, report=str(worst.path)))
-    return row
+    return verdict
 
 
 _OUTCOME_RANK = {"safe": 0, "imports-only": 1, "gil-build": 2, "error": 3, "unsafe": 4}
 
 
-def _stray_reports(
-    reports: Sequence[GateReport], used: set[Path], shas: Mapping[str, str]
-) -> list[dict[str, Any]]:
+def _stray_reports(reports: Sequence[GateReport], shas: Mapping[str, str]) -> list[dict[str, Any]]:
     """Reports for a file the release does not hold: an older build of a shipped name (stale) or a foreign file."""
     known = set(shas.values())
     out = []
     for report in reports:
-        if report.path in used or (report.sha256 in known):
+        if report.sha256 in known:
             continue
         if report.sha256 is None:
             out.append(finding("report-without-sha256", "error", f"{report.path}: the report records no sha256 "

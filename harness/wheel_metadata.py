@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
