@@ -138,10 +138,13 @@ def _add_release_evidence(record: dict[str, Any], options: GateOptions, info: Wh
     interpreter's platform and version, this harness's version; the metadata findings and a fix hint per
     module that re-enabled the GIL."""
     measured = Measured.from_gate_record(record)
-    platform = ask_interpreter(options.python, info.tags).platform
-    record["artifact"] = artifact_identity(info, abi, platform, measured.interpreter_version)
-    record["metadata_findings"] = [f.to_json() for f in check_metadata(read_metadata(info), measured)]
-    record["fix_hints"] = [h.to_json() for h in hints_for_wheel(info.path, measured.gil_enabled_modules)]
+    try:
+        platform = ask_interpreter(options.python, info.tags).platform
+        record["artifact"] = artifact_identity(info, abi, platform, measured.interpreter_version)
+        record["metadata_findings"] = [f.to_json() for f in check_metadata(read_metadata(info), measured)]
+        record["fix_hints"] = [h.to_json() for h in hints_for_wheel(info.path, measured.gil_enabled_modules)]
+    except (HarnessError, OSError) as exc:  # the verdict already reached is kept; release will not match it
+        record["note"] = join_notes(record["note"], f"no release evidence recorded: {exc}")
 
 
 def child_environment() -> dict[str, str]:

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from packaging.tags import sys_tags
 
+import harness.gate
 from harness import __version__
 from harness.cli import main
+from harness.errors import UsageError
 from tests.support.cbuild import build_plain_module
 from tests.support.ci_schemas import validate_junit, validate_sarif
 from tests.support.markers import needs_free_threading
@@ -86,3 +88,18 @@ def test_import_audit_only_gate_is_not_gated_until_allowed(tmp_path: Path, capsy
     assert code == 4 and "ok imports-only" in output, output
     code, output = run(capsys, *release, "--allow-imports-only")
     assert code == 0 and "imports-only (allowed)" in output, output
+
+
+def test_a_failure_while_recording_release_evidence_keeps_the_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise UsageError("cannot ask the interpreter")
+
+    monkeypatch.setattr(harness.gate, "ask_interpreter", broken)
+    wheel = make_wheel(tmp_path / "dist", wheel_name(), files={"demo/__init__.py": b""})
+    code, output = run(capsys, "gate", "--wheel", wheel, "--report-dir", tmp_path / "gate", *SMALL)
+    assert code == 0, output
+    record = json.loads(next((tmp_path / "gate").glob("*.json")).read_text())
+    assert record["verdict"] == "safe" and "artifact" not in record
+    assert "no release evidence recorded: cannot ask the interpreter" in record["note"]
