@@ -127,9 +127,10 @@ def judge(
         rows.append(judged.row)
         findings += judged.findings
         for name in result.wheels if result.status == "present" else []:
-            findings += [f.to_json() for f in check_metadata(metadata[name], judged.measured)]
-            if judged.measured is not None:
-                gil_modules = judged.measured.gil_enabled_modules
+            measured = judged.measured.get(name)
+            findings += [f.to_json() for f in check_metadata(metadata[name], measured)]
+            if measured is not None:
+                gil_modules = measured.gil_enabled_modules
                 hints += [h.to_json() | {"file": name} for h in hints_for_wheel(wheels[name].path, gil_modules)]
     findings += [f.to_json() for f in check_release(list(metadata.values()))]
     findings += _stray_reports(reports, shas)
@@ -192,12 +193,23 @@ def _fileset_findings(fileset: FilesetReport) -> list[dict[str, Any]]:
 
 
 @dataclass
+class _WheelVerdict:
+    """One shipped wheel of a free-threaded cell: its gate label, the report that decided it, what that report
+    measured, and the findings."""
+
+    gate: str
+    report: str | None = None
+    measured: Measured | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class _CellVerdict:
-    """One matrix row (for a wrong-abi cell: the wheel in its slot and that wheel's ABI), the measurement of the
-    report that decided it, and its findings."""
+    """One matrix row (for a wrong-abi cell: the wheel in its slot and that wheel's ABI), the measurement of
+    each of its wheels, and its findings."""
 
     row: dict[str, Any]
-    measured: Measured | None = None
+    measured: dict[str, Measured | None] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -208,52 +220,58 @@ def _judge_cell(
     reports: Sequence[GateReport],
     allow_imports_only: bool,
 ) -> _CellVerdict:
+    """Every wheel that fills a free-threaded cell must be gated; the cell shows the worst of them."""
     cell = result.cell
     present = result.status == "present"
-    name = result.wheels[0] if result.wheels else None
+    names = result.wheels
     row: dict[str, Any] = {
         "cell": str(cell), "interpreter": cell.interpreter, "platform": cell.platform, "status": result.status,
-        "file": name, "abi": ", ".join(sorted(wheels[name].abis)) if name else None, "gate": "not needed",
-        "report": None,
+        "file": ", ".join(names) or None, "abi": ", ".join(sorted({a for n in names for a in wheels[n].abis})) or None,
+        "gate": "not needed" if present else "-", "report": None,
     }
     verdict = _CellVerdict(row)
-    if name is None or not present or not cell.free_threaded:
-        row["gate"] = "not needed" if present else "-"
+    if not present or not cell.free_threaded:
         return verdict
-    sha = shas[name]
-    row["sha256"] = sha
+    row["sha256"] = ", ".join(shas[name] for name in names)
+    judged = {name: _judge_wheel(cell, name, shas[name], reports, allow_imports_only) for name in names}
+    worst = max(judged.values(), key=lambda v: _GATE_RANK.get(v.gate.split(" (")[0], 3))
+    row["gate"], row["report"] = worst.gate, worst.report
+    verdict.measured = {name: v.measured for name, v in judged.items()}
+    verdict.findings = [f for v in judged.values() for f in v.findings]
+    return verdict
+
+
+def _judge_wheel(cell: Cell, name: str, sha: str, reports: Sequence[GateReport], allow_imports_only: bool
+                 ) -> _WheelVerdict:
     mine = [r for r in reports if r.sha256 == sha]
     here = [r for r in mine if r.ran_on(cell)]
     if not here:
         elsewhere = sorted({r.platform or "?" for r in mine})
         detail = f" (gated on {', '.join(elsewhere)} only)" if elsewhere else ""
-        row["gate"] = "not gated"
-        verdict.findings.append(finding("cell-not-gated", "note", f"{cell}: no gate report for {name}{detail}",
-                                        cell=str(cell), file=name))
-        return verdict
+        return _WheelVerdict("not gated", findings=[finding(
+            "cell-not-gated", "note", f"{cell}: no gate report for {name}{detail}", cell=str(cell), file=name)])
     worst = max(here, key=lambda r: _OUTCOME_RANK.get(r.outcome, 0))
-    row["report"] = str(worst.path)
-    verdict.measured = Measured.from_gate_record(dict(worst.record))
-    outcome = worst.outcome
-    if outcome == "unsafe":
-        row["gate"] = "unsafe"
-        verdict.findings.append(finding("gate-unsafe", "error", f"{cell}: the gate judged {name} unsafe: "
-                                        f"{worst.record.get('note') or 'see the report'}", cell=str(cell), file=name,
-                                        report=str(worst.path)))
-    elif outcome == "imports-only":
-        row["gate"] = "imports-only (allowed)" if allow_imports_only else "imports-only"
-    elif outcome == "safe":
-        row["gate"] = "safe"
+    note = worst.record.get("note") or "see the report"
+    verdict = _WheelVerdict("", str(worst.path), Measured.from_gate_record(dict(worst.record)))
+    where = {"cell": str(cell), "file": name, "report": str(worst.path)}
+    if worst.outcome == "unsafe":
+        verdict.gate = "unsafe"
+        verdict.findings.append(finding("gate-unsafe", "error", f"{cell}: the gate judged {name} unsafe: {note}",
+                                        **where))
+    elif worst.outcome == "imports-only":
+        verdict.gate = "imports-only (allowed)" if allow_imports_only else "imports-only"
+    elif worst.outcome == "safe":
+        verdict.gate = "safe"
     else:
-        row["gate"] = {"gil-build": "not gated (GIL-build run)"}.get(outcome, f"not gated ({outcome})")
-    if row["gate"] not in ("safe", "unsafe", "imports-only (allowed)"):
-        verdict.findings.append(finding("cell-not-gated", "note", f"{cell}: {name} is {row['gate']} "
-                                        f"({worst.record.get('note') or 'see the report'})", cell=str(cell),
-                                        file=name, report=str(worst.path)))
+        verdict.gate = "not gated (GIL-build run)" if worst.outcome == "gil-build" else f"not gated ({worst.outcome})"
+    if verdict.gate not in ("safe", "unsafe", "imports-only (allowed)"):
+        verdict.findings.append(finding("cell-not-gated", "note", f"{cell}: {name} is {verdict.gate} ({note})",
+                                        **where))
     return verdict
 
 
 _OUTCOME_RANK = {"safe": 0, "imports-only": 1, "gil-build": 2, "error": 3, "unsafe": 4}
+_GATE_RANK = {"safe": 0, "imports-only": 2, "not gated": 3, "unsafe": 4}
 
 
 def _stray_reports(reports: Sequence[GateReport], shas: Mapping[str, str]) -> list[dict[str, Any]]:

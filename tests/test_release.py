@@ -248,3 +248,18 @@ def test_missing_reports_folder_is_one_usage_line(tmp_path: Path, capsys: pytest
     assert code == 2
     assert output.strip() == f"ft-harness release: error: reports directory {tmp_path / 'gate'} does not exist or " \
                              "is not a directory"
+
+
+def test_every_wheel_that_fills_a_free_threaded_cell_must_be_gated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = make_wheel(tmp_path / "dist", "pkg-1.0-cp314-cp314t-manylinux_2_17_x86_64.whl", metadata_lines=(BETA,))
+    new = make_wheel(tmp_path / "dist", "pkg-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl", metadata_lines=(BETA,))
+    write_gate_report(tmp_path / "gate", new, platform="manylinux_2_28_x86_64")
+    code, output = release(capsys, tmp_path, "--expect", "cp314t-manylinux_x86_64")
+    assert code == 4, output
+    assert "ok not gated" in line_of(output, "cp314t-manylinux_x86_64")
+    assert f"no gate report for {old.name}" in output
+    write_gate_report(tmp_path / "gate", old, platform="manylinux_2_28_x86_64")
+    code, output = release(capsys, tmp_path, "--expect", "cp314t-manylinux_x86_64")
+    assert code == 0, output
