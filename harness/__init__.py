@@ -13,6 +13,7 @@ EXIT_SAFE = 0
 EXIT_UNSAFE = 1
 EXIT_USAGE = 2
 EXIT_UNFIT = 3
+EXIT_NOT_GATED = 4  # release only: nothing failed, but a free-threaded cell has no safe gate report
 
 
 class HarnessError(Exception):

@@ -78,11 +78,11 @@ def test_matrix_rows_are_interpreters_and_columns_platforms(tmp_path: Path, caps
 def test_platform_family_and_architecture_must_both_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_wheel(tmp_path, "pkg-1.0-cp312-cp312-musllinux_1_2_x86_64.whl")
     make_wheel(tmp_path, "pkg-1.0-cp312-cp312-manylinux_2_28_aarch64.whl")
-    make_wheel(tmp_path, "pkg-1.0-cp39-abi3-manylinux_2_28_x86_64.whl")
+    make_wheel(tmp_path, "pkg-1.0-cp313-abi3-manylinux_2_28_x86_64.whl")  # stable ABI of 3.13: out of 3.12's reach
     code, output = fileset(capsys, tmp_path, "cp312-manylinux_x86_64")
     assert code == 1
     assert "MISSING" in cell_line(output, "cp312-manylinux_x86_64")
-    for name in ("musllinux_1_2_x86_64", "manylinux_2_28_aarch64", "abi3-manylinux_2_28_x86_64"):
+    for name in ("musllinux_1_2_x86_64", "manylinux_2_28_aarch64", "cp313-abi3-manylinux_2_28_x86_64"):
         assert name in output.split("wheels matching no expected cell:")[1]
 
 
@@ -165,3 +165,37 @@ def test_the_folder_may_come_after_the_cells(tmp_path: Path, capsys: pytest.Capt
 def test_a_missing_folder_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fileset", "--expect", "cp314t-manylinux_x86_64"]) == 2
     assert "give the folder of wheels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("wheel", "cell", "status", "reason"),
+    [
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp315t-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp316t-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3.abi3t-manylinux_2_28_x86_64.whl", "cp315-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp315-manylinux_x86_64", "wrong-abi",
+         "tag the wheel abi3.abi3t"),
+        ("pkg-1.0-cp314-abi3t-manylinux_2_28_x86_64.whl", "cp314t-manylinux_x86_64", "wrong-abi",
+         "abi3t loads only on free-threaded CPython 3.15 or later, not cp314t"),
+        ("pkg-1.0-cp39-abi3-manylinux_2_28_x86_64.whl", "cp314t-manylinux_x86_64", "wrong-abi",
+         "a free-threaded build (cp314t) cannot load abi3 extensions"),
+        ("pkg-1.0-cp39-abi3-manylinux_2_28_x86_64.whl", "cp314-manylinux_x86_64", "present", ""),
+        ("pkg-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp314t-manylinux_x86_64", "missing", ""),
+        ("pkg-1.0-cp315-cp315t-manylinux_2_28_x86_64.whl", "cp315t-manylinux_x86_64", "present", ""),
+    ],
+)
+def test_stable_abi_wheels_fill_the_cells_that_can_load_them(
+    tmp_path: Path, wheel: str, cell: str, status: str, reason: str
+) -> None:
+    make_wheel(tmp_path, wheel, files={"pkg/__init__.py": b""})
+    (result,) = check(tmp_path, [parse_cell(cell)]).cells
+    assert result.status == status
+    assert reason in result.reason if reason else result.reason == ""
+
+
+def test_refusal_reason_is_rendered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_wheel(tmp_path, "pkg-1.0-cp314-abi3t-manylinux_2_28_x86_64.whl")
+    code, output = fileset(capsys, tmp_path, "cp314t-manylinux_x86_64")
+    assert code == 1
+    assert "(abi3t loads only on free-threaded CPython 3.15 or later, not cp314t)" in cell_line(
+        output, "cp314t-manylinux_x86_64")

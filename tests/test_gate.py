@@ -15,7 +15,7 @@ from harness import UsageError
 from harness.commands import main
 from harness.commands.gate import parse_thread_counts, write_gate_reports
 from harness.interpreter.children import run_uv
-from harness.report.gate import render_html, throughput_svg
+from harness.report.gate import render_gate_markdown, render_html, throughput_svg
 from harness.wheel.venv import modules_from_record
 from tests.support.markers import FREE_THREADED, needs_free_threading
 from tests.support.wheels import make_wheel
@@ -152,6 +152,30 @@ def test_html_report_is_self_contained() -> None:
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<style>" in page
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "src=" not in page and "href=" not in page and "@import" not in page
+
+
+EVIDENCE = {
+    "artifact": {"file": "demo.whl", "sha256": "ab" * 32, "size": 1234, "distribution": "demo", "version": "1.0",
+                 "tags": ["cp314-cp314t-linux_x86_64"], "abi": "cp314t", "platform": "manylinux_2_28_x86_64",
+                 "interpreter": "3.14.7", "harness_version": "0.1.0"},
+    "metadata_findings": [{"rule": "ft-classifier-overclaims", "level": "error", "message": "claims <3 - Stable>",
+                           "file": "demo.whl", "member": "demo-1.0.dist-info/METADATA", "line": 4,
+                           "change": "replace it with 1 - Unstable"}],
+    "fix_hints": [{"module": "demo._core", "member": "demo/_core.so", "builder": "pybind11",
+                   "change": "py::mod_gil_not_used()", "warning": "Declaring it is a claim"}],
+}
+
+
+@pytest.mark.parametrize("render", [render_gate_markdown, render_html])
+def test_gate_reports_show_the_release_evidence(render: object) -> None:
+    assert callable(render)
+    shown = render(record_for_report(**EVIDENCE))
+    for text in ("ab" * 32, "manylinux_2_28_x86_64", "ft-classifier-overclaims", "replace it with 1 - Unstable",
+                 "demo._core", "py::mod_gil_not_used()", "Declaring it is a claim"):
+        assert text in shown, text
+    assert "<3 - Stable>" not in shown if render is render_html else "<3 - Stable>" in shown  # escaped in HTML
+    quiet = render(record_for_report())
+    assert "Metadata findings" not in quiet and "Fix hints" not in quiet and "Release evidence" not in quiet
 
 
 def test_reports_are_written_atomically_and_summary_is_appended(

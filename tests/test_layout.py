@@ -79,6 +79,27 @@ def find_loop(graph: dict[str, set[str]]) -> list[str] | None:
     return next((loop for module in sorted(graph) if (loop := visit(module, []))), None)
 
 
+def verdict_setters(source: str) -> list[int]:
+    """Lines that assign a record's ``verdict`` or ``exit_code`` attribute (alone or in a tuple)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            for leaf in target.elts if isinstance(target, ast.Tuple) else [target]:
+                if isinstance(leaf, ast.Attribute) and leaf.attr in ("verdict", "exit_code"):
+                    lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_verdict_module_decides_a_run_record() -> None:
+    setters = {m: found for m, path in MODULES.items() if m != "harness.pipeline.verdict"
+               if (found := verdict_setters(path.read_text(encoding="utf-8")))}
+    assert setters == {}
+    assert verdict_setters(MODULES["harness.pipeline.verdict"].read_text(encoding="utf-8"))
+    assert verdict_setters("record.verdict = 'safe'\nrecord.note, record.exit_code = '', 0\n") == [1, 2]
+
+
 def test_every_module_has_a_stage() -> None:
     assert {stage(m) for m in MODULES} <= set(STAGES)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from harness.wheel.tags import (
     check_extension_suffixes,
     check_wheel,
     extension_abi,
+    gate_abi,
     read_wheel,
 )
 from tests.support.wheels import make_wheel
@@ -107,6 +109,9 @@ def test_not_a_wheel_filename_or_file(tmp_path: Path) -> None:
         (FT_WHEEL, "cp314", "a free-threaded wheel offered to a GIL gate"),
         ("demo-1.0-cp39-abi3-manylinux_2_28_x86_64.whl", "cp314t", "carries ABI tag abi3, expected exactly cp314t"),
         ("demo-1.0-py3-none-any.whl", "cp314t", "carries ABI tag none"),
+        ("demo-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp314t",
+         "abi3t is the free-threaded stable ABI of CPython 3.15.: it cannot load on cp314t"),
+        ("demo-1.0-cp39-abi3-manylinux_2_28_x86_64.whl", "cp315t", "a free-threaded build cannot load abi3"),
     ],
 )
 def test_wrong_abi_is_refused(tmp_path: Path, filename: str, expected_abi: str, hint: str) -> None:
@@ -129,6 +134,7 @@ def test_exact_abi_passes(tmp_path: Path) -> None:
         ("a/m.cp314t-win_amd64.pyd", "cp314t"),
         ("a/m.cp311-win32.pyd", "cp311"),
         ("a/m.abi3.so", "abi3"),
+        ("a/m.abi3t.so", "abi3t"),
         ("a/m.so", None),
         ("a/m.pyd", None),
     ],
@@ -174,3 +180,34 @@ def test_default_expected_abi_is_the_interpreters_own(tmp_path: Path) -> None:
     info = read_wheel(own_wheel(tmp_path, abi=other))
     with pytest.raises(UsageError, match=f"carries ABI tag {other}, expected exactly {OWN_TAG.abi}"):
         check_wheel(info, python=sys.executable)
+
+
+@pytest.mark.parametrize(
+    ("filename", "interpreter_abi", "held_to"),
+    [
+        ("demo-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp315t", "abi3t"),
+        ("demo-1.0-cp315-abi3.abi3t-manylinux_2_28_x86_64.whl", "cp316t", "abi3t"),
+        ("demo-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp314t", "cp314t"),  # then refused by check_abi
+        ("demo-1.0-cp315-abi3t-manylinux_2_28_x86_64.whl", "cp315", "cp315"),
+        (FT_WHEEL, "cp314t", "cp314t"),
+    ],
+)
+def test_stable_free_threaded_abi_is_held_to_abi3t_on_315t_and_later(
+    tmp_path: Path, filename: str, interpreter_abi: str, held_to: str
+) -> None:
+    info = read_wheel(make_wheel(tmp_path, filename, files={"demo/_core.abi3t.so": b""}))
+    assert gate_abi(info, interpreter_abi) == held_to
+
+
+def test_abi3_abi3t_wheel_passes_an_abi3t_gate_and_its_suffixes_are_checked(tmp_path: Path) -> None:
+    files = {"demo/_core.abi3t.so": b"", "demo/_old.abi3.so": b""}
+    info = read_wheel(make_wheel(tmp_path, "demo-1.0-cp315-abi3.abi3t-manylinux_2_28_x86_64.whl", files=files))
+    check_abi(info, "abi3t")
+    with pytest.raises(UsageError, match=re.escape("demo/_old.abi3.so is built for abi3, expected abi3t")):
+        check_extension_suffixes(info, "abi3t")
+
+
+def test_interpreter_reports_its_own_platform_family(tmp_path: Path) -> None:
+    answer = ask_interpreter(sys.executable, read_wheel(own_wheel(tmp_path)).tags)
+    families = [t.platform for t in sys_tags() if not t.platform.startswith("linux_")]
+    assert answer.platform == (families[0] if families else OWN_TAG.platform)

@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser)
     subparsers.required = True
-    from harness.commands import bench, doctor, fileset, gate, imports, stress
+    from harness.commands import bench, doctor, fileset, gate, imports, release, stress
 
-    for command in (doctor, imports, stress, gate, fileset, bench):
+    for command in (doctor, imports, stress, gate, fileset, release, bench):
         command.add_parser(subparsers)
     return parser
 

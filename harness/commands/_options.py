@@ -1,16 +1,21 @@
-"""Options shared by the subcommands: ``--python SPEC``, ``--json``, the stress settings flags, and the rerun
-commands the stress and gate commands print (they rerun these command lines, so they are written here)."""
+"""Options shared by the subcommands: ``--python SPEC``, ``--json``, the stress settings flags, the CI formats
+(``--junit``, ``--sarif``), and the rerun commands the stress and gate commands print (they rerun these command
+lines, so they are written here)."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from harness import settings as settings_mod
 from harness.interpreter import find as interpreter_find
 from harness.interpreter.children import same_interpreter
 from harness.pipeline.context import Rerun
+from harness.report import junit, sarif, write_files
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -61,3 +66,20 @@ def stress_rerun(python: str | None = None) -> Rerun:
     scenario, so it skips the import audit (for a large target, most of a run's time)."""
     other = ["--python", python] if python and not same_interpreter(python) else []
     return rerun_with(sys.executable, "-m", "harness", "stress", "--no-import-audit", *other)
+
+
+def add_ci_formats(parser: argparse.ArgumentParser) -> None:
+    """``--junit FILE`` and ``--sarif FILE`` (gate and release)."""
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (CI test tabs)")
+    parser.add_argument("--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 (code scanning)")
+
+
+def write_ci_formats(
+    args: argparse.Namespace, record: Mapping[str, Any], suites: list[junit.Suite]
+) -> list[Path]:
+    """Write the files ``--junit``/``--sarif`` asked for, each atomically (``record`` in its JSON form)."""
+    paths: list[Path] = []
+    for target, text in ((args.junit, lambda: junit.render(suites)), (args.sarif, lambda: sarif.render(record))):
+        if target is not None:
+            paths += write_files(target.parent, {target.name: text()})
+    return paths

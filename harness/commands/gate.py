@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness import UsageError
-from harness.commands._options import add_common, add_settings, python_of, rerun_with, settings_of
+from harness.commands._options import (
+    add_ci_formats,
+    add_common,
+    add_settings,
+    python_of,
+    rerun_with,
+    settings_of,
+    write_ci_formats,
+)
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
-from harness.report import write_reports
+from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
 
 
@@ -50,6 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--allow-gil-build", action="store_true", help="judge on a GIL build; the report then gives no FT verdict"
     )
     parser.add_argument("--keep-venv", action="store_true", help="keep the venv the wheel was installed into")
+    add_ci_formats(parser)
     parser.set_defaults(run=run)
 
 
@@ -90,10 +98,16 @@ def run(args: argparse.Namespace) -> int:
     record = run_gate(ctx, options)
     data = record.to_json()
     paths = write_gate_reports(data, settings.report_dir)
+    paths += write_ci_formats(args, data, junit.gate_suites(data))
     if args.json:
         print(json.dumps(data, indent=2))
     if record.notes:
         print(record.note_text, file=out)
+    if record.wheel is not None:
+        for item in record.wheel.metadata_findings:
+            print(f"metadata {item.level}: {item.message}; change: {item.change}", file=out)
+        for hint in record.wheel.fix_hints:
+            print(f"fix hint {hint.module} ({hint.builder}): {hint.change}. {hint.warning}", file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
     print("report: " + ", ".join(str(path) for path in paths), file=out)
     if record.verdict == "error":
@@ -105,11 +119,5 @@ def write_gate_reports(record: Mapping[str, Any], report_dir: Path) -> list[Path
     """Write ``<run_id>.json``, ``.md`` and ``.html`` atomically; append the Markdown to ``$GITHUB_STEP_SUMMARY``
     when it is set (a warning, not a failure, when it cannot be written)."""
     paths = write_reports(record, report_dir, str(record["run_id"]), FORMATS)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as handle:
-                handle.write(render_gate_markdown(record) + "\n")
-        except OSError as exc:
-            print(f"ft-harness gate: warning: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc}", file=sys.stderr)
+    append_step_summary(render_gate_markdown(record), "gate")
     return paths

@@ -1,12 +1,14 @@
 """The release gate: a wheel in, a verdict record out.
 
-Pipeline: read and cross-check the wheel's tags (bad input: exit 2) -> interpreter fitness (exit 3) -> a
-fresh venv with the wheel and its dependencies installed (uv) -> :func:`~harness.pipeline.judge.judge` the
-matching targets against the installed code (one import audit of every extension module and top-level module
-the wheel installed and every target module, then the scenarios) -> throughput at a few thread counts -> the
-record, decided once. The venv lives in a temporary directory that is removed afterwards unless kept. The
-caller's PYTHONPATH is not passed on to any of the gate's child processes: it could put a source tree in
-front of the installed wheel, and the gate would then judge that tree instead.
+Pipeline: read and cross-check the wheel's tags (bad input: exit 2) -> interpreter fitness (exit 3) -> a fresh
+venv with the wheel and its dependencies installed (uv) -> :func:`~harness.pipeline.judge.judge` the matching
+targets against the installed code (one import audit of every extension module and top-level module the wheel
+installed and every target module, then the scenarios) -> throughput at a few thread counts -> the record,
+decided once -> the release evidence (the wheel's identity, its metadata findings against what was measured, a
+fix hint per module that re-enabled the GIL), which never changes the verdict. The venv lives in a temporary
+directory that is removed afterwards unless kept. The caller's PYTHONPATH is not passed on to any of the
+gate's child processes: it could put a source tree in front of the installed wheel, and the gate would then
+judge that tree instead.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from pathlib import Path
 from harness import HarnessError
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, judge, run_scenario
-from harness.pipeline.record import RunRecord, ThroughputPoint, WheelSection
+from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint, WheelSection
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
-from harness.wheel.tags import check_wheel, read_wheel
+from harness.wheel.fix_hints import hints_for_wheel
+from harness.wheel.metadata import Measured, read_metadata
+from harness.wheel.metadata import check_wheel as check_metadata
+from harness.wheel.tags import ask_interpreter, check_wheel, read_wheel
 from harness.wheel.venv import create_venv, install, installed_distribution
 
 THROUGHPUT_ROUNDS = 3
@@ -75,8 +80,29 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     decide(record)
     if not targets and record.verdict != "error":
         record.note(f"no target judges {info.distribution}: import audit only, no stress")
+    _record_release_evidence(ctx, record, wheel)
     record.duration_s = round(time.monotonic() - clock, 3)
     return record
+
+
+def _record_release_evidence(ctx: RunContext, record: RunRecord, wheel: WheelSection) -> None:
+    """What ``release`` matches this report by and checks, read after the verdict (which it never changes).
+    A failure here keeps the verdict and says so in a note; release will then not match the report."""
+    measured = Measured(
+        verdict=record.verdict,
+        gil_enabled_modules=tuple(r.module for r in record.imports if r.status == "gil-enabled"),
+        interpreter_version=record.interpreter.version if record.interpreter else "",
+    )
+    info = wheel.info
+    try:
+        platform = ask_interpreter(ctx.python, info.tags).platform
+        artifact = ArtifactIdentity.of(info, wheel.expected_abi, platform, measured.interpreter_version)
+        findings = check_metadata(read_metadata(info), measured)
+        hints = hints_for_wheel(info.path, measured.gil_enabled_modules)
+    except (HarnessError, OSError) as exc:
+        record.note(f"no release evidence recorded: {exc}")
+        return
+    wheel.artifact, wheel.metadata_findings, wheel.fix_hints = artifact, findings, hints
 
 
 def without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:

@@ -12,10 +12,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from harness import __version__
 from harness.audit import ImportResult
 from harness.engine.result import ScenarioResult
 from harness.interpreter.facts import InterpreterFacts
 from harness.settings import StressSettings
+from harness.wheel.fix_hints import FixHint
+from harness.wheel.metadata import Finding
 from harness.wheel.tags import WheelInfo
 from harness.wheel.venv import InstalledDistribution
 
@@ -39,9 +42,39 @@ class ThroughputPoint:
     on_failure: str = "unsafe"
 
 
+@dataclass(frozen=True)
+class ArtifactIdentity:
+    """What a release matches a gate report by: the very file (sha256, size), its tags and the ABI it was held
+    to, the platform and version of the interpreter that judged it, and this harness's version."""
+
+    file: str
+    sha256: str
+    size: int
+    distribution: str
+    version: str
+    tags: tuple[str, ...]
+    abi: str
+    platform: str | None
+    interpreter: str
+    harness_version: str = __version__
+
+    @classmethod
+    def of(cls, info: WheelInfo, abi: str, platform: str | None, interpreter_version: str) -> ArtifactIdentity:
+        """The identity of the wheel ``info`` as judged on an interpreter of ``platform`` and version."""
+        return cls(
+            file=info.path.name, sha256=info.sha256(), size=info.path.stat().st_size,
+            distribution=info.distribution, version=info.version, tags=tuple(sorted(str(t) for t in info.tags)),
+            abi=abi, platform=platform, interpreter=interpreter_version,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "tags": list(self.tags)}
+
+
 @dataclass
 class WheelSection:
-    """A gate run's wheel: what it claims, the ABI it was held to, the venv it went into and what it installed."""
+    """A gate run's wheel: what it claims, the ABI it was held to, the venv it went into and what it installed;
+    then the release evidence: its identity, the metadata findings and a fix hint per GIL-enabling module."""
 
     info: WheelInfo
     expected_abi: str
@@ -50,6 +83,9 @@ class WheelSection:
     venv_python: str | None = None
     venv_kept: bool = False
     installed: InstalledDistribution | None = None
+    artifact: ArtifactIdentity | None = None
+    metadata_findings: list[Finding] = field(default_factory=list)
+    fix_hints: list[FixHint] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         venv = None if self.venv_python is None else {"python": self.venv_python, "kept": self.venv_kept}
@@ -59,6 +95,9 @@ class WheelSection:
             "wheel": {**self.info.to_json(), "expected_abi": self.expected_abi},
             "venv": venv,
             **({"installed": self.installed.to_json()} if self.installed else {}),
+            **({"artifact": self.artifact.to_json()} if self.artifact else {}),
+            "metadata_findings": [f.to_json() for f in self.metadata_findings],
+            "fix_hints": [h.to_json() for h in self.fix_hints],
         }
 
 

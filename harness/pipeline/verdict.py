@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from harness import EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
-from harness.audit import ImportResult
 from harness.pipeline.record import RunRecord
 
 
@@ -24,8 +23,10 @@ class Verdict(NamedTuple):
     exit_code: int
 
 
-def unsafe_import(result: ImportResult, *, free_threading: bool = True) -> bool:
-    return result.status == "error" or (free_threading and result.status == "gil-enabled")
+def unsafe_import(status: str, *, free_threading: bool = True) -> bool:
+    """Whether an import with this status counts against the verdict (``gil-enabled`` only when judging
+    free threading)."""
+    return status == "error" or (free_threading and status == "gil-enabled")
 
 
 def unsafe_status(status: str, on_failure: str) -> bool:
@@ -49,7 +50,7 @@ def _decide(record: RunRecord) -> Verdict:
         return Verdict("error", EXIT_USAGE)
     free_threading = record.free_threading
     if (
-        any(unsafe_import(r, free_threading=free_threading) for r in record.imports)
+        any(unsafe_import(r.status, free_threading=free_threading) for r in record.imports)
         or any(unsafe_status(s.status, s.on_failure) for s in record.scenarios)
         or any(unsafe_status(p.status, p.on_failure) for p in record.throughput)
     ):

@@ -1,6 +1,7 @@
 """Reports: a run record's JSON form written as files, atomically, in the formats of :data:`RENDERERS`
 (JSON, Markdown from :mod:`~.markdown`, the gate's Markdown and HTML from :mod:`~.gate`); the texts a
-terminal shows are in :mod:`~.terminal`.
+terminal shows are in :mod:`~.terminal`; the release verdict's text, Markdown and HTML in :mod:`~.release`;
+JUnit XML and SARIF for CI in :mod:`~.junit` and :mod:`~.sarif`.
 
 Renderers take the record as written to the JSON file, so a report can be rendered again from that file.
 Each file is written to a temporary file in the same folder, then renamed, so a reader never sees half a
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -77,3 +79,17 @@ def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
         return [write_atomic(Path(folder) / name, text) for name, text in files.items()]
     except OSError as exc:
         raise UsageError(f"cannot write report to {folder}: {exc.strerror or exc}") from None
+
+
+def append_step_summary(markdown: str, command: str) -> None:
+    """Append a report's Markdown to ``$GITHUB_STEP_SUMMARY`` when it is set (a one-line warning naming
+    ``command``, not a failure, when it cannot be written)."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        return
+    try:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip("\n") + "\n\n")
+    except OSError as exc:
+        print(f"ft-harness {command}: warning: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc}",
+              file=sys.stderr)

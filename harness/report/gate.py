@@ -1,5 +1,6 @@
 """The gate's report formats: Markdown and one self-contained HTML page (inline CSS and an inline SVG chart of
-throughput against thread count), beside the JSON record.
+throughput against thread count), beside the JSON record; both end with the release evidence (the wheel's
+identity, its metadata findings and the fix hints), whose list renderers the release report shares.
 """
 
 from __future__ import annotations
@@ -50,7 +51,44 @@ def render_gate_markdown(record: Mapping[str, Any]) -> str:
         lines += ["### Throughput (ops/s by thread count)", ""]
         for name, points in series.items():
             lines.append(f"- `{name}`: " + ", ".join(f"{t} threads: {ops:,.0f}" for t, ops in points))
+        lines.append("")
+    artifact = record.get("artifact")
+    if artifact:
+        lines += ["### Release evidence", "", f"- sha256 `{artifact['sha256']}`, {artifact['size']} bytes, "
+                  f"ABI `{artifact['abi']}`", f"- gated on {artifact['platform']}, Python {artifact['interpreter']}, "
+                  f"ft-harness {artifact['harness_version']}", ""]
+    if record.get("metadata_findings"):
+        lines += ["### Metadata findings", "", *findings_markdown(record["metadata_findings"]), ""]
+    if record.get("fix_hints"):
+        lines += ["### Fix hints", "", *fix_hints_markdown(record["fix_hints"])]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def findings_markdown(findings: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One bullet per finding: level, rule, message and the exact change."""
+    return [f"- **{f['level']}** `{f['rule']}`: {f['message']}" + (f" — change: {f['change']}" if f.get("change")
+                                                                    else "") for f in findings]
+
+
+def fix_hints_markdown(hints: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One bullet per fix hint (module, builder, wheel when known, change), then the claim warning once."""
+    lines = [f"- `{h['module']}` ({h['builder']}" + (f", in {h['file']}" if h.get("file") else "")
+             + f"): {h['change']}" for h in hints]
+    return [*lines, "", f"> {hints[0]['warning']}"] if hints else []
+
+
+def findings_html(findings: Sequence[Mapping[str, Any]]) -> str:
+    """The findings as ``<li>`` items (``<li>none</li>`` when there are none)."""
+    items = "".join(f"<li><b>{_e(f['level'])}</b> <code>{_e(f['rule'])}</code>: {_e(f['message'])}"
+                    + (f"<br>change: <code>{_e(f['change'])}</code>" if f.get("change") else "") + "</li>"
+                    for f in findings)
+    return items or "<li>none</li>"
+
+
+def fix_hints_html(hints: Sequence[Mapping[str, Any]]) -> str:
+    """The fix hints as ``<li>`` items, each with the claim warning."""
+    return "".join(f"<li><code>{_e(h['module'])}</code> ({_e(h['builder'])}): {_e(h['change'])}<br><i>"
+                   f"{_e(h['warning'])}</i></li>" for h in hints)
 
 
 def render_html(record: Mapping[str, Any]) -> str:
@@ -118,6 +156,19 @@ def render_html(record: Mapping[str, Any]) -> str:
               "" if t["status"] == "passed" else t.get("rerun")) for t in throughput],
             status_column=3,
         ))
+    artifact = record.get("artifact")
+    if artifact:
+        parts += ["<h2>Release evidence</h2>", _key_values([
+            ("sha256", artifact["sha256"]),
+            ("size (bytes)", artifact["size"]),
+            ("ABI", artifact["abi"]),
+            ("gated on", f"{artifact['platform']}, Python {artifact['interpreter']}"),
+            ("ft-harness", artifact["harness_version"]),
+        ])]
+    if "metadata_findings" in record:
+        parts += ["<h2>Metadata findings</h2>", f"<ul>{findings_html(record['metadata_findings'])}</ul>"]
+    if record.get("fix_hints"):
+        parts += ["<h2>Fix hints</h2>", f"<ul>{fix_hints_html(record['fix_hints'])}</ul>"]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -1,6 +1,8 @@
 """The release fileset check: does a folder of wheels fill every expected interpreter x platform cell with
 exactly the right ABI? Cells are matched on the ABI tag (``cp314t`` is its own cell, never a ``cp314`` one)
 and on platform family + architecture (any manylinux/musllinux/macOS version; universal2 fills both Macs).
+A stable-ABI wheel fills the cells that can load it: ``abi3`` the GIL cells of its version and later,
+PEP 803's ``abi3t`` the free-threaded cells of 3.15 and later; where it cannot load, the cell says why.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from packaging.tags import Tag
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
 from harness import UsageError
-from harness.wheel.tags import WheelInfo, read_wheel
+from harness.wheel.tags import STABLE_FT_ABI, WheelInfo, loads_stable_ft_abi, read_wheel
 
 CellStatus = Literal["present", "missing", "wrong-abi"]
 
+_CPYTHON_MINOR_RE = re.compile(r"cp3(\d+)t?")
 _CELL_INTERPRETER_RE = re.compile(r"(?P<python>(?:cp|pp)\d{2,3})(?P<ft>t?)")
 _PLATFORM_FAMILIES = ("manylinux", "musllinux", "macosx", "linux", "win")
 _CELL_PLATFORM_RE = re.compile(rf"(?:{'|'.join(_PLATFORM_FAMILIES)})_[a-z0-9_]+|win32")
@@ -46,6 +49,10 @@ class Cell:
     def python_tag(self) -> str:
         return self.interpreter.rstrip("t")
 
+    @property
+    def free_threaded(self) -> bool:
+        return self.interpreter.endswith("t")
+
     def __str__(self) -> str:
         return f"{self.interpreter}-{self.platform}"
 
@@ -57,6 +64,7 @@ class CellResult:
     cell: Cell
     status: CellStatus
     wheels: list[str]
+    reason: str = ""
 
 
 @dataclass
@@ -128,23 +136,62 @@ def check(directory: Path, expected: Sequence[Cell]) -> FilesetReport:
             filled.update(exact)
             report.cells.append(CellResult(cell, "present", exact))
             continue
-        claiming = [w.path.name for w in wheels if _claims(w, cell)]
-        report.cells.append(CellResult(cell, "wrong-abi" if claiming else "missing", claiming))
+        claiming = [w for w in wheels if _claims(w, cell)]
+        reason = "; ".join(dict.fromkeys(r for w in claiming if (r := _refusal(w, cell))))
+        names = [w.path.name for w in claiming]
+        report.cells.append(CellResult(cell, "wrong-abi" if claiming else "missing", names, reason))
     report.unmatched = [w.path.name for w in wheels if w.path.name not in filled]
     return report
 
 
+def tag_fills(tag: Tag, cell: Cell) -> bool:
+    """Whether one wheel tag loads on the cell's interpreter and platform (exact ABI, or a stable ABI it loads)."""
+    if cell.platform not in platform_keys(tag.platform):
+        return False
+    if tag_interpreter(tag) == cell.interpreter:
+        return True
+    if not _stable_abi_in_reach(tag, cell):
+        return False
+    if tag.abi == STABLE_FT_ABI:
+        return loads_stable_ft_abi(cell.interpreter)
+    return tag.abi == "abi3" and not cell.free_threaded
+
+
+def _stable_abi_in_reach(tag: Tag, cell: Cell) -> bool:
+    """A stable-ABI tag for CPython 3.N reaches cells of CPython 3.N and later."""
+    tag_minor, cell_minor = _cpython_minor(tag.interpreter), _cpython_minor(cell.interpreter)
+    if tag.abi not in ("abi3", STABLE_FT_ABI) or tag_minor is None or cell_minor is None:
+        return False
+    return tag_minor <= cell_minor
+
+
+def _cpython_minor(python_tag: str) -> int | None:
+    match = _CPYTHON_MINOR_RE.fullmatch(python_tag)
+    return int(match[1]) if match else None
+
+
 def _fills(wheel: WheelInfo, cell: Cell) -> bool:
-    return any(
-        tag_interpreter(tag) == cell.interpreter and cell.platform in platform_keys(tag.platform) for tag in wheel.tags
-    )
+    return any(tag_fills(tag, cell) for tag in wheel.tags)
 
 
 def _claims(wheel: WheelInfo, cell: Cell) -> bool:
-    """Whether the wheel sits in the cell's slot by python tag and platform, whatever its ABI."""
+    """Whether the wheel sits in the cell's slot by python tag (or a stable ABI in reach) and platform."""
     return any(
-        tag.interpreter == cell.python_tag and cell.platform in platform_keys(tag.platform) for tag in wheel.tags
+        (tag.interpreter == cell.python_tag or _stable_abi_in_reach(tag, cell))
+        and cell.platform in platform_keys(tag.platform)
+        for tag in wheel.tags
     )
+
+
+def _refusal(wheel: WheelInfo, cell: Cell) -> str:
+    """Why a stable-ABI wheel in the cell's slot cannot load there ("" for a plain wrong ABI)."""
+    if STABLE_FT_ABI in wheel.abis and cell.free_threaded:
+        return f"abi3t loads only on free-threaded CPython 3.15 or later, not {cell.interpreter}"
+    if STABLE_FT_ABI in wheel.abis:
+        return f"abi3t is the free-threaded stable ABI; tag the wheel abi3.abi3t if it also loads on {cell.interpreter}"
+    if "abi3" in wheel.abis and cell.free_threaded:
+        return f"a free-threaded build ({cell.interpreter}) cannot load abi3 extensions; abi3t (3.15+) is theirs"
+    return ""
 
 
 def _is_sdist(name: str) -> bool:
@@ -174,6 +221,7 @@ def render(report: FilesetReport) -> str:
             detail = "no wheel"
         else:
             detail = f"no {result.cell.interpreter} wheel; the slot holds " + ", ".join(result.wheels)
+            detail += f" ({result.reason})" if result.reason else ""
         lines.append(f"{result.cell!s:<32} {marks[result.status]:<9} {detail}")
     lines.append("wheels matching no expected cell: " + (", ".join(report.unmatched) or "none"))
     if report.invalid:

@@ -6,6 +6,7 @@ the ABI suffix of every extension module inside. Every problem is bad input: a o
 from __future__ import annotations
 
 import email.parser
+import hashlib
 import re
 import subprocess
 import zipfile
@@ -20,13 +21,17 @@ from harness import UsageError
 from harness.interpreter.children import TIMEOUT_S, ask
 
 _MARKER = "FT-HARNESS-TAGS:"
-# Extension-module ABI markers: "mod.cpython-314t-x86_64-linux-gnu.so", "mod.cp314t-win_amd64.pyd", "mod.abi3.so".
+# Extension-module ABI markers: "mod.cpython-314t-x86_64-linux-gnu.so", "mod.cp314t-win_amd64.pyd", "mod.abi3.so",
+# and PEP 803's free-threaded stable ABI "mod.abi3t.so" (CPython 3.15+).
 _EXTENSION_ABI_RE = re.compile(
-    r"\.(?:cpython-(?P<cpython>\d+t?)-[^.]+|cp(?P<windows>\d+t?)-[^.]+|(?P<abi3>abi3))\.(?:so|pyd)$"
+    r"\.(?:cpython-(?P<cpython>\d+t?)-[^.]+|cp(?P<windows>\d+t?)-[^.]+|(?P<stable>abi3t?))\.(?:so|pyd)$"
 )
+STABLE_FT_ABI = "abi3t"
+STABLE_FT_FIRST_MINOR = 15  # PEP 803: abi3t exists from CPython 3.15 on
 
 # Runs inside the target interpreter with our ``packaging`` appended to its path (stdlib still wins) and the
-# wheel's tags as arguments; answers with the interpreter's own ABI (that of its most specific tag).
+# wheel's tags as arguments; answers with the interpreter's own ABI (that of its most specific tag) and its
+# platform (the first that names a family: manylinux/musllinux rather than the bare linux_<arch> tag).
 _ASK_SOURCE = f"""
 import json, sys
 sys.path.append(sys.argv[1])
@@ -35,6 +40,8 @@ tags = list(sys_tags())
 wanted = set(sys.argv[2:])
 print({_MARKER!r} + json.dumps({{
     "abi": tags[0].abi if tags else None,
+    "platform": next((t.platform for t in tags if not t.platform.startswith("linux_")),
+                     tags[0].platform if tags else None),
     "supported": sorted(str(t) for t in tags if str(t) in wanted),
 }}))
 """
@@ -58,6 +65,14 @@ class WheelInfo:
     def tag_text(self) -> str:
         return ", ".join(sorted(str(tag) for tag in self.tags))
 
+    def sha256(self) -> str:
+        """The hex sha256 of the wheel file: what ties a gate report to the very file a release ships."""
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
     def to_json(self) -> dict[str, object]:
         return {
             "path": str(self.path),
@@ -75,6 +90,7 @@ class InterpreterTags:
 
     abi: str
     supported: frozenset[str]
+    platform: str | None = None
 
 
 def read_wheel(path: Path) -> WheelInfo:
@@ -125,8 +141,9 @@ def is_extension_module(member: str) -> bool:
 
 
 def check_abi(info: WheelInfo, expected_abi: str) -> None:
-    """The wheel must carry exactly ``expected_abi`` and no other ABI tag."""
-    if info.abis == {expected_abi}:
+    """The wheel must carry exactly ``expected_abi`` and no other ABI tag (``abi3t`` may come with ``abi3``,
+    PEP 803's ``abi3.abi3t`` wheel that loads on both builds)."""
+    if info.abis == {expected_abi} or (expected_abi == STABLE_FT_ABI and info.abis == {"abi3", STABLE_FT_ABI}):
         return
     carried = ", ".join(sorted(info.abis))
     hint = ""
@@ -134,6 +151,11 @@ def check_abi(info: WheelInfo, expected_abi: str) -> None:
         hint = " (a GIL wheel offered to the free-threaded gate)"
     elif info.abis == {expected_abi + "t"}:
         hint = " (a free-threaded wheel offered to a GIL gate)"
+    elif STABLE_FT_ABI in info.abis:
+        first = f"3.{STABLE_FT_FIRST_MINOR}"
+        hint = f" (abi3t is the free-threaded stable ABI of CPython {first}+: it cannot load on {expected_abi})"
+    elif expected_abi.endswith("t") and "abi3" in info.abis:
+        hint = " (a free-threaded build cannot load abi3 extensions; PEP 803's abi3t is their stable ABI)"
     raise UsageError(f"{info.path.name} carries ABI tag {carried}, expected exactly {expected_abi}{hint}")
 
 
@@ -161,8 +183,8 @@ def extension_abi(member: str) -> str | None:
     match = _EXTENSION_ABI_RE.search(member)
     if match is None:
         return None
-    if match["abi3"]:
-        return "abi3"
+    if match["stable"]:
+        return match["stable"]
     return "cp" + (match["cpython"] or match["windows"])
 
 
@@ -176,7 +198,8 @@ def ask_interpreter(python: str, tags: frozenset[Tag]) -> InterpreterTags:
         raise UsageError(f"cannot ask {python} for its tags: {_one_line(exc)}") from None
     if answer.data is None or not answer.data["abi"]:
         raise UsageError(f"cannot ask {python} for its tags: {answer.last_error_line()}")
-    return InterpreterTags(abi=answer.data["abi"], supported=frozenset(answer.data["supported"]))
+    return InterpreterTags(abi=answer.data["abi"], supported=frozenset(answer.data["supported"]),
+                           platform=answer.data.get("platform"))
 
 
 def check_wheel(info: WheelInfo, *, python: str, expected_abi: str | None = None) -> str:
@@ -185,11 +208,25 @@ def check_wheel(info: WheelInfo, *, python: str, expected_abi: str | None = None
     ``expected_abi`` defaults to the interpreter's own ABI (``cp314t`` on 3.14t).
     """
     answer = ask_interpreter(python, info.tags)
-    abi = expected_abi or answer.abi
+    abi = expected_abi or gate_abi(info, answer.abi)
     check_abi(info, abi)
     check_installable(info, answer, python)
     check_extension_suffixes(info, abi)
     return abi
+
+
+def gate_abi(info: WheelInfo, interpreter_abi: str) -> str:
+    """The ABI a wheel is held to on an interpreter: its own ABI, or ``abi3t`` for a stable-ABI wheel on a
+    free-threaded CPython 3.15 or later (PEP 803)."""
+    if STABLE_FT_ABI in info.abis and loads_stable_ft_abi(interpreter_abi):
+        return STABLE_FT_ABI
+    return interpreter_abi
+
+
+def loads_stable_ft_abi(interpreter_abi: str) -> bool:
+    """Whether an interpreter ABI (``cp315t``) is a free-threaded CPython recent enough for ``abi3t``."""
+    match = re.fullmatch(r"cp3(\d+)t", interpreter_abi)
+    return match is not None and int(match[1]) >= STABLE_FT_FIRST_MINOR
 
 
 def _dist_info_dir(name: str, members: list[str], distribution: str) -> str:

@@ -15,11 +15,13 @@ def make_wheel(
     files: Mapping[str, bytes] | None = None,
     metadata_name: str | None = None,
     requires: Sequence[str] = (),
+    metadata_lines: Sequence[str] = (),
     omit: Sequence[str] = (),
 ) -> Path:
     """Write a wheel named ``filename``; its WHEEL ``Tag`` lines default to the tags the filename spells.
 
-    ``requires`` become ``Requires-Dist`` lines; ``omit`` leaves out dist-info files by name (``"RECORD"``).
+    ``requires`` become ``Requires-Dist`` lines, ``metadata_lines`` (``"Classifier: ..."``) more METADATA
+    lines; ``omit`` leaves out dist-info files by name (``"RECORD"``).
     """
     stem = filename[: -len(".whl")]
     name, version, *_, python, abi, platform = stem.split("-")
@@ -32,6 +34,7 @@ def make_wheel(
     content[f"{dist_info}/WHEEL"] = wheel_file.encode()
     metadata = f"Metadata-Version: 2.1\nName: {metadata_name or name}\nVersion: {version}\n"
     metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
+    metadata += "".join(f"{line}\n" for line in metadata_lines)
     content[f"{dist_info}/METADATA"] = metadata.encode()
     content[f"{dist_info}/RECORD"] = "".join(f"{member},,\n" for member in content).encode()
     content = {member: data for member, data in content.items() if member.rsplit("/", 1)[-1] not in omit}
