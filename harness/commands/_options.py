@@ -7,15 +7,16 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness import UsageError
 from harness import settings as settings_mod
 from harness.interpreter import find as interpreter_find
 from harness.interpreter.children import same_interpreter
 from harness.pipeline.context import Rerun
-from harness.report import junit, sarif, write_files
+from harness.report import check_writable, junit, sarif, write_files
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -83,3 +84,22 @@ def write_ci_formats(
         if target is not None:
             paths += write_files(target.parent, {target.name: text()})
     return paths
+
+
+def check_outputs(args: argparse.Namespace, report_dir: Path) -> None:
+    """Every folder this run will write to (the report folder, ``--junit``'s and ``--sarif``'s), created and
+    proven writable before any work: a bad one is exit 2 at once."""
+    check_writable(report_dir)
+    for target in (getattr(args, "junit", None), getattr(args, "sarif", None)):
+        if target is not None:
+            check_writable(target.parent)
+
+
+def write_or_say(command: str, write: Callable[[], list[Path]]) -> list[Path]:
+    """``write()``'s paths; when writing fails after all (the folder went away mid-run), one line on stderr says
+    where the report could not be written and the run goes on to print its findings and keep its verdict."""
+    try:
+        return write()
+    except UsageError as exc:
+        print(f"ft-harness {command}: error: report not written: {exc}", file=sys.stderr)
+        return []

@@ -18,10 +18,12 @@ from harness.commands._options import (
     add_ci_formats,
     add_common,
     add_settings,
+    check_outputs,
     python_of,
     rerun_with,
     settings_of,
     write_ci_formats,
+    write_or_say,
 )
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
@@ -77,6 +79,7 @@ def parse_thread_counts(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace) -> int:
     python = python_of(args)
     settings = settings_of(args)
+    check_outputs(args, settings.report_dir)
     options = GateOptions(
         wheel=args.wheel,
         expect_abi=args.expect_abi,
@@ -97,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"interpreter: {python}; seed: {settings.seed}", file=out, flush=True)
     record = run_gate(ctx, options)
     data = record.to_json()
-    paths = write_gate_reports(data, settings.report_dir)
-    paths += write_ci_formats(args, data, junit.gate_suites(data))
+    paths = write_or_say("gate", lambda: [*write_gate_reports(data, settings.report_dir),
+                                          *write_ci_formats(args, data, junit.gate_suites(data))])
     if args.json:
         print(json.dumps(data, indent=2))
     if record.notes:
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         for hint in record.wheel.fix_hints:
             print(f"fix hint {hint.module} ({hint.builder}): {hint.change}. {hint.warning}", file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
-    print("report: " + ", ".join(str(path) for path in paths), file=out)
+    if paths:
+        print("report: " + ", ".join(str(path) for path in paths), file=out)
     if record.verdict == "error":
         print(f"ft-harness gate: error: {record.note_text}", file=sys.stderr)
     return record.exit_code

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.commands._options import add_ci_formats, write_ci_formats
+from harness.commands._options import add_ci_formats, check_outputs, write_ci_formats, write_or_say
 from harness.pipeline.release import judge
 from harness.report import junit
 from harness.report.release import render_text, write_release_reports
@@ -38,9 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cells = [parse_cell(text) for text in args.expect]
+    check_outputs(args, args.report_dir)
     record = judge(args.directory, args.reports, cells, allow_imports_only=args.allow_imports_only)
     print(render_text(record))
-    paths = write_release_reports(record, args.report_dir)
-    paths += write_ci_formats(args, record, junit.release_suites(record))
-    print("report: " + ", ".join(str(p) for p in paths))
+    paths = write_or_say("release", lambda: [*write_release_reports(record, args.report_dir),
+                                             *write_ci_formats(args, record, junit.release_suites(record))])
+    if paths:
+        print("report: " + ", ".join(str(p) for p in paths))
     return record["exit_code"]

@@ -11,7 +11,15 @@ import json
 import sys
 from typing import TextIO
 
-from harness.commands._options import add_common, add_settings, python_of, settings_of, stress_rerun
+from harness.commands._options import (
+    add_common,
+    add_settings,
+    check_outputs,
+    python_of,
+    settings_of,
+    stress_rerun,
+    write_or_say,
+)
 from harness.interpreter.facts import InterpreterFacts, probe
 from harness.pipeline.context import Progress, RunContext
 from harness.pipeline.judge import judge
@@ -41,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     python = python_of(args)
     settings = settings_of(args)
+    check_outputs(args, settings.report_dir)
     target = resolve_target(args.target)
     target = dataclasses.replace(target, scenarios=select_scenarios(target, args.scenario))
     facts = probe(python)
@@ -56,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
                          progress=lambda line: print(line, file=out, flush=True))
     record = run_stress(ctx, target, import_audit=not args.no_import_audit)
     data = record.to_json()
-    paths = write_reports(data, settings.report_dir, record.run_id, REPORT_FORMATS)
+    paths = write_or_say("stress", lambda: write_reports(data, settings.report_dir, record.run_id, REPORT_FORMATS))
     if args.json:
         print(json.dumps(data, indent=2))
     else:
         _print_summary(record, out)
-    print(f"report: {paths[0]}", file=out)
+    if paths:
+        print(f"report: {paths[0]}", file=out)
     if record.verdict == "error":
         print(f"ft-harness stress: error: {record.note_text}", file=sys.stderr)
     return record.exit_code

@@ -78,7 +78,24 @@ def write_files(folder: Path, files: Mapping[str, str]) -> list[Path]:
     try:
         return [write_atomic(Path(folder) / name, text) for name, text in files.items()]
     except OSError as exc:
-        raise UsageError(f"cannot write report to {folder}: {exc.strerror or exc}") from None
+        raise _unwritable(folder, exc) from None
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and write (then remove) a file in it: a front end calls this for every output
+    location before any work, so a bad one is a one-line usage error at once, not after the run."""
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise UsageError(f"cannot write report to {folder}: it is a file, not a folder")
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise _unwritable(folder, exc) from None
+
+
+def _unwritable(folder: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write report to {folder}: {exc.strerror or exc}")
 
 
 def append_step_summary(markdown: str, command: str) -> None:

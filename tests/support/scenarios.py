@@ -7,8 +7,10 @@ free-threaded builds alike, within a round or two.
 from __future__ import annotations
 
 import ctypes
+import shutil
 import threading
 import time
+from pathlib import Path
 
 from harness.engine import Race, stateful
 
@@ -120,3 +122,15 @@ SharedTally = stateful(UnsafeTally, _add, shared=True, check=_all_calls_counted)
 PerThreadTally = stateful(UnsafeTally, _add, shared=False, check=_all_calls_counted)
 
 RaceQuietAndRaise = Race(quiet, raises_in_one_thread)
+
+
+class LostUpdateLosingItsReportDir(LostUpdate):
+    """:class:`LostUpdate` that, while it runs, replaces the working directory's ``reports`` folder with a file:
+    the report can no longer be written when the run ends."""
+
+    def setup(self) -> None:
+        super().setup()
+        reports = Path("reports")
+        if reports.is_dir():
+            shutil.rmtree(reports)
+            reports.write_text("not a folder any more\n")

@@ -1,0 +1,41 @@
+"""No failure loses its evidence (issue 15), end to end in a subprocess: output folders checked before any work,
+findings printed when the report cannot be written at the end, interrupted runs leaving a partial report, the
+gate's terminal output, crash dumps and the small things a new user meets."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.test_cli_core import ALLOW, SMALL, harness
+
+SLOW = ["--threads", "2", "--rounds", "100000", "--iterations", "20", "--timeout", "30", "--seed", "5"]
+
+
+def test_a_report_dir_under_a_file_is_exit_2_before_any_stress(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    started = time.monotonic()
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:LockedCounter", *SLOW, *ALLOW,
+                   "--report-dir", "file/reports")
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == "ft-harness stress: error: cannot write report to file/reports: Not a directory"
+    assert "scenario" not in proc.stdout and "interpreter" not in proc.stdout
+    assert elapsed < 2.0, f"took {elapsed:.1f} s (measured while other work ran)"
+
+
+def test_a_junit_file_in_an_unwritable_place_is_exit_2_before_the_gate_reads_the_wheel(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    proc = harness(tmp_path, "gate", "--wheel", "missing.whl", "--junit", "file/junit.xml")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == "ft-harness gate: error: cannot write report to file: it is a file, not a folder"
+
+
+def test_a_report_that_cannot_be_written_at_the_end_keeps_the_findings_and_the_verdict(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:LostUpdateLosingItsReportDir",
+                   *SMALL, *ALLOW)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED LostUpdateLosingItsReportDir" in proc.stdout and "rerun: " in proc.stdout
+    assert "AssertionError" in proc.stdout and "verdict: unsafe (exit 1)" in proc.stdout
+    assert "ft-harness stress: error: report not written: cannot write report to reports" in proc.stderr
+    assert "report: " not in proc.stdout
