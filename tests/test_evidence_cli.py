@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.support.markers import needs_free_threading
 from tests.test_cli_core import ALLOW, SMALL, harness
+from tests.test_gate import tiny_wheel
 
 SLOW = ["--threads", "2", "--rounds", "100000", "--iterations", "20", "--timeout", "30", "--seed", "5"]
 
@@ -39,3 +41,36 @@ def test_a_report_that_cannot_be_written_at_the_end_keeps_the_findings_and_the_v
     assert "AssertionError" in proc.stdout and "verdict: unsafe (exit 1)" in proc.stdout
     assert "ft-harness stress: error: report not written: cannot write report to reports" in proc.stderr
     assert "report: " not in proc.stdout
+
+
+RACY = b"""
+import time
+
+
+class LostUpdate:
+    def setup(self):
+        self.count = 0
+
+    def step(self, thread_index, iteration):
+        seen = self.count
+        time.sleep(0)
+        self.count = seen + 1
+
+    def verify(self):
+        assert self.count == self.threads * self.iterations, f"lost updates: counted {self.count}"
+"""
+
+
+@needs_free_threading
+def test_the_gate_prints_each_failure_with_its_rerun_and_a_summary_table(tmp_path: Path) -> None:
+    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"", "demo/racy.py": RACY})
+    proc = harness(tmp_path, "gate", "--wheel", str(wheel), "--target", "demo.racy:LostUpdate", *SMALL)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("FAILED LostUpdate (2 threads x 20 iterations x 2 rounds)") for line in lines)
+    assert any("AssertionError: lost updates: counted" in line for line in lines)
+    (rerun,) = [line for line in lines if line.startswith("    rerun: ")]
+    assert "-m harness gate --wheel" in rerun and "--scenario LostUpdate" in rerun and "--seed 11" in rerun
+    header = next(i for i, line in enumerate(lines) if line.startswith("scenario  "))
+    assert lines[header].split() == ["scenario", "status", "threads", "x", "iterations", "x", "rounds", "time", "ops/s"]
+    assert lines[header + 1].split()[:2] == ["LostUpdate", "failed"]

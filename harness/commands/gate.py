@@ -29,6 +29,7 @@ from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
+from harness.report.terminal import failures_and_table
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -104,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
                                           *write_ci_formats(args, data, junit.gate_suites(data))])
     if args.json:
         print(json.dumps(data, indent=2))
+    for line in failures_and_table(record.scenarios):
+        print(line, file=out)
     if record.notes:
         print(record.note_text, file=out)
     if record.wheel is not None:

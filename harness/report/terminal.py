@@ -1,6 +1,6 @@
 """What a terminal shows of scenario results: the status label, a failed scenario's errors with their first
-tracebacks (one length limit for every text), the stress command's per-scenario summary and the ``ft_stress``
-fixture's failure message."""
+tracebacks (one length limit for every text), the stress command's per-scenario summary, the gate's failures and
+summary table, and the ``ft_stress`` fixture's failure message."""
 
 from __future__ import annotations
 
@@ -41,6 +41,23 @@ def scenario_summary(result: ScenarioResult) -> list[str]:
     if result.status != "passed":
         lines += [f"    {result.detail}", *error_lines(result, "    "), f"    rerun: {result.rerun}"]
     return lines
+
+
+def failures_and_table(results: Sequence[ScenarioResult]) -> list[str]:
+    """What the gate prints at the end: each scenario that did not pass as ``stress`` prints it (its errors, first
+    traceback lines, rerun command), then one table row per scenario."""
+    lines = [line for result in results if result.status != "passed" for line in scenario_summary(result)]
+    if not results:
+        return lines
+    rows = [("scenario", "status", "threads x iterations x rounds", "time", "ops/s")]
+    rows += [
+        (r.name, status_label(r.status, r.on_failure), f"{r.threads} x {r.iterations} x {r.rounds}",
+         f"{r.duration_s:.2f} s", f"{r.ops_per_s:.0f}" if r.ops_per_s else "-")
+        for r in results
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return [*lines, *("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                      for row in rows)]
 
 
 def fixture_failure(result: ScenarioResult, *, test_rerun: str, runs_alone: bool) -> str:
