@@ -14,6 +14,8 @@ EXIT_UNSAFE = 1
 EXIT_USAGE = 2
 EXIT_UNFIT = 3
 EXIT_NOT_GATED = 4  # release only: nothing failed, but a free-threaded cell has no safe gate report
+# A run stopped by a signal exits as a shell reports a process killed by it: 128 + the signal number.
+EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class HarnessError(Exception):
@@ -26,6 +28,16 @@ class UsageError(HarnessError):
     """Bad flag, bad value, unknown target or unreadable input (exit 2)."""
 
     exit_code = EXIT_USAGE
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (raised in the main thread by the command line's signal handler); the run
+    writes what it has, marked interrupted, and exits with :data:`EXIT_INTERRUPTED` of the signal."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = EXIT_INTERRUPTED[signal_name]
 
 
 class UnfitError(HarnessError):

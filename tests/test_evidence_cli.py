@@ -4,11 +4,18 @@ gate's terminal output, crash dumps and the small things a new user meets."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.markers import needs_free_threading
-from tests.test_cli_core import ALLOW, SMALL, harness
+from tests.test_cli_core import ALLOW, REPO_ROOT, SMALL, harness, only_report
 from tests.test_gate import tiny_wheel
 
 SLOW = ["--threads", "2", "--rounds", "100000", "--iterations", "20", "--timeout", "30", "--seed", "5"]
@@ -74,3 +81,45 @@ def test_the_gate_prints_each_failure_with_its_rerun_and_a_summary_table(tmp_pat
     header = next(i for i, line in enumerate(lines) if line.startswith("scenario  "))
     assert lines[header].split() == ["scenario", "status", "threads", "x", "iterations", "x", "rounds", "time", "ops/s"]
     assert lines[header + 1].split()[:2] == ["LostUpdate", "failed"]
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL" and not k.startswith("FT_HARNESS_")}
+    return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=tmp_path,
+                            env={**env, "PYTHONPATH": str(REPO_ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_after_2_s_leaves_a_json_report_marked_interrupted(
+    tmp_path: Path, signum: signal.Signals, exit_code: int
+) -> None:
+    proc = _start(tmp_path, "stress", "--target", "tests.support.scenarios:LockedCounter", *SLOW, *ALLOW)
+    time.sleep(2.0)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == exit_code, out + err
+    assert err.strip().splitlines()[-1] == f"ft-harness stress: interrupted by {signum.name}"
+    report = only_report(tmp_path)
+    assert (report["verdict"], report["exit_code"]) == ("interrupted", exit_code)
+    assert report["interrupted"]["signal"] == signum.name
+    # Under load the signal may land in the import audit or in the scenario: either is named as unfinished.
+    assert report["interrupted"]["unfinished"] in (["LockedCounter"], ["import audit", "LockedCounter"])
+    assert report["interrupted"]["finished"] == [] and "interrupted by" in report["note"]
+
+
+def test_sigterm_ends_the_isolated_scenario_child_too(tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    (tmp_path / "python").symlink_to(sys.executable)  # another path: the scenario runs in a child process
+    proc = _start(tmp_path, "stress", "--target", "tests.support.scenarios:RecordsItsPidAndHangs",
+                  "--threads", "2", "--rounds", "1", "--iterations", "1", "--timeout", "60", "--stall", "60",
+                  "--python", str(tmp_path / "python"), *ALLOW)
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, out + err
+    child = int(marker.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)

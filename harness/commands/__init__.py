@@ -7,11 +7,15 @@ options and sets ``run`` (``args -> exit code``) as the parser default.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import NoReturn
 
-from harness import EXIT_USAGE, HarnessError, __version__
+from harness import EXIT_USAGE, HarnessError, Interrupted, __version__
 
 PROG = "ft-harness"
 
@@ -36,13 +40,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`~harness.Interrupted` in the main thread while a command runs, so the
+    run can write a partial report; the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, raise_interrupted) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with signals_interrupt():
+            return args.run(args)
     except HarnessError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signal_name = getattr(exc, "signal_name", "SIGINT")
+        print(f"{PROG} {args.command}: interrupted by {signal_name}", file=sys.stderr)
+        return Interrupted(signal_name).exit_code

@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         print("report: " + ", ".join(str(path) for path in paths), file=out)
     if record.verdict == "error":
         print(f"ft-harness gate: error: {record.note_text}", file=sys.stderr)
+    elif record.interrupted is not None:
+        print(f"ft-harness gate: interrupted by {record.interrupted.signal}", file=sys.stderr)
     return record.exit_code
 
 

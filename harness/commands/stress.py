@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {paths[0]}", file=out)
     if record.verdict == "error":
         print(f"ft-harness stress: error: {record.note_text}", file=sys.stderr)
+    elif record.interrupted is not None:
+        print(f"ft-harness stress: interrupted by {record.interrupted.signal}", file=sys.stderr)
     return record.exit_code
 
 

@@ -91,6 +91,10 @@ def _run_child(cmd: list[str], env: dict[str, str], out: Any, err: Any, kill_aft
     timer.start()
     try:
         returncode = proc.wait()
+    except BaseException:  # SIGINT/SIGTERM in the parent: the child goes too
+        proc.kill()
+        proc.wait()
+        raise
     finally:
         timer.cancel()
     return None if killed.is_set() else returncode

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import HarnessError
+from harness import HarnessError, Interrupted
 from harness.pipeline.context import RunContext
-from harness.pipeline.judge import check_fitness, judge, run_scenario
+from harness.pipeline.judge import check_fitness, interrupted, judge, run_scenario
 from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint, WheelSection
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
@@ -77,6 +77,9 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
             _judge_installed(ctx, record, wheel, options, targets)
         except HarnessError as exc:
             record.fail(exc.exit_code, str(exc))
+        except (Interrupted, KeyboardInterrupt) as exc:
+            if record.interrupted is None:
+                interrupted(record, exc, targets)
     decide(record)
     if not targets and record.verdict != "error":
         record.note(f"no target judges {info.distribution}: import audit only, no stress")

@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
-from harness import HarnessError
+from harness import HarnessError, Interrupted
 from harness.audit import audit
 from harness.engine import load_ref, run_in_process
 from harness.engine.isolation import run_isolated
@@ -61,9 +61,23 @@ def judge(
                         ctx.progress(f"scenario {spec.name}: {result.status}")
     except HarnessError as exc:
         record.fail(exc.exit_code, str(exc))
+    except (Interrupted, KeyboardInterrupt) as exc:
+        interrupted(record, exc, targets, import_audit=import_audit)
     record.duration_s = round(record.duration_s + time.monotonic() - clock, 3)
     decide(record)
     return record
+
+
+def interrupted(
+    record: RunRecord, exc: Interrupted | KeyboardInterrupt, targets: Sequence[Target], *, import_audit: bool = True
+) -> None:
+    """Mark ``record`` interrupted by ``exc``'s signal: the scenarios of ``targets`` without a result are the
+    unfinished ones (and the import audit, when it was under way)."""
+    finished = {(s.target, s.name) for s in record.scenarios}
+    unfinished = [spec.name for t in targets for spec in t.scenarios if (t.name, spec.name) not in finished]
+    if import_audit and not record.imports and record.fit:
+        unfinished.insert(0, "import audit")
+    record.interrupt(getattr(exc, "signal_name", "SIGINT"), unfinished)
 
 
 def _audit(ctx: RunContext, record: RunRecord, modules: list[str]) -> bool:

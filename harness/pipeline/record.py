@@ -109,6 +109,14 @@ class HarnessFailure:
     message: str
 
 
+@dataclass(frozen=True)
+class Interruption:
+    """The signal that stopped a run, and what it had not finished (scenarios by name, or a stage)."""
+
+    signal: str
+    unfinished: tuple[str, ...]
+
+
 @dataclass
 class RunRecord:
     """Everything one run found; ``verdict``/``exit_code`` are set once, by :func:`~harness.pipeline.verdict.decide`."""
@@ -127,6 +135,7 @@ class RunRecord:
     throughput: list[ThroughputPoint] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure: HarnessFailure | None = None
+    interrupted: Interruption | None = None
     wheel: WheelSection | None = None
     verdict: str = "error"
     exit_code: int = 0
@@ -147,6 +156,11 @@ class RunRecord:
         """Record a usage or environment problem met mid-run; the verdict becomes "error" with its exit code."""
         self.failure = HarnessFailure(exit_code, message)
         self.note(message)
+
+    def interrupt(self, signal_name: str, unfinished: list[str]) -> None:
+        """Record that a signal stopped the run before ``unfinished`` was done (the finished results stay)."""
+        self.interrupted = Interruption(signal_name, tuple(unfinished))
+        self.note(f"interrupted by {signal_name}: not finished: {', '.join(unfinished) or 'nothing'}")
 
     @property
     def note_text(self) -> str:
@@ -169,6 +183,10 @@ class RunRecord:
             "imports": [asdict(r) for r in self.imports],
             "scenarios": [asdict(r) for r in self.scenarios],
             "throughput": [asdict(p) for p in self.throughput],
+            "interrupted": None if self.interrupted is None else {
+                "signal": self.interrupted.signal, "unfinished": list(self.interrupted.unfinished),
+                "finished": [s.name for s in self.scenarios],
+            },
             **(self.wheel.to_json() if self.wheel else {}),
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": self.duration_s,

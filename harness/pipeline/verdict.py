@@ -1,5 +1,6 @@
-"""The verdict: the one place a run record becomes "safe" / "unsafe" / "error" and an exit code.
+"""The verdict: the one place a run record becomes "safe" / "unsafe" / "error" / "interrupted" and an exit code.
 
+A run stopped by SIGINT or SIGTERM is "interrupted" (exit 130 or 143), whatever it had found so far.
 A usage or environment problem met mid-run decides by itself (its exit code), and so does an unfit
 interpreter (exit 3). A module that cannot be found makes the run bad input (exit 2) whatever else happened.
 Otherwise any import that raised, any module that turned the GIL on (when judging free-threading), any crash
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from harness import EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
+from harness import EXIT_INTERRUPTED, EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
 from harness.pipeline.record import RunRecord
 
 
@@ -42,6 +43,8 @@ def decide(record: RunRecord) -> Verdict:
 
 
 def _decide(record: RunRecord) -> Verdict:
+    if record.interrupted is not None:
+        return Verdict("interrupted", EXIT_INTERRUPTED[record.interrupted.signal])
     if record.failure is not None:
         return Verdict("error", record.failure.exit_code)
     if not record.fit:

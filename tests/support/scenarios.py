@@ -7,6 +7,7 @@ free-threaded builds alike, within a round or two.
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import threading
 import time
@@ -134,3 +135,13 @@ class LostUpdateLosingItsReportDir(LostUpdate):
         if reports.is_dir():
             shutil.rmtree(reports)
             reports.write_text("not a folder any more\n")
+
+
+class RecordsItsPidAndHangs:
+    """Writes its process id to ``child.pid`` in the working directory, then every step blocks forever."""
+
+    def setup(self) -> None:
+        Path("child.pid").write_text(str(os.getpid()))
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        threading.Event().wait()
