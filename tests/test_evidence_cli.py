@@ -110,10 +110,9 @@ def test_a_signal_after_2_s_leaves_a_json_report_marked_interrupted(
 
 def test_sigterm_ends_the_isolated_scenario_child_too(tmp_path: Path) -> None:
     marker = tmp_path / "child.pid"
-    (tmp_path / "python").symlink_to(sys.executable)  # another path: the scenario runs in a child process
     proc = _start(tmp_path, "stress", "--target", "tests.support.scenarios:RecordsItsPidAndHangs",
                   "--threads", "2", "--rounds", "1", "--iterations", "1", "--timeout", "60", "--stall", "60",
-                  "--python", str(tmp_path / "python"), *ALLOW)
+                  *ALLOW)
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -123,3 +122,29 @@ def test_sigterm_ends_the_isolated_scenario_child_too(tmp_path: Path) -> None:
     child = int(marker.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_a_segfault_report_carries_the_dump_from_its_file_and_says_which_threads_it_shows(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:segfault", *SMALL, *ALLOW)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (scenario,) = only_report(tmp_path)["scenarios"]
+    dump = scenario["errors"][0]["first_traceback"]
+    assert scenario["status"] == "crashed" and dump.startswith("Fatal Python error: Segmentation fault")
+    assert " in segfault\n" in dump  # the crashing thread's Python stack
+    if "<Cannot show all threads while the GIL is disabled>" in dump:
+        assert scenario["detail"].endswith("faulthandler dump of the crashing thread in errors "
+                                           "(with the GIL disabled it cannot show the others)")
+    else:
+        assert scenario["detail"].endswith("faulthandler dump of every thread in errors")
+        assert dump.count("Thread 0x") + dump.count("Current thread 0x") >= 3  # 2 workers and the engine's thread
+
+
+def test_an_empty_dump_says_so_and_why(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:exits_quietly", *SMALL, *ALLOW)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (scenario,) = only_report(tmp_path)["scenarios"]
+    assert scenario["status"] == "crashed"
+    assert scenario["detail"].startswith("the scenario's process exited with status 0 before writing its result; "
+                                         "no faulthandler dump: ")
+    assert "os._exit()" in scenario["detail"] and "os._exit()" in proc.stdout
+    assert scenario["errors"][0]["first_traceback"].startswith("(no faulthandler dump: ")

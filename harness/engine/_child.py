@@ -43,8 +43,11 @@ def _execute(request: dict) -> dict:
 
 def main(request_path: str) -> None:
     request = json.loads(Path(request_path).read_text(encoding="utf-8"))
-    faulthandler.enable(all_threads=True)
-    faulthandler.dump_traceback_later(request["watchdog_s"], exit=True)
+    # A file of its own, unbuffered, that the parent reads after the child is gone: faulthandler writes every
+    # thread's stack straight to its descriptor, so nothing is lost in a pipe or mixed into the scenario's output.
+    dump = open(request["dump_path"], "wb", buffering=0)  # noqa: SIM115 - open until the process ends
+    faulthandler.enable(file=dump, all_threads=True)
+    faulthandler.dump_traceback_later(request["watchdog_s"], exit=True, file=dump)
     payload = _execute(request)
     faulthandler.cancel_dump_traceback_later()
     result_path = Path(request["result_path"])

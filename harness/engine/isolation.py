@@ -52,6 +52,7 @@ def run_isolated(
             "settings": settings.to_json(),
             "watchdog_s": settings.timeout_s + WATCHDOG_GRACE_S,
             "result_path": str(folder / "result.json"),
+            "dump_path": str(folder / "faulthandler.txt"),
         }
         (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
         started = time.monotonic()
@@ -67,10 +68,11 @@ def run_isolated(
             stderr = _tail(err)
             stdout = _tail(out)
         payload = _read_json(folder / "result.json")
+        dump = _read_text(folder / "faulthandler.txt")
     base = _base_result(name, target_name, on_failure, settings, elapsed)
     if payload is not None:
         return _from_payload(payload, base)
-    return _death_result(base, returncode, stderr, stdout)
+    return _death_result(base, returncode, dump, stderr or stdout)
 
 
 def _run_child(cmd: list[str], env: dict[str, str], out: Any, err: Any, kill_after_s: float) -> int | None:
@@ -107,6 +109,13 @@ def _tail(handle: Any) -> str:
     return handle.read().decode("utf-8", "replace")
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -135,20 +144,45 @@ def _from_payload(payload: dict[str, Any], base: ScenarioResult) -> ScenarioResu
     return ScenarioResult(**data)
 
 
-def _death_result(base: ScenarioResult, returncode: int | None, stderr: str, stdout: str) -> ScenarioResult:
-    """The child died without a result: killed by a signal (crashed), or a watchdog fired (timeout)."""
-    output = stderr.strip() or stdout.strip() or "(no output)"
-    watchdog = returncode is not None and returncode > 0 and "Timeout (" in stderr
+def _death_result(base: ScenarioResult, returncode: int | None, dump: str, output: str) -> ScenarioResult:
+    """The child died without a result: killed by a signal (crashed), or a watchdog fired (timeout). The error
+    text is the faulthandler dump of every thread, then the child's own last output; an empty dump says why."""
+    watchdog = returncode is not None and returncode > 0 and "Timeout (" in dump
     if returncode is None or watchdog:
         base.status = "timeout"
         kind = "Timeout"
-        base.detail = "the scenario hung (child stopped by its watchdog); stacks of every thread in errors"
+        base.detail = "the scenario hung (child stopped by its watchdog); " + (
+            "stacks of every thread in errors" if dump else "no stacks: the child was killed before its watchdog fired")
     else:
         base.status = "crashed"
         how = exit_description(returncode)
         kind = how.removeprefix("killed by ") if returncode < 0 else "ChildExit"
-        base.detail = f"the scenario's process {how}; faulthandler dump in errors"
+        base.detail = f"the scenario's process {how} before writing its result; " + (
+            _dump_scope(dump) if dump else f"no faulthandler dump: {_no_dump(returncode)}")
+    text = dump or f"(no faulthandler dump: {_no_dump(returncode)})"
+    if output.strip():
+        text += "\n\nthe child's last output:\n" + output.strip()
     base.failures = 1
-    base.errors = [ErrorSummary(kind, 1, output)]
+    base.errors = [ErrorSummary(kind, 1, text)]
     base.time_to_first_failure_s = base.duration_s
     return base
+
+
+def _dump_scope(dump: str) -> str:
+    """Which threads the dump shows: on a crash with the GIL disabled, CPython's faulthandler can show only the
+    crashing thread (it says so in the dump)."""
+    if "<Cannot show all threads" in dump:
+        return "faulthandler dump of the crashing thread in errors (with the GIL disabled it cannot show the others)"
+    return "faulthandler dump of every thread in errors"
+
+
+def _no_dump(returncode: int | None) -> str:
+    """Why faulthandler wrote nothing for a child that ended this way."""
+    if returncode is None:
+        return "the parent killed the child (SIGKILL) after its deadline"
+    if returncode >= 0:
+        return ("faulthandler writes only on a fatal signal or its watchdog, and the process exited by itself "
+                "(os._exit() or exit() from C code in the scenario)")
+    if returncode == -9:
+        return "SIGKILL cannot be caught (the OOM killer or another process?)"
+    return "the process died before faulthandler could write (a signal it does not handle, or a corrupted stack)"
