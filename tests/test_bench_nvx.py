@@ -44,6 +44,7 @@ def test_quick_profile_prints_every_section(quick_run) -> None:
     for title in ("Throughput", "Our NVX at each SIMD level", "Cost of one call", "Masking one frame", "Thread scaling",
                   "Targets"):
         assert title in done.stdout
+    assert "issue" not in done.stdout  # section titles are for users, not the project's tracker
     assert "reports: " in done.stdout
 
 

@@ -4,6 +4,7 @@ gate's terminal output, crash dumps and the small things a new user meets."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -148,3 +149,51 @@ def test_an_empty_dump_says_so_and_why(tmp_path: Path) -> None:
                                          "no faulthandler dump: ")
     assert "os._exit()" in scenario["detail"] and "os._exit()" in proc.stdout
     assert scenario["errors"][0]["first_traceback"].startswith("(no faulthandler dump: ")
+
+
+def test_stress_writes_html_too_and_says_1_thread_not_1_threads(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:quiet", "--threads", "1", "--rounds", "1",
+                   "--iterations", "1", *ALLOW)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(1 scenario)" in proc.stdout and "PASSED quiet (1 thread x 1 iteration x 1 round)" in proc.stdout
+    written = {path.suffix for path in (tmp_path / "reports").iterdir()}
+    assert written == {".json", ".md", ".html"}
+    (markdown,) = (tmp_path / "reports").glob("*.md")
+    assert "GIL forced: no" in markdown.read_text() and "None" not in markdown.read_text()
+    (page,) = (tmp_path / "reports").glob("*.html")
+    assert "<h1>ft-harness stress: tests.support.scenarios:quiet</h1>" in page.read_text()
+    assert "Wheel" not in page.read_text()
+
+
+def test_another_interpreters_harness_path_is_removed_at_exit(tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "python").symlink_to(sys.executable)  # another path: children see only the harness package
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:quiet", "--python",
+                   str(tmp_path / "python"), *SMALL, *ALLOW, env={"TMPDIR": str(tmp_path / "tmp")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASSED quiet" in proc.stdout
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("autobahn") is not None, reason="autobahn is installed here")
+def test_a_built_in_target_whose_package_is_missing_is_one_line_saying_how_to_install_it(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "autobahn")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        "ft-harness stress: error: target autobahn needs autobahn, which the interpreter cannot import: install it "
+        "with pip install 'ft-harness[autobahn]' (from a checkout: uv sync --extra autobahn, or "
+        "pip install '.[autobahn]')")
+    assert "not-found" not in proc.stdout
+
+
+def test_json_callers_get_input_errors_on_stdout(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "nope", "--json")
+    assert proc.returncode == 2
+    answer = json.loads(proc.stdout)
+    assert answer["exit_code"] == 2 and answer["command"] == "stress" and "unknown target 'nope'" in answer["error"]
+
+
+def test_extra_arguments_are_blamed_on_the_subcommand(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "gate", "--wheel", "a.whl", "b.whl")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "ft-harness gate: error: unrecognized arguments: b.whl"

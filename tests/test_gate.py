@@ -129,6 +129,18 @@ def test_throughput_chart_draws_one_line_per_scenario() -> None:
     assert "No throughput" in throughput_svg([])
 
 
+def test_throughput_chart_has_a_log_axis_so_slow_and_fast_scenarios_are_both_readable() -> None:
+    rows = [{"target": "t", "scenario": name, "threads": threads, "ops_per_s": ops, "status": "passed"}
+            for name, ops in (("slow", 85.0), ("fast", 200_000.0)) for threads in (1, 2)]
+    svg = throughput_svg(rows, height=360)
+    top, bottom = 20, 360 - 50
+    heights = {float(part.split('"')[1]) for part in svg.split(' cy=')[1:]}
+    assert len(heights) == 2
+    slow_y = max(heights)  # lower on the page
+    assert slow_y < bottom - 0.1 * (bottom - top), f"the 85 ops/s line sits at the bottom ({slow_y} of {bottom})"
+    assert ">100<" in svg and ">1,000,000<" in svg and "ops/s (log)" in svg
+
+
 def record_for_report(**changes: object) -> dict:
     record = {
         "run_id": "gate-demo-test",

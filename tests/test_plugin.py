@@ -151,7 +151,7 @@ def test_lost(ft_stress):
     result = pytester.runpytest(*SMALL)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
-        "ft-harness: scenario LostUpdate failed (2 threads x 20 iterations x 2 rounds, seed 7): * failures; *",
+        "ft-harness: scenario LostUpdate failed (2 threads x 20 iterations x 2 rounds, seed 7): * failure*; *",
         "  AssertionError x 1; first traceback:",
         "*lost updates*",
         "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads=2 --ft-iterations=20 --ft-rounds=2 "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
@@ -60,12 +61,17 @@ def signals_interrupt() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, extras = build_parser().parse_known_args(argv)
+    if extras:  # argparse would blame "ft-harness", not the subcommand whose arguments these are
+        print(f"{PROG} {args.command}: error: unrecognized arguments: {' '.join(extras)}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         with signals_interrupt():
             return args.run(args)
     except HarnessError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):  # a --json caller reads stdout: it gets the error there too
+            print(json.dumps({"command": args.command, "error": str(exc), "exit_code": exc.exit_code}))
         return exc.exit_code
     except (Interrupted, KeyboardInterrupt) as exc:
         signal_name = getattr(exc, "signal_name", "SIGINT")

@@ -1,4 +1,4 @@
-"""``stress``: judge a target under thread stress and write ``<report-dir>/<run-id>.json`` (+ ``.md``).
+"""``stress``: judge a target under thread stress and write ``<report-dir>/<run-id>.json`` (+ ``.md``, ``.html``).
 
 Exit 0 safe, 1 unsafe (any failure, crash or timeout), 2 bad usage or unknown target, 3 unfit interpreter.
 """
@@ -25,11 +25,11 @@ from harness.pipeline.context import Progress, RunContext
 from harness.pipeline.judge import judge
 from harness.pipeline.record import RunRecord
 from harness.report import write_reports
-from harness.report.terminal import scenario_summary
+from harness.report.terminal import plural, scenario_summary
 from harness.settings import StressSettings
 from harness.targets import Target, resolve_target, select_scenarios
 
-REPORT_FORMATS = ("json", "md")
+REPORT_FORMATS = ("json", "md", "html")
 SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers the scenarios only"
 
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
     header = [
         f"interpreter: {facts.label}",
-        f"target: {target.name} ({len(target.scenarios)} scenarios)",
+        f"target: {target.name} ({plural(len(target.scenarios), 'scenario')})",
         f"threads: {settings.threads}, iterations: {settings.iterations}, rounds: {settings.rounds}, "
         f"timeout: {settings.timeout_s:g} s, seed: {settings.seed}",
     ]
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(record, out)
     if paths:
-        print(f"report: {paths[0]}", file=out)
+        print("report: " + ", ".join(str(path) for path in paths), file=out)
     if record.verdict == "error":
         print(f"ft-harness stress: error: {record.note_text}", file=sys.stderr)
     elif record.interrupted is not None:

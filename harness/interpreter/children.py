@@ -9,7 +9,8 @@ audit, the wheel-tag check and the venv's site-packages query. The timeouts of a
 
 from __future__ import annotations
 
-import hashlib
+import atexit
+import functools
 import json
 import os
 import shutil
@@ -94,20 +95,16 @@ def inherited_flags(python: str) -> list[str]:
     return ["-X", f"gil={gil}"] if gil is not None and same_interpreter(python) else []
 
 
+@functools.cache
 def harness_only_path() -> str:
     """A directory holding only a ``harness`` symlink to this package, for another interpreter's PYTHONPATH.
 
-    The directory is stable per harness location (created once, atomically), so concurrent runs share it.
+    One per process, made on first use and removed when the process exits, so nothing is left in the temporary
+    folder (a process killed by SIGKILL leaves its own behind).
     """
-    digest = hashlib.sha256(str(_HARNESS_DIR).encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"ft-harness-path-{os.getuid()}-{digest}"
-    link = folder / "harness"
-    if not link.is_symlink():
-        folder.mkdir(mode=0o700, exist_ok=True)
-        temp = folder / f".harness-{os.getpid()}"
-        temp.unlink(missing_ok=True)
-        temp.symlink_to(_HARNESS_DIR, target_is_directory=True)
-        os.replace(temp, link)
+    folder = Path(tempfile.mkdtemp(prefix=f"ft-harness-path-{os.getpid()}-"))
+    (folder / "harness").symlink_to(_HARNESS_DIR, target_is_directory=True)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return str(folder)
 
 

@@ -101,9 +101,7 @@ class InterpreterFacts:
 
     def describe(self) -> list[str]:
         """The facts as human-readable lines (``doctor``)."""
-        forced = {None: "no", 0: "forced off (0)", 1: "forced on (1)"}.get(self.gil_forced, str(self.gil_forced))
-        if not self.free_threaded:
-            forced = "not applicable (GIL build)"
+        forced = gil_forced_text(self.gil_forced, free_threaded=self.free_threaded)
         return [
             f"interpreter: {self.executable} ({self.implementation} {self.version})",
             f"free-threaded build: {'yes' if self.free_threaded else 'no'}",
@@ -120,6 +118,13 @@ class InterpreterFacts:
         gil = "on" if self.gil_enabled else "off"
         forced = "" if self.gil_forced is None or not self.free_threaded else f", forced={self.gil_forced}"
         return f"{self.implementation} {self.version} ({build}, GIL {gil}{forced}) at {self.executable}"
+
+
+def gil_forced_text(gil_forced: int | None, *, free_threaded: bool | None) -> str:
+    """Whether the GIL was forced (``PYTHON_GIL``/``-X gil``), in words: "no", "forced off (0)", ..."""
+    if free_threaded is False:
+        return "not applicable (GIL build)"
+    return {None: "no", 0: "forced off (0)", 1: "forced on (1)"}.get(gil_forced, str(gil_forced))
 
 
 def probe(python: str, *, env: Mapping[str, str] | None = None) -> InterpreterFacts:

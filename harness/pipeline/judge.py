@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
-from harness import HarnessError, Interrupted
+from harness import HarnessError, Interrupted, UsageError
 from harness.audit import audit
 from harness.engine import load_ref, run_in_process
 from harness.engine.isolation import run_isolated
@@ -52,6 +52,8 @@ def judge(
     try:
         if check_fitness(ctx, record):
             modules = [*extra_modules, *(m for t in targets for m in t.modules)] if import_audit else []
+            if import_audit:
+                modules = _require_packages(ctx, record, targets, modules)
             if _audit(ctx, record, list(dict.fromkeys(modules))):
                 for target in targets:
                     for spec in target.scenarios:
@@ -78,6 +80,21 @@ def interrupted(
     if import_audit and not record.imports and record.fit:
         unfinished.insert(0, "import audit")
     record.interrupt(getattr(exc, "signal_name", "SIGINT"), unfinished)
+
+
+def _require_packages(ctx: RunContext, record: RunRecord, targets: Sequence[Target], modules: list[str]) -> list[str]:
+    """Audit the package of each built-in target with an ``extra`` first: when it is missing, one line saying
+    how to install it (``UsageError``) instead of a not-found line for each of its modules. Returns the
+    modules still to audit."""
+    packages = list(dict.fromkeys(t.modules[0] for t in targets if t.extra and t.modules))
+    results = audit(packages, python=ctx.python, env=ctx.env)
+    for target in targets:
+        if any(r.module == target.modules[0] and r.status == "not-found" for r in results):
+            raise UsageError(target.install_hint())
+    record.imports += results
+    for result in results:
+        ctx.progress(f"import {result.module}: {result.status}")
+    return [m for m in modules if m not in packages]
 
 
 def _audit(ctx: RunContext, record: RunRecord, modules: list[str]) -> bool:

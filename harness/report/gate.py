@@ -6,10 +6,12 @@ identity, its metadata findings and the fix hints), whose list renderers the rel
 from __future__ import annotations
 
 import html
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.interpreter.facts import gil_forced_text
 from harness.report.markdown import render_markdown
 from harness.report.terminal import status_label
 
@@ -92,21 +94,23 @@ def fix_hints_html(hints: Sequence[Mapping[str, Any]]) -> str:
 
 
 def render_html(record: Mapping[str, Any]) -> str:
-    """One page, no external resources: verdict, wheel, interpreter, audit, scenarios, throughput chart."""
+    """One page, no external resources: verdict, wheel (a gate run), interpreter, audit, scenarios, throughput
+    chart (a gate run; a stress run has the same record without them)."""
     wheel = record.get("wheel") or {}
     interp = record.get("interpreter") or {}
     verdict = str(record.get("verdict", "?"))
+    title = f"ft-harness {record.get('kind', 'gate')}: {wheel.get('file') or record.get('target', '?')}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>ft-harness gate: {_e(wheel.get('file', '?'))}</title>",
+        f"<title>{_e(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>ft-harness gate: <code>{_e(wheel.get('file', '?'))}</code></h1>",
+        f"<h1>{_e(title)}</h1>",
         f'<p><span class="verdict {_e(verdict)}">{_e(verdict)}</span> exit {_e(record.get("exit_code"))}</p>',
     ]
     if record.get("note"):
         parts.append(f"<p><strong>{_e(record['note'])}</strong></p>")
-    parts += ["<h2>Wheel</h2>", _key_values([
+    parts += [] if not wheel else ["<h2>Wheel</h2>", _key_values([
         ("file", wheel.get("file")),
         ("distribution", f"{wheel.get('distribution')} {wheel.get('version')}"),
         ("tags", ", ".join(wheel.get("tags", []))),
@@ -119,7 +123,7 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("version", f"{interp.get('implementation', '')} {interp.get('version', '')}"),
         ("free-threaded build", interp.get("free_threaded")),
         ("GIL enabled at start", interp.get("gil_enabled")),
-        ("GIL forced", interp.get("gil_forced")),
+        ("GIL forced", gil_forced_text(interp.get("gil_forced"), free_threaded=interp.get("free_threaded"))),
         ("CPUs", interp.get("cpu_count")),
         ("venv", (record.get("venv") or {}).get("python")),
         ("PYTHONPATH not passed on", record.get("ignored_pythonpath") or "(not set)"),
@@ -148,7 +152,8 @@ def render_html(record: Mapping[str, Any]) -> str:
             parts += [f"<pre>{_e(e['type'])} x {_e(e['count'])}\n{_e(e['first_traceback'])}</pre>"
                       for e in s.get("errors") or []]
     throughput = record.get("throughput") or []
-    parts += ["<h2>Throughput against threads</h2>", throughput_svg(throughput)]
+    if wheel:
+        parts += ["<h2>Throughput against threads</h2>", throughput_svg(throughput)]
     if throughput:
         parts.append(_table(
             ("target", "scenario", "threads", "status", "ops/s", "rerun"),
@@ -174,28 +179,31 @@ def render_html(record: Mapping[str, Any]) -> str:
 
 
 def throughput_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 720, height: int = 360) -> str:
-    """A line chart, one line per scenario: operations per second (y) at each thread count (x)."""
+    """A line chart, one line per scenario: operations per second (y, a log axis with a line per power of ten,
+    so 85 and 200,000 ops/s are both readable) at each thread count (x)."""
     series = _series(rows)
     if not series:
         return "<p>No throughput was measured.</p>"
     left, right, top, bottom = 80, 220, 20, 50
     plot_w, plot_h = width - left - right, height - top - bottom
     counts = sorted({t for points in series.values() for t, _ in points})
-    peak = max(ops for points in series.values() for _, ops in points) or 1.0
+    values = [ops for points in series.values() for _, ops in points]
+    low = math.floor(math.log10(min(values)))
+    high = max(math.ceil(math.log10(max(values))), low + 1)
 
     def x(threads: int) -> float:
         return left + (plot_w * counts.index(threads) / (len(counts) - 1) if len(counts) > 1 else plot_w / 2)
 
     def y(ops: float) -> float:
-        return top + plot_h * (1 - ops / (peak * 1.1))
+        return top + plot_h * (1 - (math.log10(ops) - low) / (high - low))
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="throughput against thread count">',
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
     ]
-    for step in range(5):
-        value = peak * 1.1 * step / 4
+    for power in range(low, high + 1):
+        value = 10.0**power
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#eee"/>')
         label_y = y(value) + 4
         out.append(f'<text x="{left - 6}" y="{label_y:.1f}" font-size="11" text-anchor="end">{value:,.0f}</text>')
@@ -205,7 +213,7 @@ def throughput_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 720, heigh
         )
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" font-size="12" text-anchor="middle">threads</text>')
     out.append(f'<text x="14" y="{top + plot_h / 2}" font-size="12" text-anchor="middle" '
-               f'transform="rotate(-90 14 {top + plot_h / 2})">ops/s</text>')
+               f'transform="rotate(-90 14 {top + plot_h / 2})">ops/s (log)</text>')
     for index, (name, points) in enumerate(series.items()):
         colour = _PALETTE[index % len(_PALETTE)]
         coords = " ".join(f"{x(t):.1f},{y(ops):.1f}" for t, ops in points)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.interpreter.facts import gil_forced_text
 from harness.report.terminal import head_lines, status_label
 
 
@@ -29,7 +30,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         f"- target: `{record.get('target', '')}`",
         f"- interpreter: {interp.get('version', '?')} at `{interp.get('executable', '?')}`; "
         f"free-threaded: {interp.get('free_threaded')}; GIL enabled: {interp.get('gil_enabled')}; "
-        f"GIL forced: {interp.get('gil_forced')}",
+        f"GIL forced: {gil_forced_text(interp.get('gil_forced'), free_threaded=interp.get('free_threaded'))}",
         f"- started: {record.get('started', '')}; duration: {record.get('duration_s', 0):.2f} s",
     ]
     settings = record.get("settings") or {}

@@ -11,6 +11,17 @@ from harness.engine.result import ScenarioResult
 TRACEBACK_LINES = 30
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 thread``, ``2 threads``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def sizes(threads: int, iterations: int, rounds: int) -> str:
+    """``2 threads x 400 iterations x 1 round``."""
+    counts = ((threads, "thread"), (iterations, "iteration"), (rounds, "round"))
+    return " x ".join(plural(count, noun) for count, noun in counts)
+
+
 def head_lines(lines: Sequence[str], limit: int = TRACEBACK_LINES) -> list[str]:
     """The first ``limit`` lines, and a ``...`` line when some were left out (tracebacks in summaries)."""
     return [*lines[:limit], *(["..."] if len(lines) > limit else [])]
@@ -35,9 +46,9 @@ def error_lines(result: ScenarioResult, indent: str) -> list[str]:
 def scenario_summary(result: ScenarioResult) -> list[str]:
     """The stress command's lines for one scenario: status, sizes, time; for a failure its errors and rerun."""
     rate = f", {result.ops_per_s:.0f} ops/s" if result.ops_per_s else ""
-    sizes = f"{result.threads} threads x {result.iterations} iterations x {result.rounds} rounds"
     label = status_label(result.status, result.on_failure)
-    lines = [f"{label.upper()} {result.name} ({sizes}) in {result.duration_s:.2f} s{rate}"]
+    shape = sizes(result.threads, result.iterations, result.rounds)
+    lines = [f"{label.upper()} {result.name} ({shape}) in {result.duration_s:.2f} s{rate}"]
     if result.status != "passed":
         lines += [f"    {result.detail}", *error_lines(result, "    "), f"    rerun: {result.rerun}"]
     return lines
@@ -64,8 +75,8 @@ def fixture_failure(result: ScenarioResult, *, test_rerun: str, runs_alone: bool
     """The ``ft_stress`` fixture's message for a scenario that did not pass: the engine's summary, then the
     commands that rerun the test and (when it can run alone, ``result.rerun``) the scenario."""
     lines = [
-        f"ft-harness: scenario {result.name} {result.status} ({result.threads} threads x {result.iterations} "
-        f"iterations x {result.rounds} rounds, seed {result.seed}): {result.failures} failures; {result.detail}",
+        f"ft-harness: scenario {result.name} {result.status} ({sizes(result.threads, result.iterations, result.rounds)}"
+        f", seed {result.seed}): {plural(result.failures, 'failure')}; {result.detail}",
         *error_lines(result, "  "),
         f"rerun this test: {test_rerun}",
     ]

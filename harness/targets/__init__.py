@@ -47,13 +47,24 @@ class ScenarioSpec:
 @dataclass(frozen=True)
 class Target:
     """A package under judgement: modules to audit, scenarios to stress, and ``distributions``, the wheels
-    (distribution names) it judges: the gate picks this target for a wheel of one of them."""
+    (distribution names) it judges: the gate picks this target for a wheel of one of them. ``extra`` names
+    ft-harness's optional dependency that installs the package (its first module) for a built-in target."""
 
     name: str
     description: str
     modules: tuple[str, ...]
     scenarios: tuple[ScenarioSpec, ...]
     distributions: tuple[str, ...] = field(default=())
+    extra: str | None = None
+
+    def install_hint(self) -> str:
+        """How to install what this target judges, when it is missing (one line)."""
+        package = self.modules[0]
+        if self.extra is None:
+            return f"target {self.name} needs {package}, which the interpreter cannot import: install it there"
+        return (f"target {self.name} needs {package}, which the interpreter cannot import: install it with "
+                f"pip install 'ft-harness[{self.extra}]' (from a checkout: uv sync --extra {self.extra}, "
+                f"or pip install '.[{self.extra}]')")
 
 
 def available_targets() -> dict[str, metadata.EntryPoint]:

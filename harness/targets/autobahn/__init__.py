@@ -147,4 +147,5 @@ TARGET = Target(
     modules=(*_AUTOBAHN_MODULES, *_COMPILED_MODULES),
     scenarios=(*_NVX, *_WEBSOCKET, *_WAMP, *_UTIL),
     distributions=("autobahn",),
+    extra="autobahn",
 )

@@ -182,7 +182,7 @@ def _sections(record: dict[str, Any]) -> list[tuple[str, tuple[list[str], list[l
         (f"Masking one frame: a masker built per frame, nvx.mask, autobahn's per-frame masker, websockets "
          f"apply_mask (best of {calls} loops)", _frame_rows(record["per_frame"])),
         ("Thread scaling, per-thread instances", _scaling_rows(record["scaling"])),
-        ("Targets (issues 7 and 18)", _target_rows(record["targets"])),
+        ("Targets", _target_rows(record["targets"])),
     ]
 
 
