@@ -1,0 +1,99 @@
+"""README's commands cannot drift: each shell command in its ``bash``/``console`` blocks is listed here with the
+test or CI step that runs it (and that place must still contain it); the cheap ones run here, and every flag of
+the command-line synopsis must be one its subcommand's ``--help`` knows."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli_core import ALLOW, harness
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+# Each README command -> (file that runs it, text that file must contain).
+EXERCISED = {
+    "uv run --python 3.14t python -m harness stress --target nvx":
+        ("tests/test_readme.py", "def test_quick_start_stress_of_the_bundled_target"),
+    "uv run --python 3.14t --extra test pytest": (".ci/run", "run_pytest uv run --python 3.14t --extra test pytest\n"),
+    "uv tool install --python 3.14t .": (".github/workflows/release-gate.yml", "uv tool install --python 3.14t ."),
+    "uv build --wheel --python 3.14t": ("tests/test_gate.py", 'run_uv(["build", "--wheel", "--python"'),
+    "python3.14t -m pip install dist/ft_harness-*.whl uv":
+        ("tests/test_gate.py", "def test_gate_project_wheel_is_safe"),  # that wheel, installed in a fresh venv
+    "uv sync --python 3.14t --extra autobahn": (".ci/run", "--extra test --extra autobahn"),
+    "ft-harness gate --wheel dist/mypkg-1.2.0-cp314-cp314t-linux_x86_64.whl --python 3.14t --report-dir reports":
+        ("tests/test_gate.py", 'gate(capsys, "--wheel", str(wheel), "--report-dir"'),
+    "ft-harness fileset wheelhouse --expect cp314-manylinux_aarch64 cp314t-manylinux_aarch64 "
+    "cp314-manylinux_x86_64 cp314t-manylinux_x86_64": ("tests/test_fileset.py", 'main(["fileset", str(directory)'),
+    "ft-harness release dist --reports ft-reports --expect cp314-manylinux_x86_64 cp314t-manylinux_x86_64 "
+    "cp314-manylinux_aarch64 cp314t-manylinux_aarch64 cp314-macosx_arm64 cp314t-macosx_arm64 "
+    "cp314-win_amd64 cp314t-win_amd64 --junit ft-release/junit.xml --sarif ft-release/release.sarif":
+        ("tests/test_ci_formats.py", 'main(["release", str(dist), "--reports"'),
+    "uv run --python 3.14t python -m harness bench nvx [--gil-python /path/to/python3.14]":
+        ("tests/test_bench_nvx.py", 'run_cli("bench", "nvx", "--quick"'),
+    "uv run --python 3.14t python -m tests.corpus.benchmark": ("tests/test_corpus.py", "from tests.corpus.benchmark"),
+    "uv run --python 3.14t --extra test pytest -k nvx --parallel-threads=4":
+        (".ci/run", "--extra test pytest tests -k nvx --parallel-threads=4"),
+    "uv run --python 3.14t --extra test pytest --hypothesis-profile=thorough": ("conftest.py", '"thorough"'),
+    "bash .ci/run": (".ci/run", "#!/usr/bin/env bash"),  # the CI script itself: CI runs it
+}
+
+
+def readme_commands(text: str) -> list[str]:
+    """Shell commands of the ``bash`` blocks (comments dropped) and ``console`` blocks (``$`` lines, with their
+    backslash continuations)."""
+    commands = []
+    for language, body in re.findall(r"```(bash|console)\n(.*?)```", text, flags=re.S):
+        lines = body.replace("\\\n", " ").splitlines()
+        if language == "console":
+            lines = [line[2:] for line in lines if line.startswith("$ ")]
+        for line in lines:
+            command = " ".join(re.sub(r"\s+#.*$", "", line).split())
+            if command and not command.startswith("#"):
+                commands.append(command)
+    return commands
+
+
+def test_every_readme_command_is_run_by_a_test_or_ci() -> None:
+    commands = readme_commands(README)
+    assert len(commands) >= 10, commands
+    unlisted = [c for c in commands if c not in EXERCISED]
+    assert unlisted == [], f"README commands no test or CI runs (add one and list it in EXERCISED): {unlisted}"
+    stale = [c for c in EXERCISED if c not in commands]
+    assert stale == [], f"EXERCISED lists commands README no longer has: {stale}"
+    for command, (path, needle) in EXERCISED.items():
+        assert needle in (REPO / path).read_text(encoding="utf-8"), f"{path} no longer runs {command!r}"
+
+
+def test_the_extraction_sees_a_new_command() -> None:
+    text = README + "\n```bash\nft-harness frobnicate --now   # new\n```\n"
+    assert "ft-harness frobnicate --now" in readme_commands(text)
+
+
+def _synopsis() -> list[str]:
+    block = README.split("## Command line\n\n```text\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.replace("\n  ", " ").splitlines() if line.startswith("ft-harness ")]
+
+
+@pytest.mark.parametrize("line", _synopsis(), ids=lambda line: line.split()[1])
+def test_every_synopsis_flag_is_in_the_subcommands_help(line: str) -> None:
+    words = line.split()
+    command = words[1:3] if words[1] == "bench" else words[1:2]
+    done = subprocess.run([sys.executable, "-m", "harness", *command, "--help"], capture_output=True, text=True,
+                          timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    flags = set(re.findall(r"--[a-z][a-z-]*", line))
+    missing = sorted(flag for flag in flags if flag not in done.stdout)
+    assert missing == [], f"{' '.join(command)} --help lacks {missing}"
+
+
+def test_quick_start_stress_of_the_bundled_target(tmp_path: Path) -> None:
+    """README's first command (``stress --target nvx``) at small sizes."""
+    proc = harness(tmp_path, "stress", "--target", "nvx", "--rounds", "2", "--iterations", "20", *ALLOW)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert "verdict: safe (exit 0)" in proc.stdout
