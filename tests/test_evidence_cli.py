@@ -197,3 +197,22 @@ def test_extra_arguments_are_blamed_on_the_subcommand(tmp_path: Path) -> None:
     proc = harness(tmp_path, "gate", "--wheel", "a.whl", "b.whl")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "ft-harness gate: error: unrecognized arguments: b.whl"
+
+
+def test_a_deadlock_is_still_stalled_and_the_message_names_stall(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:hangs", "--timeout", "60", *SMALL[:6],
+                   *ALLOW)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (scenario,) = only_report(tmp_path)["scenarios"]
+    assert scenario["status"] == "timeout" and "every one parked on a lock" in scenario["detail"]
+    assert "raise --stall" in scenario["detail"]
+    assert time.monotonic() - started < 30, "the stall check, not the 60 s timeout, ended the run"
+
+
+def test_help_shows_each_settings_default(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--help")
+    text = " ".join(proc.stdout.split())
+    for fragment in ("default: 2 (env FT_HARNESS_THREADS", "default: 0.5 (env FT_HARNESS_STALL",
+                     "default: a random seed, printed", "default: reports (env"):
+        assert fragment in text

@@ -34,13 +34,18 @@ def python_of(args: argparse.Namespace) -> str:
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
-    """One flag per stress setting (``--threads``, ``--rounds``, ...), each naming its env and pyproject twins."""
+    """One flag per stress setting (``--threads``, ``--rounds``, ...), each naming its default and its env and
+    pyproject twins."""
+    defaults = settings_mod.StressSettings()
     for field in settings_mod.FIELDS:
+        default = "a random seed, printed" if field.name == "seed" else getattr(defaults, field.name)
+        default = f"{default:g}" if isinstance(default, float) else default
         parser.add_argument(
             field.flag,
             dest=field.name,
             metavar=field.metavar,
-            help=f"{field.help}: {field.expected} (env {field.env_var}, pyproject [tool.ft-harness] {field.toml_key})",
+            help=f"{field.help}: {field.expected}; default: {default} (env {field.env_var}, pyproject "
+                 f"[tool.ft-harness] {field.toml_key})",
         )
 
 

@@ -5,7 +5,7 @@ Each round the worker threads wait for the round, then meet at a spinning barrie
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
 "condition"`` selects one, for measuring the difference). Every exception from every thread is collected;
 a round that does not finish before the deadline, or in which no worker finishes a step or uses CPU for
-``stall_s`` (a deadlock), ends the run as "timeout" with every thread's stack. Running a scenario in a
+``stall_s`` while every one is parked on a lock (a deadlock; :mod:`~.waits`), ends the run as "timeout" with every thread's stack. Running a scenario in a
 child process instead, so a crash becomes a result, is :mod:`harness.engine.isolation`'s job.
 """
 
@@ -21,6 +21,7 @@ from types import TracebackType
 from harness.engine import scenario as scenario_module
 from harness.engine.result import ErrorSummary, ScenarioResult, ScenarioStatus
 from harness.engine.scenario import ScenarioAdapter, Step
+from harness.engine.waits import parked_on_lock
 from harness.settings import StressSettings
 
 _SPINS_BEFORE_CHECK = 256
@@ -201,6 +202,7 @@ class _Run:
         # One counter object per worker, written only by its own thread (no contention), read by the stall check.
         self._steps_done = [[0] for _ in range(settings.threads)]
         self._worker_idents: list[int] = []
+        self._worker_native_ids: list[int] = []
 
     def execute(self) -> _Outcome:
         switch = _lower_switch_interval(self.settings.switch_interval_s)
@@ -212,6 +214,7 @@ class _Run:
             for worker in workers:
                 worker.start()
             self._worker_idents = [worker.ident for worker in workers if worker.ident is not None]
+            self._worker_native_ids = [worker.native_id for worker in workers if worker.native_id is not None]
             outcome = self._drive()
         finally:
             self.stop = True
@@ -263,8 +266,9 @@ class _Run:
         """Wait for the round to finish; say why it is hung instead, if it is.
 
         Hung: past the run's deadline, or stalled — for ``stall_s`` no worker finished a step and none used
-        CPU time, as in a deadlock (a long step that keeps computing moves; a spinning livelock still ends at
-        the deadline). Progress is sampled only once a round outlasts a poll interval.
+        CPU time, and every worker is parked on a lock, as in a deadlock (a long step that keeps computing
+        moves; one that sleeps or waits for I/O is not parked on a lock and runs on to the deadline; a spinning
+        livelock also ends at the deadline). Progress is sampled only once a round outlasts a poll interval.
         """
         baseline: tuple[tuple[int, ...], tuple[float, ...]] | None = None
         still_since = time.monotonic()
@@ -280,8 +284,14 @@ class _Run:
                 continue
             if baseline is None or _moved(baseline, progress):
                 baseline, still_since = progress, now
-            elif now - still_since >= self.settings.stall_s:
-                return f"stalled: no worker thread moved for {self.settings.stall_s:g} s (deadlock?)"
+            elif now - still_since >= self.settings.stall_s and self._all_parked():
+                return (f"stalled: no worker thread moved for {self.settings.stall_s:g} s, every one parked on a "
+                        f"lock (deadlock?; raise --stall if a step legitimately waits on a lock longer)")
+
+    def _all_parked(self) -> bool:
+        """Whether no worker is known to be doing anything but wait on a lock (sleeping, I/O and running are
+        something else); where the system cannot tell, a still worker counts as parked."""
+        return not any(parked_on_lock(native_id) is False for native_id in self._worker_native_ids)
 
     def _progress(self) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
         """Steps each worker finished and CPU seconds each used; None where per-thread CPU clocks are missing."""

@@ -151,3 +151,9 @@ def exits_quietly(thread_index: int, iteration: int) -> None:
     """Thread 0 ends the whole process with ``os._exit(0)``: no result, no crash, no faulthandler dump."""
     if thread_index == 0:
         os._exit(0)
+
+
+def sleeps_2_s_once(thread_index: int, iteration: int) -> None:
+    """Thread 0's first step blocks 2 s without CPU (a slow I/O call, say), then every step is instant."""
+    if thread_index == 0 and iteration == 0:
+        time.sleep(2.0)
