@@ -5,8 +5,9 @@ Each round the worker threads wait for the round, then meet at a spinning barrie
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
 "condition"`` selects one, for measuring the difference). Every exception from every thread is collected;
 a round that does not finish before the deadline, or in which no worker finishes a step or uses CPU for
-``stall_s`` while every one is parked on a lock (a deadlock; :mod:`~.waits`), ends the run as "timeout" with every thread's stack. Running a scenario in a
-child process instead, so a crash becomes a result, is :mod:`harness.engine.isolation`'s job.
+``stall_s`` while every one is parked on a lock (a deadlock; :mod:`~.waits`), ends the run as "timeout" with
+every thread's stack. Running a scenario in a child process instead, so a crash becomes a result, is
+:mod:`harness.engine.isolation`'s job.
 """
 
 from __future__ import annotations
