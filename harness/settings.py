@@ -192,9 +192,11 @@ FIELDS: tuple[Field, ...] = (
           "rounds per scenario run (a fresh scenario instance each)"),
     Field("iterations", _positive_int, "a positive integer", "--iterations", "iterations per thread per round"),
     Field("timeout_s", _positive_float, "a positive number of seconds", "--timeout",
-          "seconds a scenario run may take before it counts as hung"),
+          "a scenario run's budget (no round starts after it) and each round's own limit (a round still "
+          "running then is hung)"),
     Field("stall_s", _positive_float, "a positive number of seconds", "--stall",
-          "seconds in which no worker thread moves before a round counts as deadlocked"),
+          "seconds in which no worker thread moves, every one parked on a lock, before a round counts as "
+          "deadlocked"),
     Field("seed", _seed, f"an integer from 0 to {SEED_BOUND - 1}", "--seed",
           "seed of every scenario run (printed in the header; give it back to reproduce)"),
     Field("report_dir", _path, "a directory path", "--report-dir", "write the run's report <dir>/<run-id>.json"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -216,3 +217,28 @@ def test_help_shows_each_settings_default(tmp_path: Path) -> None:
     for fragment in ("default: 2 (env FT_HARNESS_THREADS", "default: 0.5 (env FT_HARNESS_STALL",
                      "default: a random seed, printed", "default: reports (env"):
         assert fragment in text
+def test_a_step_sleeping_2_s_passes_at_the_default_settings(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:sleeps_2_s_once", "--seed", "3", *ALLOW)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert only_report(tmp_path)["scenarios"][0]["status"] == "passed"
+
+
+
+
+def test_a_correct_scenario_of_10_ms_steps_at_timeout_5_stops_at_the_budget_and_is_safe(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:steps_of_10_ms", "--timeout", "5",
+                   "--seed", "3", *ALLOW)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (scenario,) = only_report(tmp_path)["scenarios"]
+    assert scenario["status"] == "passed"
+    assert re.fullmatch(r"stopped at the budget after \d+ rounds", scenario["detail"]), scenario["detail"]
+    assert scenario["detail"] in proc.stdout
+
+
+def test_a_round_past_its_own_limit_is_the_hang(tmp_path: Path) -> None:
+    proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:sleeps_2_s_once", "--timeout", "1",
+                   *SMALL[:6], *ALLOW)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (scenario,) = only_report(tmp_path)["scenarios"]
+    assert scenario["status"] == "timeout"
+    assert "round 0 did not finish within its limit of 1 s (--timeout)" in scenario["detail"]

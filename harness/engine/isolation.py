@@ -22,8 +22,9 @@ from harness.engine.result import ErrorSummary, ScenarioResult
 from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.settings import StressSettings
 
-# The child's own faulthandler watchdog fires this long after the engine's timeout (a hang holding the
-# GIL, or in setup/verify, stops the engine's own timeout); the parent kills the child later still.
+# A run takes at most two timeouts: its budget, then the last round's own limit. The child's own faulthandler
+# watchdog fires this long after that (a hang holding the GIL, or in setup/verify, stops the engine's own
+# timeout); the parent kills the child later still.
 WATCHDOG_GRACE_S = 2.0
 KILL_GRACE_S = 5.0
 OUTPUT_TAIL_CHARS = 20_000
@@ -50,7 +51,7 @@ def run_isolated(
             "target": target_name,
             "on_failure": on_failure,
             "settings": settings.to_json(),
-            "watchdog_s": settings.timeout_s + WATCHDOG_GRACE_S,
+            "watchdog_s": 2 * settings.timeout_s + WATCHDOG_GRACE_S,
             "result_path": str(folder / "result.json"),
             "dump_path": str(folder / "faulthandler.txt"),
         }
@@ -62,7 +63,7 @@ def run_isolated(
                 child_env(python, env),
                 out,
                 err,
-                settings.timeout_s + KILL_GRACE_S,
+                2 * settings.timeout_s + KILL_GRACE_S,
             )
             elapsed = time.monotonic() - started
             stderr = _tail(err)

@@ -1,5 +1,7 @@
 """The stress runner: N threads x M iterations x R rounds against a scenario (see
-:mod:`harness.engine.scenario` for the forms a scenario takes); no pytest import.
+:mod:`harness.engine.scenario` for the forms a scenario takes); no pytest import. ``timeout_s`` is both the
+run's budget (no round starts after it; a run that reaches it without a failure passed, "stopped at the budget
+after N rounds") and each round's own limit (a round still running then is hung).
 
 Each round the worker threads wait for the round, then meet at a spinning barrier, so they are released
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
@@ -183,6 +185,7 @@ class _RoundState:
     index: int
     steps: list[Step]
     remaining: int
+    deadline: float  # the round's own limit: a round still running then is hung
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -193,6 +196,7 @@ class _Run:
         self.settings = settings
         self.rounds = rounds
         self.started = time.monotonic()
+        # The run's budget: no round starts after it (the first always does); each round has its own limit.
         self.deadline = self.started + settings.timeout_s
         self.failures = _Failures(self.started)
         self.stop = False
@@ -234,13 +238,15 @@ class _Run:
         busy_s = 0.0
         settings = self.settings
         for index in range(settings.rounds):
+            if index and time.monotonic() >= self.deadline:
+                return self._outcome("passed", ops, busy_s, f"stopped at the budget after {index} rounds")
             try:
                 steps, verify = self.rounds.prepare(settings, index)
             except Exception as exc:
                 self.failures.add(exc, f"round {index}: setup of {self.rounds.name} raised")
                 return self._outcome("failed", ops, busy_s, f"setup raised in round {index}")
-            state = _RoundState(index, steps, settings.threads)
             round_start = time.monotonic()
+            state = _RoundState(index, steps, settings.threads, deadline=round_start + settings.timeout_s)
             with self._cond:
                 self._state = state
                 self._cond.notify_all()
@@ -266,17 +272,17 @@ class _Run:
     def _await_round(self, state: _RoundState) -> str | None:
         """Wait for the round to finish; say why it is hung instead, if it is.
 
-        Hung: past the run's deadline, or stalled — for ``stall_s`` no worker finished a step and none used
-        CPU time, and every worker is parked on a lock, as in a deadlock (a long step that keeps computing
+        Hung: past the round's own limit (``timeout_s`` from its start), or stalled — for ``stall_s`` no worker
+        finished a step and none used CPU time, and every worker is parked on a lock, as in a deadlock (a long step that keeps computing
         moves; one that sleeps or waits for I/O is not parked on a lock and runs on to the deadline; a spinning
         livelock also ends at the deadline). Progress is sampled only once a round outlasts a poll interval.
         """
         baseline: tuple[tuple[int, ...], tuple[float, ...]] | None = None
         still_since = time.monotonic()
         while True:
-            remaining = self.deadline - time.monotonic()
+            remaining = state.deadline - time.monotonic()
             if remaining <= 0:
-                return f"did not finish within {self.settings.timeout_s:g} s"
+                return f"did not finish within its limit of {self.settings.timeout_s:g} s (--timeout)"
             if state.done.wait(min(remaining, _STALL_POLL_S)):
                 return None
             progress = self._progress()
@@ -332,7 +338,7 @@ class _Run:
             step = state.steps[thread_index]
             steps_done = self._steps_done[thread_index]
             try:
-                self._barrier.wait(self.deadline)
+                self._barrier.wait(state.deadline)
             except BarrierTimeout:
                 return
             for iteration in range(iterations):

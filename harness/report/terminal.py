@@ -51,6 +51,8 @@ def scenario_summary(result: ScenarioResult) -> list[str]:
     lines = [f"{label.upper()} {result.name} ({shape}) in {result.duration_s:.2f} s{rate}"]
     if result.status != "passed":
         lines += [f"    {result.detail}", *error_lines(result, "    "), f"    rerun: {result.rerun}"]
+    elif result.detail:  # "stopped at the budget after N rounds"
+        lines.append(f"    {result.detail}")
     return lines
 
 

@@ -157,3 +157,8 @@ def sleeps_2_s_once(thread_index: int, iteration: int) -> None:
     """Thread 0's first step blocks 2 s without CPU (a slow I/O call, say), then every step is instant."""
     if thread_index == 0 and iteration == 0:
         time.sleep(2.0)
+
+
+def steps_of_10_ms(thread_index: int, iteration: int) -> None:
+    """A correct scenario whose every step takes 10 ms (a slow call, not a hang)."""
+    time.sleep(0.01)
