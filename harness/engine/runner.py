@@ -273,9 +273,10 @@ class _Run:
         """Wait for the round to finish; say why it is hung instead, if it is.
 
         Hung: past the round's own limit (``timeout_s`` from its start), or stalled — for ``stall_s`` no worker
-        finished a step and none used CPU time, and every worker is parked on a lock, as in a deadlock (a long step that keeps computing
-        moves; one that sleeps or waits for I/O is not parked on a lock and runs on to the deadline; a spinning
-        livelock also ends at the deadline). Progress is sampled only once a round outlasts a poll interval.
+        finished a step and none used CPU time, and every worker is parked on a lock, as in a deadlock (a long
+        step that keeps computing moves; one that sleeps or waits for I/O is not parked on a lock and runs on to
+        the limit; a spinning livelock also ends there). Progress is sampled only once a round outlasts a poll
+        interval.
         """
         baseline: tuple[tuple[int, ...], tuple[float, ...]] | None = None
         still_since = time.monotonic()
