@@ -37,7 +37,10 @@ class Interrupted(BaseException):
     def __init__(self, signal_name: str = "SIGINT") -> None:
         super().__init__(signal_name)
         self.signal_name = signal_name
-        self.exit_code = EXIT_INTERRUPTED[signal_name]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INTERRUPTED[self.signal_name]
 
 
 class UnfitError(HarnessError):
