@@ -1,9 +1,7 @@
 """The ft-harness pytest plugin end to end (pytester): options and their sources, the header and its seed,
-the ft_stress fixture and marker, the GIL check after every test, require-free-threading, the
+the ft_stress fixture and marker (a crashing scenario run in a child), require-free-threading, the
 multi-threaded floor, the session report and hooks, and living alongside pytest-run-parallel and
-pytest-timeout.
-
-Runs that turn the GIL on go to a subprocess (``runpytest_subprocess``): in this process it would stay on.
+pytest-timeout. The GIL watch is tested in ``test_plugin_gil.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cbuild import build_plain_module
 from tests.support.markers import FREE_THREADED, needs_free_threading
 
 SCENARIOS = """
@@ -49,19 +46,6 @@ class Locked(LostUpdate):
 """
 
 SMALL = ("--ft-threads=2", "--ft-iterations=20", "--ft-rounds=2", "--ft-seed=7")
-
-
-@pytest.fixture(scope="module")
-def extensions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A C module with the free-threading declaration and one without it."""
-    folder = tmp_path_factory.mktemp("plugin-ext")
-    build_plain_module("declared_mod", folder, free_threading=True)
-    build_plain_module("undeclared_mod", folder, free_threading=False)
-    return folder
-
-
-def importing(folder: Path) -> str:
-    return f"import sys\nsys.path.insert(0, {str(folder)!r})\n"
 
 
 # --- options, header, seed ---
@@ -264,72 +248,6 @@ def pytest_ft_harness_session_report(config, record):
                                                           "test_registered", "test_hooks_add_scenarios_and_see_"
                                                           "results.py::test_registered_by_fixture"]
     assert record["settings"]["seed"] == 7 and record["interpreter"]["free_threaded"] == FREE_THREADED
-
-
-# --- the GIL check after every test ---
-
-
-@needs_free_threading
-def test_gil_check_fails_the_test_that_turned_it_on(pytester: pytest.Pytester, extensions: Path) -> None:
-    pytester.makepyfile(test_gil=importing(extensions) + """
-def test_declared():
-    import declared_mod
-    assert declared_mod.answer() == 42
-
-def test_undeclared():
-    import undeclared_mod
-    assert undeclared_mod.answer() == 42
-
-def test_after():
-    pass
-""")
-    result = pytester.runpytest_subprocess("-v")
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
-        "*::test_declared PASSED*",
-        "*::test_undeclared FAILED*",
-        "*::test_after PASSED*",
-        "ft-harness: the GIL was re-enabled during test test_gil.py::test_undeclared (call): *",
-        "  suspect undeclared_mod: re-enables the GIL when imported alone in a fresh interpreter *",
-    ])
-
-
-@needs_free_threading
-def test_gil_check_is_quiet_when_modules_declare_free_threading(pytester: pytest.Pytester, extensions: Path) -> None:
-    pytester.makepyfile(test_quiet=importing(extensions) + """
-def test_declared():
-    import declared_mod
-    assert declared_mod.answer() == 42
-
-def test_other():
-    pass
-""")
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=2)
-    assert "GIL was re-enabled" not in result.stdout.str()
-
-
-@needs_free_threading
-def test_gil_check_names_the_test_file_when_collection_turns_it_on(pytester: pytest.Pytester,
-                                                                   extensions: Path) -> None:
-    pytester.makepyfile(test_collect=importing(extensions) + "import undeclared_mod\n\ndef test_x(): pass\n")
-    result = pytester.runpytest_subprocess()
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["ft-harness: the GIL was re-enabled during the collection of test_collect.py: *"])
-
-
-@needs_free_threading
-def test_gil_check_works_under_run_parallel_and_timeout(pytester: pytest.Pytester, extensions: Path) -> None:
-    pytester.makepyfile(test_gil=importing(extensions) + """
-def test_first():
-    pass
-
-def test_undeclared():
-    import undeclared_mod
-""")
-    result = pytester.runpytest_subprocess("--parallel-threads=2", "--timeout=60", "-p", "no:randomly")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["ft-harness: the GIL was re-enabled during test test_gil.py::test_undeclared (call)*"])
 
 
 # --- require free threading ---
