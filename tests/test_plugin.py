@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
+from harness.settings import ALL_FIELDS, FIELDS, StressSettings
 from tests.support.markers import FREE_THREADED, needs_free_threading
 
 SCENARIOS = """
@@ -54,9 +54,35 @@ SMALL = ("--ft-threads=2", "--ft-iterations=20", "--ft-rounds=2", "--ft-seed=7")
 def test_options_are_grouped_and_settable_in_ini(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["ft-harness: free-threading stress scenarios and GIL checks:"])
-    for name in ("threads", "iterations", "rounds", "seed", "timeout", "report-dir", "require-free-threading",
-                 "min-parallel-tests"):
-        result.stdout.fnmatch_lines([f"  --ft-{name}*", f"  ft_{name.replace('-', '_')} (*)*"])
+    for field in ALL_FIELDS:
+        result.stdout.fnmatch_lines([f"  {field.plugin_flag}*", f"  {field.ini_key} (*)*"])
+
+
+# A value other than the default for every engine setting, as the command line or an ini file spells it.
+NON_DEFAULT = {"threads": "3", "rounds": "4", "iterations": "5", "timeout_s": "6.5", "stall_s": "0.25",
+               "seed": "77", "report_dir": "elsewhere", "switch_interval_s": "0.002", "barrier": "condition"}
+
+
+@pytest.mark.parametrize("where", ["cli", "ini"])
+def test_every_setting_reaches_the_session_from_its_flag_and_ini_key(pytester: pytest.Pytester, where) -> None:
+    assert set(NON_DEFAULT) == {f.name for f in FIELDS}, "give every setting of FIELDS a non-default value here"
+    if where == "cli":
+        args = [f"{f.plugin_flag}={NON_DEFAULT[f.name]}" for f in FIELDS]
+    else:
+        args = []
+        pytester.makeini("[pytest]\n" + "".join(f"{f.ini_key} = {NON_DEFAULT[f.name]}\n" for f in FIELDS))
+    pytester.makepyfile("""
+        import json
+        from pathlib import Path
+
+        def test_settings(ft_settings):
+            Path("settings.json").write_text(json.dumps(ft_settings.to_json()))
+    """)
+    assert pytester.runpytest(*args).ret == 0
+    got = json.loads((pytester.path / "settings.json").read_text())
+    expected = {f.name: f.parse(NON_DEFAULT[f.name]) for f in FIELDS}
+    assert got == {**expected, "report_dir": str(expected["report_dir"])}
+    assert got != StressSettings().to_json()
 
 
 def test_header_shows_interpreter_settings_and_seed(pytester: pytest.Pytester) -> None:
@@ -345,3 +371,75 @@ def test_plain(num_parallel_threads):
         "*::test_plain PARALLEL PASSED*",
         "2 tests ran multi-threaded (1 under pytest-run-parallel, 1 through ft_stress scenarios)",
     ])
+
+
+# --- a crashing scenario, and the marker under pytest-run-parallel ---
+
+CRASHING = """
+import ctypes
+
+
+def segfault():
+    ctypes.string_at(0)
+
+
+def calm():
+    pass
+"""
+
+
+def test_a_scenario_given_as_reference_that_crashes_fails_its_test_and_the_session_goes_on(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(crashing=CRASHING, test_crash="""
+import pytest
+
+def test_fixture_crash(ft_stress):
+    ft_stress("crashing:segfault")
+
+@pytest.mark.ft_stress("crashing:segfault")
+def test_marker_crash():
+    pass
+
+def test_fixture_calm(ft_stress):
+    assert ft_stress("crashing:calm").status == "passed"
+
+@pytest.mark.ft_stress("crashing:calm")
+def test_marker_calm():
+    pass
+""")
+    result = pytester.runpytest(*SMALL, "-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([
+        "*::test_fixture_crash FAILED*",
+        "*::test_marker_crash FAILED*",
+        "*::test_fixture_calm PASSED*",
+        "*::test_marker_calm PASSED*",
+    ])
+    result.stdout.fnmatch_lines([
+        "ft-harness: scenario segfault crashed (2 threads x 20 iterations x 2 rounds, seed 7): 1 failures; the "
+        "scenario's process killed by SIGSEGV; faulthandler dump in errors",
+        "*Fatal Python error: Segmentation fault*",
+        "*in segfault*",
+        "rerun the scenario alone: *-m harness stress --no-import-audit --target crashing:segfault *",
+    ])
+
+
+@pytest.mark.parametrize("scenario", ["LostUpdate", "Locked"])
+def test_marker_under_run_parallel_runs_once_and_a_race_is_a_failure(pytester: pytest.Pytester,
+                                                                     scenario: str) -> None:
+    pytester.makepyfile(test_marker=SCENARIOS + f"""
+@pytest.mark.ft_stress(scenario={scenario})
+def test_marked(num_parallel_threads):
+    assert num_parallel_threads == 1
+""")
+    result = pytester.runpytest(*SMALL, "--parallel-threads=4", "--ft-report-dir=out", "-v")
+    [report] = (pytester.path / "out").glob("pytest-*.json")
+    assert len(json.loads(report.read_text())["scenarios"]) == 1
+    if scenario == "Locked":
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["*::test_marked PASSED [[]thread-unsafe[]]: ft_stress runs its own threads*"])
+        return
+    result.assert_outcomes(failed=1)  # a failure, not an error
+    result.stdout.fnmatch_lines(["*::test_marked FAILED ([[]thread-unsafe[]]: ft_stress runs its own threads)*",
+                                 "ft-harness: scenario LostUpdate failed *"])

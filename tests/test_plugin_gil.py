@@ -223,6 +223,6 @@ def test_d():
     # The peer alone: its GIL check ends the session at the first culprit, and names only that one.
     alone = pytester.runpytest_subprocess(*args, "-p", "no:ft_harness")
     assert alone.ret != 0
-    alone.stdout.fnmatch_lines(["*GIL was dynamically re-enabled during test execution of 'test_par.py::test_b' to load "
-                                "module 'culprit_a'*"])
+    alone.stdout.fnmatch_lines(["*GIL was dynamically re-enabled during test execution of 'test_par.py::test_b' "
+                                "to load module 'culprit_a'*"])
     assert "test_d" not in alone.stdout.str() and "culprit_b" not in alone.stdout.str()

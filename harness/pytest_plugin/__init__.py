@@ -93,7 +93,7 @@ def session_from_config(config: pytest.Config) -> HarnessSession:
     return HarnessSession(
         config,
         resolve_sources(layers),
-        loaded=_LOADED.pop(config.pluginmanager, None) or gil_watch.Snapshot.take(),
+        loaded=_LOADED.pop(config.pluginmanager) if config.pluginmanager in _LOADED else gil_watch.Snapshot.take(),
         report_dir_asked=any(layer.values.get("report_dir") is not None for layer in layers),
         require_free_threading=bool(session.get("require_free_threading")),
         min_parallel_tests=min_parallel_tests if isinstance(min_parallel_tests, int) else None,

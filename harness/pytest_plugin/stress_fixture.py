@@ -36,9 +36,10 @@ class ScenarioRunner:
 
     ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., check=True)``;
     ``scenario`` is a scenario class, a callable, a name registered with ``pytest_ft_harness_scenarios`` or
-    ``module:attribute`` (run in a child process). Values come from the call, then the test's ``ft_stress`` marker, then the session.
-    With ``check`` (the default) a run that did not pass fails the test with the engine's summary and the
-    commands that rerun it; the :class:`~harness.engine.result.ScenarioResult` is returned either way.
+    ``module:attribute`` (run in a child process). Values come from the call, then the test's ``ft_stress``
+    marker, then the session. With ``check`` (the default) a run that did not pass fails the test with the
+    engine's summary and the commands that rerun it; the :class:`~harness.engine.result.ScenarioResult` is
+    returned either way.
     """
 
     def __init__(
