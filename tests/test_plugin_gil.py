@@ -150,6 +150,25 @@ def test_a_culprit_imported_by_a_conftest_file_is_named(pytester: pytest.Pyteste
 
 
 @pytest.mark.parametrize("culprits", [True, False], ids=["culprit", "clean"])
+def test_a_culprit_imported_by_a_plugin_loaded_before_ours_is_named(pytester: pytest.Pytester, extensions: Path,
+                                                                    culprits: bool) -> None:
+    first, _ = modules(culprits)
+    pytester.makepyfile(early_plugin=importing(extensions) + f"import {first}\n",
+                        test_one="def test_one(): pass\n")
+    result = pytester.runpytest_subprocess("-p", "early_plugin")
+    result.stdout.fnmatch_lines(["ft-harness: cpython * (free-threaded, GIL off) at *"])  # as the interpreter started
+    if not culprits:
+        assert_silent(result, passed=1)
+        return
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "ft-harness: the GIL was re-enabled during the loading of plugins and conftest files (before collection): *",
+        "  suspect culprit_a: re-enables the GIL when imported alone *",
+        "ft-harness: 1 tests ran with the GIL on: not judged",
+    ])
+
+
+@pytest.mark.parametrize("culprits", [True, False], ids=["culprit", "clean"])
 def test_a_culprit_imported_while_resolving_pyargs_is_named(pytester: pytest.Pytester, extensions: Path,
                                                             culprits: bool) -> None:
     first, _ = modules(culprits)

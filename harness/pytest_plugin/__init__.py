@@ -37,7 +37,7 @@ _LOADED: weakref.WeakKeyDictionary[pytest.PytestPluginManager, gil_watch.Snapsho
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    _LOADED[pluginmanager] = gil_watch.Snapshot.take()
+    _LOADED[pluginmanager] = gil_watch.Snapshot.at_plugin_load()
     pluginmanager.add_hookspecs(hookspecs)
 
 
@@ -93,7 +93,8 @@ def session_from_config(config: pytest.Config) -> HarnessSession:
     return HarnessSession(
         config,
         resolve_sources(layers),
-        loaded=_LOADED.pop(config.pluginmanager) if config.pluginmanager in _LOADED else gil_watch.Snapshot.take(),
+        loaded=_LOADED.pop(config.pluginmanager) if config.pluginmanager in _LOADED else
+        gil_watch.Snapshot.at_plugin_load(),
         report_dir_asked=any(layer.values.get("report_dir") is not None for layer in layers),
         require_free_threading=bool(session.get("require_free_threading")),
         min_parallel_tests=min_parallel_tests if isinstance(min_parallel_tests, int) else None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import sys
+import sysconfig
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,16 @@ class Snapshot:
     def take(cls) -> Snapshot:
         return cls(gil_enabled(), frozenset(sys.modules))
 
+    @classmethod
+    def at_plugin_load(cls) -> Snapshot:
+        """Now; but if an import before this moment (another plugin's) turned the GIL of a free-threaded build
+        back on, and nothing forced it (``PYTHON_GIL``, ``-X gil``), the interpreter's start: the GIL off and
+        no extension module imported, so the first checkpoint names every extension module imported so far."""
+        now = cls.take()
+        if now.gil_enabled and sysconfig.get_config_var("Py_GIL_DISABLED") and getattr(sys.flags, "gil", None) is None:
+            return cls(False, frozenset())
+        return now
+
 
 @dataclass(frozen=True)
 class GilFinding:
@@ -55,8 +66,11 @@ class GilFinding:
         ]
         if not self.suspects:
             lines.append("no extension module was newly imported; suspect code that imports one indirectly")
-        for result in self.audit:
-            lines.append(f"  suspect {result.module}: {_verdict(result)}")
+        innocent = [r.module for r in self.audit if r.status == "gil-free"]
+        lines += [f"  suspect {r.module}: {_verdict(r)}" for r in self.audit if r.status != "gil-free"]
+        if innocent:
+            lines.append(f"  keep the GIL off when imported alone (innocent, or only guilty together with another "
+                         f"import): {', '.join(innocent)}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -73,11 +87,10 @@ class Culprit:
 
 
 def _verdict(result: ImportResult) -> str:
+    """What importing a suspect alone showed, unless it kept the GIL off."""
     if result.status == "gil-enabled":
         return "re-enables the GIL when imported alone in a fresh interpreter" + (
             f" ({result.warning})" if result.warning else "")
-    if result.status == "gil-free":
-        return "keeps the GIL off when imported alone (innocent, or only guilty together with another import)"
     return f"could not be imported alone: {result.error}"
 
 

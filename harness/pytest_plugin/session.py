@@ -26,7 +26,7 @@ from harness.settings import StressSettings
 
 RUN_PARALLEL_PLUGIN = "_run-parallel"  # pytest-run-parallel's per-session plugin object (see its plugin.py)
 # The phases between checkpoints that are not a test or a collector (see GilWatch.checkpoint).
-LOADING = "the loading of plugins and conftest files (before collection)"
+LOADING = "the loading of plugins and conftest files (before collection)"  # and of the interpreter, see at_plugin_load
 RESOLVING = "the resolution of the command-line arguments (--pyargs imports the packages it names)"
 COLLECTING = "the collection, between collectors"
 OUTSIDE = "no test (a hook, or between tests)"
