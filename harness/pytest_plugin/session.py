@@ -1,5 +1,6 @@
-"""The ft-harness plugin's per-session object: header, require-free-threading, the GIL check after every
-test, the ``ft_stress`` marker, the multi-threaded floor, and the session report.
+"""The ft-harness plugin's per-session object: header, require-free-threading, the GIL watch (a checkpoint
+at each phase from plugin load to the session's end), the ``ft_stress`` marker, the multi-threaded floor,
+and the session report.
 
 Registered by :mod:`harness.pytest_plugin` once the options are resolved; the logic it wires up lives in
 :mod:`harness.pytest_plugin.gil_watch`, :mod:`harness.pytest_plugin.stress_fixture` and the engine.
@@ -7,7 +8,6 @@ Registered by :mod:`harness.pytest_plugin` once the options are resolved; the lo
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +45,6 @@ class HarnessSession:
         self.require_free_threading = require_free_threading
         self.min_parallel_tests = min_parallel_tests
         self.watch = gil_watch.GilWatch(loaded)
-        self.gil_at_start = loaded.gil_enabled
         self.not_judged: list[str] = []
         self.took_over_run_parallel = False
         self.culprits: list[gil_watch.Culprit] = []
@@ -60,10 +59,10 @@ class HarnessSession:
 
     @property
     def facts(self) -> InterpreterFacts:
-        """This interpreter's facts, with the GIL state this process had at the start of the session (a plugin
-        imported before it may already have turned the GIL on, which a fresh probe would not see)."""
+        """This interpreter's facts, probed in a fresh process: the GIL state it starts with (an import in this
+        one may have turned it on since, which the GIL watch reports)."""
         if self._facts is None:
-            self._facts = dataclasses.replace(probe(sys.executable), gil_enabled=self.gil_at_start)
+            self._facts = probe(sys.executable)
         return self._facts
 
     # --- header, fitness, pytest-run-parallel ---
@@ -115,9 +114,10 @@ class HarnessSession:
         if isinstance(collector, pytest.Session):
             self._phase[0] = COLLECTING
         self._phase.append(f"the collection of {collector.nodeid or 'the session (conftest files)'}")
-        report = yield
-        self._checkpoint(self._phase.pop())
-        return report
+        try:
+            return (yield)
+        finally:
+            self._checkpoint(self._phase.pop())
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
@@ -129,18 +129,19 @@ class HarnessSession:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield  # the final report (after xfail handling), which a finding turns into a failure
-        finding = self._checkpoint(f"test {item.nodeid} ({call.when})")
+        finding = self._checkpoint(f"test {item.nodeid} ({call.when})", in_test=True)
         if finding is not None:
             _fail_report(report, "ft-harness: " + finding.message())
         self._note_parallel(item, call)
         return report
 
-    def _checkpoint(self, phase: str) -> gil_watch.GilFinding | None:
-        """Close the interval since the last checkpoint as ``phase``; a finding outside a test fails the session."""
+    def _checkpoint(self, phase: str, *, in_test: bool = False) -> gil_watch.GilFinding | None:
+        """Close the interval since the last checkpoint as ``phase``; a finding in a test is the caller's to
+        report, one elsewhere goes to the session's summary."""
         if not self.watch.started_off:
             return None
         finding = self.watch.checkpoint(phase)
-        if finding is not None and not phase.startswith("test "):
+        if finding is not None and not in_test:
             self.problems.append("ft-harness: " + finding.message())
         return finding
 
@@ -223,9 +224,11 @@ class HarnessSession:
 
     def _gil_summary(self) -> list[str]:
         """Every culprit with the phase that imported it, and the tests that ran after the GIL came back on."""
-        lines = [f"ft-harness: {len(self.culprits)} extension module(s) re-enable the GIL (each imported alone in a "
-                 "fresh interpreter):"]
-        lines += [f"  {c.module}: first imported during {c.imported_during}" for c in self.culprits]
+        lines = []
+        if self.culprits:
+            lines.append(f"ft-harness: {len(self.culprits)} extension module(s) re-enable the GIL (each imported alone "
+                         "in a fresh interpreter):")
+            lines += [f"  {c.module}: first imported during {c.imported_during}" for c in self.culprits]
         if self.not_judged:
             shown = self.not_judged if self.config.get_verbosity() > 0 else self.not_judged[:NOT_JUDGED_SHOWN]
             lines.append(f"ft-harness: {len(self.not_judged)} tests ran with the GIL on: not judged")
@@ -242,6 +245,7 @@ class HarnessSession:
 
     def _session_record(self, session: pytest.Session) -> dict[str, Any]:
         finished = datetime.now(UTC)
+        judged = self.multi_threaded()
         return {
             "run_id": new_run_id("pytest", None, finished),
             "kind": "pytest",
@@ -252,8 +256,8 @@ class HarnessSession:
             "culprits": [{"module": c.module, "imported_during": c.imported_during, **c.result.to_json()}
                          for c in self.culprits],
             "not_judged": self.not_judged,
-            "multi_threaded": {"tests": len(self.multi_threaded()), "run_parallel": len(self.ran_parallel),
-                               "scenarios": len(self.ran_scenarios), "floor": self.min_parallel_tests},
+            "multi_threaded": {"tests": len(judged), "run_parallel": len(self.ran_parallel & judged),
+                               "scenarios": len(self.ran_scenarios & judged), "floor": self.min_parallel_tests},
             "scenarios": [{"nodeid": nodeid, **result.to_json()} for nodeid, result in self.results],
             "finished": finished.isoformat(timespec="seconds"),
         }
