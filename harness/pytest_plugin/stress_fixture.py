@@ -1,9 +1,14 @@
 """What the ``ft_stress`` fixture and marker do: stress a scenario through the engine for one test, and fail
 the test with the engine's summary and the commands that rerun it.
+
+A scenario given as ``module:attribute`` runs in a child process, as the CLI runs it
+(:func:`harness.engine.isolation.run_isolated`): a crash fails the test with the faulthandler dump, and the
+session goes on. A scenario object runs in this process (a test file's objects cannot be imported by a child).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 from collections.abc import Callable, Mapping
@@ -13,7 +18,8 @@ import pytest
 
 from harness import HarnessError
 from harness.commands._options import stress_rerun
-from harness.engine import ScenarioResult, load_ref, run_in_process
+from harness.engine import ScenarioResult, run_in_process
+from harness.engine.isolation import run_isolated
 from harness.report.terminal import fixture_failure
 from harness.settings import FIELDS, Source, StressSettings, rerun_values, resolve_sources
 
@@ -30,9 +36,10 @@ class ScenarioRunner:
 
     ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., check=True)``;
     ``scenario`` is a scenario class, a callable, a name registered with ``pytest_ft_harness_scenarios`` or
-    ``module:attribute``. Values come from the call, then the test's ``ft_stress`` marker, then the session.
-    With ``check`` (the default) a run that did not pass fails the test with the engine's summary and the
-    commands that rerun it; the :class:`~harness.engine.result.ScenarioResult` is returned either way.
+    ``module:attribute`` (run in a child process). Values come from the call, then the test's ``ft_stress``
+    marker, then the session. With ``check`` (the default) a run that did not pass fails the test with the
+    engine's summary and the commands that rerun it; the :class:`~harness.engine.result.ScenarioResult` is
+    returned either way.
     """
 
     def __init__(
@@ -57,7 +64,13 @@ class ScenarioRunner:
         # Rerunning the scenario alone needs an importable module:attribute; otherwise rerun the test.
         rerun = stress_rerun()(ref, name, settings) if ref else self._pytest_rerun(settings)
         try:
-            result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings, rerun=rerun)
+            if obj is None and ref is not None:
+                result = dataclasses.replace(
+                    run_isolated(ref, name=name, target_name=ref, settings=settings, on_failure="unsafe",
+                                 python=sys.executable), rerun=rerun)
+            else:
+                result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings,
+                                        rerun=rerun)
         except HarnessError as exc:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
         self._record(self._item, result)
@@ -67,16 +80,14 @@ class ScenarioRunner:
         return result
 
     def _resolve(self, scenario: object) -> tuple[object, str, str | None]:
-        """The object to run, its name, and ``module:attribute`` naming it if a fresh process can import it."""
+        """The object to run (``None``: only a child process loads it), its name, and ``module:attribute`` naming
+        it if a fresh process can import it."""
         if isinstance(scenario, str):
             registered = self._registry()
             if scenario in registered:
                 return self._resolve_object(registered[scenario])
             if ":" in scenario:
-                try:
-                    return load_ref(scenario), scenario.partition(":")[2], scenario
-                except HarnessError as exc:
-                    pytest.fail(f"ft-harness: {exc}", pytrace=False)
+                return None, scenario.partition(":")[2], scenario
             known = ", ".join(sorted(registered)) or "none registered"
             pytest.fail(f"ft-harness: unknown scenario {scenario!r}: expected module:attribute, a scenario class "
                         f"or callable, or a registered name ({known})", pytrace=False)
