@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import random
 import shlex
 import sys
@@ -35,15 +36,19 @@ from types import TracebackType
 from typing import Any, Callable, Mapping
 
 from harness.errors import UsageError
+from harness.reproduce import reproductions
 from harness.results import ErrorSummary, ScenarioResult
 from harness.settings import FIELDS, StressSettings
 from harness.targets import ScenarioSpec
 
 _SPINS_BEFORE_CHECK = 256
-_ALWAYS_IN_RERUN = {"threads", "rounds", "iterations", "timeout_s", "seed"}
+_ALWAYS_IN_RERUN = {"threads", "rounds", "iterations", "timeout_s", "seed", "budget_s"}
 _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
+EXPLORE_SHARE = 0.5  # of a scenario's time budget, at most, for controlled exploration
+RERUN_LIMIT_S = 5.0
+_RUNNER_FILES = (__file__, os.path.join(os.path.dirname(__file__), "explore.py"))  # frames a traceback skips
 
 Step = Callable[[int, int], object]
 
@@ -193,7 +198,7 @@ def rerun_command(target: str, scenario: str, settings: StressSettings, *, prefi
     for option in FIELDS:
         value = getattr(settings, option.name)
         if option.name in _ALWAYS_IN_RERUN or (option.name != "report_dir" and value != getattr(defaults, option.name)):
-            words += [option.flag, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
+            words += [shlex.quote(word) for word in option.cli_words(value)]
     return " ".join(words)
 
 
@@ -236,32 +241,51 @@ def run_in_process(
     settings: StressSettings,
     on_failure: str = "unsafe",
     rerun: str | None = None,
+    replay_flag: str = "--replay",
 ) -> ScenarioResult:
     """Stress a callable or scenario class in this process and return its result (never raises for failures).
+
+    With ``settings.explore`` (or a schedule in ``settings.replay``) the scenario is first explored under
+    controlled interleavings (:mod:`harness.explore`) for up to half its time budget; a failure found there
+    ends the run, its rerun being ``rerun`` plus ``replay_flag`` and the schedule. Otherwise free-running
+    threads stress it for the rest of the budget; a failure then is rerun a few times with the same seed,
+    and the result says how many reproduced it.
 
     A timed-out run leaves its stuck threads behind (daemon threads cannot be killed); use isolation when
     the scenario may hang or crash.
     """
     rounds = _Rounds(obj, name)
-    run = _Run(settings, rounds)
+    rerun = rerun or rerun_command(target, name, settings)
+    started = time.monotonic()
+    result = ScenarioResult(name, target, settings.threads, settings.rounds, settings.iterations, "passed",
+                            settings.seed, rerun, on_failure=on_failure)
+    if settings.explore or settings.replay:
+        from harness.explore import explore  # here: a run without exploration never loads sys.monitoring code
+
+        explored = explore(rounds.prepare, settings, lambda: _Failures(started),
+                           until=started + settings.budget_s * EXPLORE_SHARE,
+                           extra_modules=getattr(obj, "code_under_test", ()))
+        result.exploration = explored.summary
+        if explored.status != "passed" or settings.replay:
+            result.status, result.detail = explored.status, explored.detail  # type: ignore[assignment]
+            result.duration_s = round(time.monotonic() - started, 6)
+            if explored.errors is not None:
+                result.failures, result.errors = explored.errors.count, explored.errors.summaries()
+                result.time_to_first_failure_s = explored.errors.first_at
+            if explored.schedule is not None and not settings.replay:
+                result.rerun = f"{rerun} {replay_flag} {shlex.quote(explored.schedule.to_text())}"
+            return result
+    run = _Run(settings, rounds, until=started + settings.budget_s)
     outcome = run.execute()
-    return ScenarioResult(
-        name=name,
-        target=target,
-        threads=settings.threads,
-        rounds=settings.rounds,
-        iterations=settings.iterations,
-        status=outcome.status,
-        seed=settings.seed,
-        rerun=rerun or rerun_command(target, name, settings),
-        failures=run.failures.count,
-        errors=run.failures.summaries(),
-        duration_s=round(outcome.duration_s, 6),
-        ops_per_s=outcome.ops_per_s,
-        time_to_first_failure_s=run.failures.first_at,
-        on_failure=on_failure,
-        detail=outcome.detail,
-    )
+    result.status, result.detail = outcome.status, outcome.detail  # type: ignore[assignment]
+    result.failures, result.errors = run.failures.count, run.failures.summaries()
+    result.duration_s, result.ops_per_s = round(time.monotonic() - started, 6), outcome.ops_per_s
+    result.time_to_first_failure_s, result.rounds_run = run.failures.first_at, run.rounds_run
+    if outcome.status == "failed" and not settings.replay:
+        result.reproduced = reproductions(lambda left: _Run(settings.replace(timeout_s=min(settings.timeout_s, left)),
+                                                            _Rounds(obj, name), until=time.monotonic() + left).execute().status,
+                                          "failed", limit_s=max(settings.budget_s, RERUN_LIMIT_S))
+    return result
 
 
 def _as_step(fn: Callable[..., object], name: str) -> Step:
@@ -369,10 +393,12 @@ class _RoundState:
 class _Run:
     """One stress run: persistent worker threads, a start gate and a spinning barrier per round."""
 
-    def __init__(self, settings: StressSettings, rounds: _Rounds) -> None:
+    def __init__(self, settings: StressSettings, rounds: _Rounds, *, until: float) -> None:
         self.settings = settings
         self.rounds = rounds
         self.started = time.monotonic()
+        self.until = until  # the time budget: no new round starts after it (the first always does)
+        self.rounds_run = 0
         self.deadline = self.started + settings.timeout_s
         self.failures = _Failures(self.started)
         self.stop = False
@@ -412,6 +438,9 @@ class _Run:
         busy_s = 0.0
         settings = self.settings
         for index in range(settings.rounds):
+            if index and time.monotonic() >= self.until:
+                break
+            self.rounds_run = index + 1
             try:
                 steps, verify = self.rounds.prepare(settings, index)
             except Exception as exc:
@@ -434,7 +463,7 @@ class _Run:
                 except Exception as exc:
                     self.failures.add(exc, f"round {index}: verify() of {self.rounds.name} raised")
             if self.failures.count:
-                return self._outcome("failed", ops, busy_s, f"failures in round {index} of {settings.rounds}")
+                return self._outcome("failed", ops, busy_s, f"failures in round {index} of at most {settings.rounds}")
         return self._outcome("passed", ops, busy_s, "")
 
     def _outcome(self, status: str, ops: int, busy_s: float, detail: str) -> _Outcome:
@@ -528,7 +557,7 @@ def _moved(before: tuple[tuple[int, ...], tuple[float, ...]], after: tuple[tuple
 
 def _scenario_frames(tb: TracebackType | None) -> TracebackType | None:
     """A failure's traceback from the scenario's first frame on (the engine's frames say nothing)."""
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    while tb is not None and tb.tb_frame.f_code.co_filename in _RUNNER_FILES:
         tb = tb.tb_next
     return tb
 

@@ -37,7 +37,7 @@ class ErrorSummary:
 
 @dataclass
 class ScenarioResult:
-    """The outcome of one scenario run (threads x rounds x iterations) against its oracle."""
+    """The outcome of one scenario run (explored trials, then threads x iterations x rounds) against its oracle."""
 
     name: str
     target: str
@@ -54,6 +54,12 @@ class ScenarioResult:
     time_to_first_failure_s: float | None = None
     on_failure: str = "unsafe"
     detail: str = ""
+    # Free-running rounds actually run (``rounds`` is the cap); None when exploration found the failure.
+    rounds_run: int | None = None
+    # What controlled exploration did (trials, switch points, time; the schedule of a failure it found).
+    exploration: dict[str, Any] | None = None
+    # For a free-running failure: how many automatic reruns with the same seed reproduced it, as "r/k".
+    reproduced: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

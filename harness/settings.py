@@ -9,6 +9,7 @@ building a :class:`Source` and calling :func:`resolve_sources`, or by passing ``
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import random
@@ -24,7 +25,9 @@ ENV_PREFIX = "FT_HARNESS_"
 
 # The engine's defaults, in one place (tuned with the detection benchmark, issue 5).
 DEFAULT_THREADS = 2
-DEFAULT_ROUNDS = 100
+# Rounds are a cap: a scenario runs rounds until its time budget is spent (or a round fails).
+DEFAULT_ROUNDS = 100_000
+DEFAULT_BUDGET_S = 2.0
 DEFAULT_ITERATIONS = 400
 DEFAULT_TIMEOUT_S = 60.0
 # A round in which no worker thread finishes a step or uses CPU for this long is hung (a deadlock).
@@ -33,12 +36,15 @@ DEFAULT_REPORT_DIR = Path("reports")
 DEFAULT_SWITCH_INTERVAL_S = 1e-6
 DEFAULT_BARRIER = "spin"
 BARRIER_KINDS = ("spin", "condition")
+DEFAULT_STRATEGY = "mixed"
+STRATEGY_KINDS = ("mixed", "random", "pct")
 SEED_BOUND = 2**32
 
 
 @dataclass(frozen=True)
 class StressSettings:
-    """How hard and how long to stress: N threads x M iterations per round x R rounds, bounded by a timeout."""
+    """How hard and how long to stress: N threads x M iterations per round, rounds until the time budget is
+    spent (at most R), bounded by a timeout; first explored interleavings (``explore``), or one replayed."""
 
     threads: int = DEFAULT_THREADS
     rounds: int = DEFAULT_ROUNDS
@@ -49,6 +55,10 @@ class StressSettings:
     report_dir: Path = DEFAULT_REPORT_DIR
     switch_interval_s: float = DEFAULT_SWITCH_INTERVAL_S
     barrier: str = DEFAULT_BARRIER
+    budget_s: float = DEFAULT_BUDGET_S
+    explore: bool = True
+    strategy: str = DEFAULT_STRATEGY
+    replay: str | None = None
 
     def replace(self, **changes: Any) -> StressSettings:
         return dataclasses.replace(self, **changes)
@@ -69,6 +79,7 @@ class Field:
     expected: str
     flag: str
     toml_key: str
+    switch: bool = False  # a yes/no setting: --flag / --no-flag on the command line
 
     @property
     def metavar(self) -> str:
@@ -78,6 +89,20 @@ class Field:
     @property
     def env_var(self) -> str:
         return ENV_PREFIX + self.metavar
+
+    def argument(self) -> dict[str, Any]:
+        """How argparse reads the flag: a value, or for a switch ``--flag``/``--no-flag``."""
+        if self.switch:
+            import argparse  # only front ends build parsers
+
+            return {"dest": self.name, "action": argparse.BooleanOptionalAction, "default": None}
+        return {"dest": self.name, "metavar": self.metavar}
+
+    def cli_words(self, value: object) -> list[str]:
+        """The command-line words that set this value (``--threads 4``, ``--no-explore``)."""
+        if self.switch:
+            return [self.flag if value else "--no-" + self.flag.removeprefix("--")]
+        return [self.flag, f"{value:g}" if isinstance(value, float) else str(value)]
 
 
 @dataclass(frozen=True)
@@ -137,6 +162,39 @@ def _barrier(raw: object) -> str:
     return str(raw)
 
 
+def _strategy(raw: object) -> str:
+    if raw not in STRATEGY_KINDS:
+        raise ValueError(raw)
+    return str(raw)
+
+
+def _boolean(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _schedule(raw: object) -> str:
+    """A recorded schedule as compact JSON text: given as the text itself or as a JSON file's path."""
+    if not isinstance(raw, (str, os.PathLike)) or not str(raw).strip():
+        raise ValueError(raw)
+    text = str(raw).strip()
+    if not text.startswith("{"):
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise ValueError(raw) from None
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise ValueError(raw)
+    return json.dumps(data, separators=(",", ":"))
+
+
 FIELDS: tuple[Field, ...] = (
     Field("threads", _positive_int, "a positive integer", "--threads", "threads"),
     Field("rounds", _positive_int, "a positive integer", "--rounds", "rounds"),
@@ -147,6 +205,10 @@ FIELDS: tuple[Field, ...] = (
     Field("report_dir", _path, "a directory path", "--report-dir", "report-dir"),
     Field("switch_interval_s", _positive_float, "a positive number of seconds", "--switch-interval", "switch-interval"),
     Field("barrier", _barrier, f"one of {', '.join(BARRIER_KINDS)}", "--barrier", "barrier"),
+    Field("budget_s", _positive_float, "a positive number of seconds per scenario", "--budget", "budget"),
+    Field("explore", _boolean, "yes or no", "--explore", "explore", switch=True),
+    Field("strategy", _strategy, f"one of {', '.join(STRATEGY_KINDS)}", "--strategy", "strategy"),
+    Field("replay", _schedule, "a recorded schedule: its JSON text or a JSON file", "--replay", "replay"),
 )
 
 

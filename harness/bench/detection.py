@@ -64,8 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "meaningful)")
     for field in settings_mod.FIELDS:
         if field.name in _TUNABLE:
-            parser.add_argument(field.flag, dest=field.name, metavar=field.metavar,
-                                help=f"override the default: {field.expected}")
+            parser.add_argument(field.flag, **field.argument(), help=f"override the default: {field.expected}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -211,8 +210,8 @@ def _command(args: argparse.Namespace) -> str:
               for w in (flag, str(value))]
     words += [w for name in args.case or () for w in ("--case", name)]
     words += ["--hang-jobs", str(args.hang_jobs)] if args.hang_jobs != DEFAULT_HANG_JOBS else []
-    flags = {f.name: f.flag for f in settings_mod.FIELDS}
-    words += [w for name in _TUNABLE if getattr(args, name) is not None for w in (flags[name], str(getattr(args, name)))]
+    fields = {f.name: f for f in settings_mod.FIELDS}
+    words += [w for name in _TUNABLE if getattr(args, name) is not None for w in fields[name].cli_words(getattr(args, name))]
     return " ".join(words)
 
 

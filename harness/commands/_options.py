@@ -27,8 +27,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
     for field in settings_mod.FIELDS:
         parser.add_argument(
             field.flag,
-            dest=field.name,
-            metavar=field.metavar,
+            **field.argument(),
             help=f"{field.expected} (env {field.env_var}, pyproject [tool.ft-harness] {field.toml_key})",
         )
 
