@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any, Callable, Mapping
 
 from harness.errors import UsageError
-from harness.reproduce import reproductions
+from harness.reproduce import RERUNS, reproductions
 from harness.results import ErrorSummary, ScenarioResult
 from harness.settings import FIELDS, StressSettings
 from harness.targets import ScenarioSpec
@@ -47,7 +47,7 @@ _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
 EXPLORE_SHARE = 0.5  # of a scenario's time budget, at most, for controlled exploration
-RERUN_LIMIT_S = 5.0
+RERUN_LIMIT_S = 10.0  # at most, for the automatic reruns of a free-running failure
 _RUNNER_FILES = (__file__, os.path.join(os.path.dirname(__file__), "explore.py"))  # frames a traceback skips
 
 Step = Callable[[int, int], object]
@@ -282,9 +282,12 @@ def run_in_process(
     result.duration_s, result.ops_per_s = round(time.monotonic() - started, 6), outcome.ops_per_s
     result.time_to_first_failure_s, result.rounds_run = run.failures.first_at, run.rounds_run
     if outcome.status == "failed" and not settings.replay:
-        result.reproduced = reproductions(lambda left: _Run(settings.replace(timeout_s=min(settings.timeout_s, left)),
-                                                            _Rounds(obj, name), until=time.monotonic() + left).execute().status,
-                                          "failed", limit_s=max(settings.budget_s, RERUN_LIMIT_S))
+        def rerun_once(left: float) -> str:
+            again = _Run(settings.replace(timeout_s=min(settings.timeout_s, left)), _Rounds(obj, name),
+                         until=time.monotonic() + min(settings.budget_s, left))
+            return again.execute().status
+
+        result.reproduced = reproductions(rerun_once, "failed", limit_s=min(RERUNS * settings.budget_s, RERUN_LIMIT_S))
     return result
 
 
