@@ -41,6 +41,8 @@ SHRINK_SHARE = 0.5  # of the time exploration took to find the failure, at least
 SHRINK_MIN_S = 0.5
 CONFIRM_REPLAYS = 3
 _POLL_S = 0.002
+# The interpreter a schedule was recorded on ("3.14.7t"): bytecode, and so switch points, differ between versions.
+_PYTHON = sys.version.split()[0] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "")
 _TOOL_NAME = "ft-harness-explore"
 _TOOLING = frozenset({
     "pytest", "_pytest", "pluggy", "hypothesis", "iniconfig", "packaging", "cffi", "pycparser",
@@ -259,6 +261,7 @@ class TrialOutcome:
     events: list[list[Any]]
     points: int
     stacks: str = ""
+    why: str = ""
 
 
 class _Trial:
@@ -277,6 +280,7 @@ class _Trial:
         self.events: list[list[Any]] = []
         self.points = 0
         self.aborted = False
+        self.why = f"did not finish within the {deadline - time.monotonic():.3g} s left"
         self._lock = threading.Lock()
         self._running: _Worker | None = None
         self._serial = 0
@@ -299,7 +303,7 @@ class _Trial:
         if status != "passed":
             stacks = self._stacks()
             self._abort()
-        return TrialOutcome(status, self.events, self.points, stacks)
+        return TrialOutcome(status, self.events, self.points, stacks, self.why)
 
     def _watch(self) -> str:
         """Wait for the workers; give out a free turn, hand the turn on from a thread blocked in C (seen
@@ -321,7 +325,11 @@ class _Trial:
                     eligible = self._eligible()
                     if eligible:
                         self._give(None, -1, self.points, "w", eligible)
-                    elif not any(w.state == _OFF for w in self.workers) or now - quiet_since >= self.stall_s:
+                    elif not any(w.state == _OFF for w in self.workers):
+                        self.why = "deadlocked: every thread waits for a lock another thread holds"
+                        return "deadlock"
+                    elif now - quiet_since >= self.stall_s:
+                        self.why = f"deadlocked: no thread moved for {self.stall_s:g} s (blocked in C code)"
                         return "deadlock"
                     continue
             # Read outside the lock: a worker waiting for it would look blocked.
@@ -582,6 +590,10 @@ def explore(
     ``settings.replay`` the one recorded trial is replayed instead.
     """
     started = time.monotonic()
+    if not hasattr(sys, "monitoring"):
+        if settings.replay:
+            raise UsageError("--replay needs Python 3.12 or later (sys.monitoring)")
+        return Exploration("passed", 0, 0.0, summary={"skipped": "needs Python 3.12 or later (sys.monitoring)"})
     try:
         with _Monitoring(CodeUnderTest(extra_modules)) as monitoring:
             explorer = _Explorer(monitoring, prepare, settings, new_failures, started)
@@ -589,6 +601,8 @@ def explore(
                 return explorer.replay(Schedule.from_text(settings.replay))
             return explorer.search(until)
     except _NoTool:
+        if settings.replay:
+            raise UsageError("--replay: every sys.monitoring tool id is taken (a debugger or coverage?)") from None
         return Exploration("passed", 0, 0.0, summary={"skipped": "no free sys.monitoring tool id"})
 
 
@@ -631,7 +645,7 @@ class _Explorer:
         settings = self._settings.replace(threads=schedule.threads)
         self._settings = settings
         outcome, failures = self._trial(schedule.trial, schedule.iterations, Follow(schedule.events))
-        note = "" if schedule.python == sys.version else f"; recorded on Python {schedule.python.split()[0]}"
+        note = "" if schedule.python == _PYTHON else f"; recorded on Python {schedule.python}, replayed on {_PYTHON}"
         summary = {"replayed": schedule.to_text(), "trials": 1}
         if outcome.status == "passed":
             return Exploration("passed", 1, self._elapsed(), f"the replayed schedule passed{note}",
@@ -705,8 +719,7 @@ class _Explorer:
         finally:
             self._monitoring.trial = None
         if outcome.status in ("deadlock", "timeout"):
-            why = "deadlocked: every thread waits" if outcome.status == "deadlock" else "did not finish in time"
-            failures.add_text("Timeout", f"explored trial {trial} {why}; stacks of its threads:{outcome.stacks}")
+            failures.add_text("Timeout", f"explored trial {trial} {outcome.why}; stacks of its threads:{outcome.stacks}")
         elif failures.count:
             outcome.status = "failed"
         elif verify is not None:
@@ -718,7 +731,7 @@ class _Explorer:
         return outcome, failures
 
     def _schedule(self, strategy: str, trial: int, iterations: int, events: list[list[Any]]) -> Schedule:
-        return Schedule(strategy, self._settings.seed, trial, self._settings.threads, iterations, sys.version,
+        return Schedule(strategy, self._settings.seed, trial, self._settings.threads, iterations, _PYTHON,
                         [list(event) for event in events])
 
     def _summary(self, trials: int, points: int, duration: float) -> dict[str, Any]:
@@ -746,4 +759,4 @@ def _kinds(failures: Any) -> set[str]:
 
 
 def _what(outcome: TrialOutcome) -> str:
-    return {"deadlock": "deadlocked", "timeout": "hung"}.get(outcome.status, "failed")
+    return outcome.why if outcome.status in ("deadlock", "timeout") else "failed"

@@ -51,7 +51,8 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     if settings:
         lines.append(
             f"- threads {settings.get('threads')} x iterations {settings.get('iterations')} x rounds "
-            f"{settings.get('rounds')}; timeout {settings.get('timeout_s')} s; seed {settings.get('seed')}"
+            f"{settings.get('rounds')} at most; budget {settings.get('budget_s')} s per scenario; timeout "
+            f"{settings.get('timeout_s')} s; seed {settings.get('seed')}"
         )
     imports = record.get("imports") or []
     if imports:
@@ -67,7 +68,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines += _table(
             ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
              "duration (s)"),
-            [(s["name"], status_label(s), s["threads"], s["rounds"], s["iterations"], s["failures"], s.get("ops_per_s"),
+            [(s["name"], status_label(s), s["threads"], _rounds_cell(s), s["iterations"], s["failures"], s.get("ops_per_s"),
               s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
         )
     for s in scenarios:
@@ -75,10 +76,29 @@ def render_markdown(record: Mapping[str, Any]) -> str:
             continue
         lines += ["", f"### {s['name']}: {status_label(s)}", "", s.get("detail") or "", "",
                   f"Rerun: `{s['rerun']}`"]
+        if s.get("reproduced"):
+            lines += ["", f"Reproduced by {s['reproduced']} automatic reruns with the same seed."]
         for error in s.get("errors") or []:
             shown = head_lines(error["first_traceback"].splitlines(), _TRACEBACK_LINES)
             lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def run_sizes(scenario: Mapping[str, Any]) -> str:
+    """``2 threads x 400 iterations x 812 rounds; 96 explored trials``: what a scenario's run actually did."""
+    rounds = scenario.get("rounds_run", scenario["rounds"]) or 0  # None: exploration ended the run first
+    sizes = f"{scenario['threads']} threads x {scenario['iterations']} iterations x {rounds} rounds"
+    explored = scenario.get("exploration") or {}
+    if explored.get("skipped"):
+        return f"{sizes}; not explored: {explored['skipped']}"
+    return f"{sizes}; {explored['trials']} explored trials" if explored.get("trials") else sizes
+
+
+def _rounds_cell(scenario: Mapping[str, Any]) -> str:
+    rounds = scenario.get("rounds_run")
+    trials = (scenario.get("exploration") or {}).get("trials")
+    cell = f"{scenario['rounds']}" if rounds is None else f"{rounds} (cap {scenario['rounds']})"
+    return f"{cell} + {trials} explored" if trials else cell
 
 
 def head_lines(lines: Sequence[str], limit: int) -> list[str]:

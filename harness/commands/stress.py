@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from harness.commands._options import add_common, add_settings, python_of, settings_of
 from harness.errors import EXIT_UNFIT
 from harness.interpreter import probe
-from harness.report import head_lines, status_label, write_reports
+from harness.report import head_lines, run_sizes, status_label, write_reports
 from harness.stress_run import resolve_target, run_stress, select_scenarios
 
 REPORT_FORMATS = ("json", "md")
@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         f"target: {target.name} ({len(specs)} scenarios)",
         f"threads: {settings.threads}, iterations: {settings.iterations}, rounds: {settings.rounds}, "
         f"timeout: {settings.timeout_s:g} s, seed: {settings.seed}",
+        f"budget: {settings.budget_s:g} s per scenario; "
+        + (f"replaying a schedule" if settings.replay else
+           f"exploration: {'on, ' + settings.strategy if settings.explore else 'off'}"),
     ]
     print("\n".join(header), file=out, flush=True)
     record = run_stress(
@@ -71,12 +74,13 @@ def run(args: argparse.Namespace) -> int:
 def _print_summary(record: dict[str, Any], out: TextIO) -> None:
     for scenario in record["scenarios"]:
         rate = f", {scenario['ops_per_s']:.0f} ops/s" if scenario.get("ops_per_s") else ""
-        sizes = f"{scenario['threads']} threads x {scenario['iterations']} iterations x {scenario['rounds']} rounds"
-        print(f"{status_label(scenario).upper()} {scenario['name']} ({sizes}) in {scenario['duration_s']:.2f} s{rate}",
-              file=out)
+        print(f"{status_label(scenario).upper()} {scenario['name']} ({run_sizes(scenario)}) in "
+              f"{scenario['duration_s']:.2f} s{rate}", file=out)
         if scenario["status"] == "passed":
             continue
         print(f"    {scenario['detail']}", file=out)
+        if scenario.get("reproduced"):
+            print(f"    reproduced by {scenario['reproduced']} automatic reruns with the same seed", file=out)
         for error in scenario["errors"]:
             print(f"    {error['type']} x {error['count']}; first traceback:", file=out)
             for line in head_lines(error["first_traceback"].rstrip().splitlines(), _TRACEBACK_LINES):
