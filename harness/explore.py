@@ -617,7 +617,7 @@ class _Explorer:
 
     def search(self, until: float) -> Exploration:
         settings = self._settings
-        length = 0
+        per_iteration = 0  # most switch points seen per iteration: PCT's change points fall within a trial
         trials = 0
         points = 0
         for trial in range(settings.rounds):
@@ -627,13 +627,14 @@ class _Explorer:
             strategy_name = _strategy_of(settings.strategy, trial)
             iterations = min(settings.iterations, TRIAL_ITERATIONS[trial % len(TRIAL_ITERATIONS)])
             if strategy_name == "pct":
-                strategy: Strategy = Pct(rng, settings.threads, PCT_DEPTHS[trial // 2 % len(PCT_DEPTHS)], length)
+                depth = PCT_DEPTHS[trial // 2 % len(PCT_DEPTHS)]
+                strategy: Strategy = Pct(rng, settings.threads, depth, per_iteration * iterations)
             else:
                 strategy = RandomWalk(rng)
             outcome, failures = self._trial(trial, iterations, strategy)
             trials += 1
             points += outcome.points
-            length = max(length, outcome.points)
+            per_iteration = max(per_iteration, -(-outcome.points // iterations))
             if trial == 0 and outcome.points == 0 and outcome.status == "passed":
                 return self._done("passed", trials, points, skipped="the steps run no Python code under test")
             if outcome.status != "passed":
