@@ -42,6 +42,11 @@ OPTIONS = (
     Option("--ft-seed", "ft_seed", "seed of every scenario run (printed in the header; give it back to reproduce)",
            "seed"),
     Option("--ft-timeout", "ft_timeout", "seconds a scenario run may take before it counts as hung", "timeout_s"),
+    Option("--ft-budget", "ft_budget", "seconds each scenario runs: explored interleavings, then free threads "
+           "(rounds are the cap)", "budget_s"),
+    Option("--ft-explore", "ft_explore", "explore controlled interleavings before free-running threads: yes or no",
+           "explore"),
+    Option("--ft-replay", "ft_replay", "replay a schedule an explored failure printed (JSON text or file)", "replay"),
     Option("--ft-report-dir", "ft_report_dir", "write the session report <dir>/<run-id>.json", "report_dir"),
     Option("--ft-require-free-threading", "ft_require_free_threading",
            "fail the session (exit 3) unless this is a free-threaded build with the GIL off and not forced",
@@ -70,7 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(scenario=None, *, threads=None, iterations=None, rounds=None, seed=None, timeout=None): "
+        f"{MARKER}(scenario=None, *, threads=None, iterations=None, rounds=None, seed=None, timeout=None, "
+        "budget=None, explore=None): "
         "after the test body, run a scenario through the ft-harness engine (a registered name or "
         "module:attribute, or scenario=ClassOrCallable), and/or set those values for the ft_stress fixture",
     )

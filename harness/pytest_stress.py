@@ -12,6 +12,7 @@ import pytest
 
 from harness.engine import load_ref, run_in_process
 from harness.errors import HarnessError
+from harness.explore import Schedule
 from harness.report import head_lines
 from harness.results import ScenarioResult
 from harness.settings import FIELDS, Source, StressSettings, resolve_sources
@@ -22,13 +23,14 @@ if TYPE_CHECKING:
 MARKER = "ft_stress"
 _TRACEBACK_LINES = 30
 _MARKER_KEYS = {"threads": "threads", "iterations": "iterations", "rounds": "rounds", "seed": "seed",
-                "timeout": "timeout_s"}
+                "timeout": "timeout_s", "budget": "budget_s", "explore": "explore"}
 
 
 class ScenarioRunner:
     """What the ``ft_stress`` fixture returns: call it with a scenario to stress it through the engine.
 
-    ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., check=True)``;
+    ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., budget=..., explore=...,
+    check=True)``;
     ``scenario`` is a scenario class, a callable, a name registered with ``pytest_ft_harness_scenarios`` or
     ``module:attribute``. Values come from the call, then the test's ``ft_stress`` marker, then the session.
     With ``check`` (the default) a run that did not pass fails the test with the engine's summary and the
@@ -45,7 +47,7 @@ class ScenarioRunner:
         settings = self._settings(overrides)
         try:  # the engine's rerun command needs an importable module:attribute; otherwise rerun the test
             result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings,
-                                    rerun=None if ref else self._pytest_rerun(settings))
+                                    rerun=None if ref else self._pytest_rerun(settings), replay_flag="--ft-replay")
         except HarnessError as exc:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
         self._session.record_result(self._item, result)
@@ -102,7 +104,9 @@ class ScenarioRunner:
     def _pytest_rerun(self, settings: StressSettings) -> str:
         return (f"{shlex.quote(sys.executable)} -m pytest {shlex.quote(self._item.nodeid)}"
                 f" --ft-threads={settings.threads} --ft-iterations={settings.iterations}"
-                f" --ft-rounds={settings.rounds} --ft-timeout={settings.timeout_s:g} --ft-seed={settings.seed}")
+                f" --ft-rounds={settings.rounds} --ft-timeout={settings.timeout_s:g} --ft-seed={settings.seed}"
+                f" --ft-budget={settings.budget_s:g}" + ("" if settings.explore else " --ft-explore=no")
+                + (f" --ft-replay={shlex.quote(settings.replay)}" if settings.replay else ""))
 
     def _failure_text(self, result: ScenarioResult, settings: StressSettings, engine_rerun: bool) -> str:
         lines = [
@@ -113,7 +117,9 @@ class ScenarioRunner:
             lines.append(f"  {error.type} x {error.count}; first traceback:")
             tb = error.first_traceback.rstrip().splitlines()
             lines += [f"    {line}" for line in head_lines(tb, _TRACEBACK_LINES)]
-        lines.append(f"rerun this test: {self._pytest_rerun(settings)}")
+        schedule = (result.exploration or {}).get("schedule")
+        replay = "" if not schedule or settings.replay else f" --ft-replay={shlex.quote(Schedule(**schedule).to_text())}"
+        lines.append(f"rerun this test: {self._pytest_rerun(settings)}{replay}")
         if engine_rerun:
             lines.append(f"rerun the scenario alone: {result.rerun}")
         return "\n".join(lines)

@@ -77,11 +77,13 @@ def test_options_are_grouped_and_settable_in_ini(pytester: pytest.Pytester) -> N
 
 def test_header_shows_interpreter_settings_and_seed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234")
+    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234", "--ft-budget=0.5",
+                                "--ft-explore=no")
     build = "free-threaded, GIL off" if FREE_THREADED else "GIL build, GIL on"
     result.stdout.fnmatch_lines([
         f"ft-harness: cpython {sys.version.split()[0]} ({build}) at *",
-        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234); GIL check after "
+        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234) budget=0.5s "
+        "explore=no; GIL check after "
         f"every test: {'on' if FREE_THREADED else 'off (the GIL is on at start)'}",
     ])
     assert result.ret == 0
@@ -155,7 +157,7 @@ def test_lost(ft_stress):
         "  AssertionError x 1; first traceback:",
         "*lost updates*",
         "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads=2 --ft-iterations=20 --ft-rounds=2 "
-        "--ft-timeout=* --ft-seed=7",
+        "--ft-timeout=* --ft-seed=7 --ft-budget=2 --ft-replay='{*}'",  # an explored failure replays its schedule
     ])
 
 
