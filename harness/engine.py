@@ -46,7 +46,10 @@ _ALWAYS_IN_RERUN = {"threads", "rounds", "iterations", "timeout_s", "seed", "bud
 _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
-EXPLORE_SHARE = 0.5  # of a scenario's time budget, at most, for controlled exploration
+# Of a scenario's time budget, at most this share goes to controlled exploration, the rest to free-running
+# threads: races in Python code are found by exploration in a fraction of it, races inside C code only by
+# free-running threads, which must not wait long for their turn.
+EXPLORE_SHARE = 0.3
 RERUN_LIMIT_S = 10.0  # at most, for the automatic reruns of a free-running failure
 _RUNNER_FILES = (__file__, os.path.join(os.path.dirname(__file__), "explore.py"))  # frames a traceback skips
 
@@ -246,10 +249,10 @@ def run_in_process(
     """Stress a callable or scenario class in this process and return its result (never raises for failures).
 
     With ``settings.explore`` (or a schedule in ``settings.replay``) the scenario is first explored under
-    controlled interleavings (:mod:`harness.explore`) for up to half its time budget; a failure found there
-    ends the run, its rerun being ``rerun`` plus ``replay_flag`` and the schedule. Otherwise free-running
-    threads stress it for the rest of the budget; a failure then is rerun a few times with the same seed,
-    and the result says how many reproduced it.
+    controlled interleavings (:mod:`harness.explore`) for up to :data:`EXPLORE_SHARE` of its time budget; a
+    failure found there ends the run, its rerun being ``rerun`` plus ``replay_flag`` and the schedule.
+    Otherwise free-running threads stress it for the rest of the budget; a failure then is rerun a few times
+    with the same seed, and the result says how many reproduced it.
 
     A timed-out run leaves its stuck threads behind (daemon threads cannot be killed); use isolation when
     the scenario may hang or crash.

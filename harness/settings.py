@@ -27,7 +27,7 @@ ENV_PREFIX = "FT_HARNESS_"
 DEFAULT_THREADS = 2
 # Rounds are a cap: a scenario runs rounds until its time budget is spent (or a round fails).
 DEFAULT_ROUNDS = 100_000
-DEFAULT_BUDGET_S = 2.0
+DEFAULT_BUDGET_S = 1.0
 DEFAULT_ITERATIONS = 400
 DEFAULT_TIMEOUT_S = 60.0
 # A round in which no worker thread finishes a step or uses CPU for this long is hung (a deadlock).

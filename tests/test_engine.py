@@ -160,9 +160,9 @@ def test_rerun_command_carries_seed_sizes_and_changed_knobs() -> None:
     assert "--threads 4 --rounds 5 --iterations 50 --timeout 10" in result.rerun
     assert "--target tests.support.scenarios:raises_in_one_thread" in result.rerun
     assert "--barrier" not in result.rerun and "--report-dir" not in result.rerun
-    assert "--budget 2 --no-explore" in result.rerun  # the budget always, a switch as --no-<flag>
+    assert "--budget 1 --no-explore" in result.rerun  # the budget always, a switch as --no-<flag>
     changed = rerun_command("t", "s", SMALL.replace(barrier="condition", switch_interval_s=0.001))
-    assert changed.endswith("--switch-interval 0.001 --barrier condition --budget 2")
+    assert changed.endswith("--switch-interval 0.001 --barrier condition --budget 1")
 
 
 def test_setup_failure_is_a_failure() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 import harness
 from harness.cli import main
-from harness.engine import Race, run_in_process, stateful
+from harness.engine import EXPLORE_SHARE, Race, run_in_process, stateful
 from harness.errors import UsageError
 from harness.explore import CodeUnderTest, Schedule
 from harness.settings import StressSettings, resolve
@@ -211,9 +211,9 @@ def test_each_race_is_caught_with_every_seed_and_a_shorter_schedule(shape: str) 
 @pytest.mark.parametrize("shape", TWINS)
 def test_locked_twins_are_never_flagged(shape: str) -> None:
     for seed in range(3):
-        result = run(TWINS[shape], FIND.replace(seed=seed, budget_s=0.4))
+        result = run(TWINS[shape], FIND.replace(seed=seed, budget_s=1.5))
         assert result.status == "passed", f"{shape} twin seed {seed}: {result.detail}"
-        assert result.exploration["trials"] > 5 and result.exploration["switch_points"] > 0
+        assert result.exploration["trials"] >= 5 and result.exploration["switch_points"] > 0
         assert result.rounds_run and result.rounds_run >= 1
 
 
@@ -398,7 +398,7 @@ def test_the_budget_ends_a_passing_run_and_says_how_many_rounds_ran() -> None:
     elapsed = time.monotonic() - started
     assert result.status == "passed"
     assert 0.55 <= result.duration_s <= elapsed < 2.0  # measured while other work ran: generous upper bound
-    assert result.exploration["duration_s"] <= 0.6 / 2 + 0.1
+    assert result.exploration["duration_s"] <= 0.6 * EXPLORE_SHARE + 0.1
     assert result.rounds_run and result.rounds_run > 1 and result.rounds == FIND.rounds
 
 

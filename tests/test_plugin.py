@@ -157,7 +157,7 @@ def test_lost(ft_stress):
         "  AssertionError x 1; first traceback:",
         "*lost updates*",
         "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads=2 --ft-iterations=20 --ft-rounds=2 "
-        "--ft-timeout=* --ft-seed=7 --ft-budget=2 --ft-replay='{*}'",  # an explored failure replays its schedule
+        "--ft-timeout=* --ft-seed=7 --ft-budget=1 --ft-replay='{*}'",  # an explored failure replays its schedule
     ])
 
 
