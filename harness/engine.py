@@ -51,7 +51,7 @@ _STALL_CPU_NOISE_S = 0.002
 # free-running threads, which must not wait long for their turn.
 EXPLORE_SHARE = 0.3
 RERUN_LIMIT_S = 10.0  # at most, for the automatic reruns of a free-running failure
-_RUNNER_FILES = (__file__, os.path.join(os.path.dirname(__file__), "explore.py"))  # frames a traceback skips
+_RUNNER_FILES = (__file__, os.path.join(os.path.dirname(__file__), "interleave.py"))  # frames a traceback skips
 
 Step = Callable[[int, int], object]
 

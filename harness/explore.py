@@ -1,561 +1,32 @@
-"""Controlled interleaving exploration: one worker thread runs at a time, a seeded strategy picks who runs next.
+"""Controlled interleaving exploration: many short trials under seeded interleavings until one fails, then
+the shortest schedule that still fails, confirmed by replaying it.
 
-A scenario round (fresh instance, ``setup()``, every thread's steps, ``verify()``) becomes a *trial*: the
-worker threads run one at a time, and before each instruction of the code under test that touches shared
-state (attribute, global, closure and item access, calls, iteration) the running thread stops at a
-*switch point* and the strategy decides which thread goes on. Switch points come from ``sys.monitoring``
-``INSTRUCTION`` events, enabled only on code objects under test (:class:`CodeUnderTest`: not the harness,
-not the standard library, not test tooling; a scenario may name more modules in ``code_under_test``).
-
-Strategies are seeded: ``random`` picks uniformly among the runnable threads at every switch point; ``pct``
-gives threads random priorities and lowers the running thread's priority at d-1 random switch points
-(bounded preemptions); ``mixed`` alternates them trial by trial. Blocking is handled two ways: an
-``acquire``/``with`` of a ``threading`` ``Lock``, ``RLock`` or ``Condition`` held by another thread parks the
-caller until the lock is free (a deadlock among such waits is found at once); any other block in C code
-(sleep, I/O, a stdlib primitive) is seen by the controller, which hands the turn on. Every hand-off is
-recorded, so a failing trial yields a :class:`Schedule` that replays it exactly, and a shorter one found by
-removing preemptions while the failure persists.
+Each trial is a fresh scenario round (instance, ``setup()``, every thread's steps, ``verify()``) run one
+thread at a time (:mod:`harness.interleave`). Strategies (:mod:`harness.schedules`): ``random`` picks
+uniformly among the runnable threads at every switch point; ``pct`` gives threads random priorities and
+lowers the running thread's at d-1 random switch points (bounded preemptions); ``mixed`` alternates them
+trial by trial. A failing trial's recorded schedule is shrunk by removing preemptions while the same failure
+persists, and replays exactly (``--replay``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import sys
-import sysconfig
-import threading
 import time
 from dataclasses import asdict, dataclass, field
-from types import CodeType
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from harness.errors import UsageError
+from harness.interleave import CodeUnderTest, Monitoring, NoTool, Step, Trial, TrialOutcome
+from harness.schedules import PYTHON, Follow, Pct, RandomWalk, Schedule, Strategy
 from harness.settings import StressSettings
 
-SCHEDULE_FORMAT = 1
-STRATEGIES = ("mixed", "random", "pct")
 TRIAL_ITERATIONS = (1, 2, 4)  # trial t runs TRIAL_ITERATIONS[t % 3] iterations per thread (capped by settings)
 PCT_DEPTHS = (2, 3)  # bugs needing one or two preemptions
 SHRINK_SHARE = 0.5  # of the time exploration took to find the failure, at least SHRINK_MIN_S
-SHRINK_MIN_S = 0.5
+SHRINK_MIN_S = 0.1
 CONFIRM_REPLAYS = 3
-_POLL_S = 0.002
-# The interpreter a schedule was recorded on ("3.14.7t"): bytecode, and so switch points, differ between versions.
-_PYTHON = sys.version.split()[0] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "")
-_TOOL_NAME = "ft-harness-explore"
-_TOOLING = frozenset({
-    "pytest", "_pytest", "pluggy", "hypothesis", "iniconfig", "packaging", "cffi", "pycparser",
-    "pytest_run_parallel", "pytest_timeout", "coverage", "sortedcontainers", "attr", "attrs",
-    "_distutils_hack", "setuptools", "pip", "exceptiongroup", "typing_extensions", "_virtualenv",
-})
-# Instructions that read or write state another thread may share, or call out: the switch points.
-_SWITCH_OPCODES = frozenset({
-    "LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL",
-    "LOAD_DEREF", "STORE_DEREF", "DELETE_DEREF", "LOAD_NAME", "STORE_NAME", "LOAD_FROM_DICT_OR_DEREF",
-    "LOAD_FROM_DICT_OR_GLOBALS", "BINARY_OP", "BINARY_SUBSCR", "BINARY_SLICE", "STORE_SUBSCR", "STORE_SLICE",
-    "DELETE_SUBSCR", "CALL", "CALL_KW", "CALL_FUNCTION_EX", "FOR_ITER", "GET_ITER", "CONTAINS_OP",
-    "UNPACK_SEQUENCE", "UNPACK_EX",
-})
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
-_ACQUIRING = frozenset({"acquire", "__enter__", "acquire_lock"})
-
-Step = Callable[[int, int], object]
-
-
-class _Abandon(BaseException):
-    """Raised in a parked worker to unwind it when its trial is given up (a deadlock, the deadline)."""
-
-
-# ---------------------------------------------------------------------------------------------- schedules
-
-
-@dataclass
-class Schedule:
-    """A trial's every hand-off, enough to replay it exactly.
-
-    ``events`` are ``[thread, count, target, kind]``: when ``thread`` had passed ``count`` of its switch
-    points, the turn went to ``target`` (``-1``: to nobody; ``thread`` ``-1``: the controller gave a free
-    turn). Kinds: ``p`` preemption at a switch point, ``b`` blocked on a held lock, ``s`` stalled in C code,
-    ``f`` finished, ``w`` a free turn given out.
-    """
-
-    strategy: str
-    seed: int
-    trial: int
-    threads: int
-    iterations: int
-    python: str
-    events: list[list[Any]]
-    format: int = SCHEDULE_FORMAT
-
-    @property
-    def preemptions(self) -> int:
-        return sum(1 for event in self.events if event[3] == "p")
-
-    def to_text(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_text(cls, text: str) -> Schedule:
-        """A schedule from its JSON text; anything malformed is a one-line usage error."""
-        try:
-            data = json.loads(text)
-            schedule = cls(**data)
-            if schedule.format != SCHEDULE_FORMAT or schedule.threads < 1 or schedule.iterations < 1:
-                raise ValueError(schedule.format)
-            schedule.events = [[int(t), int(c), int(g), str(k)] for t, c, g, k in schedule.events]
-            return schedule
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise UsageError(f"bad --replay schedule: {exc}; expected the schedule a failure report printed") from None
-
-
-# -------------------------------------------------------------------------------------------- strategies
-
-
-class RandomWalk:
-    """At every switch point, any runnable thread (the running one included) with equal chance."""
-
-    name = "random"
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-
-    def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
-        return self._rng.choice(eligible) if eligible else None
-
-
-class Pct:
-    """Probabilistic concurrency testing: distinct random priorities, the highest runnable thread runs, and
-    at ``depth - 1`` random switch points (of the ``length`` expected) the running thread drops to the
-    lowest priority, so a trial preempts at most ``depth - 1`` times."""
-
-    name = "pct"
-
-    def __init__(self, rng: random.Random, threads: int, depth: int, length: int) -> None:
-        order = list(range(threads))
-        rng.shuffle(order)
-        self._priority = {thread: depth + rank for rank, thread in enumerate(order)}
-        points = range(max(length, depth))
-        self._changes = dict(zip(sorted(rng.sample(points, depth - 1)), range(depth - 1, 0, -1)))
-        self._seen = 0
-
-    def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
-        if kind == "p":
-            lowered = self._changes.get(self._seen)
-            self._seen += 1
-            if lowered is not None:
-                self._priority[running] = lowered
-        return max(eligible, key=self._priority.__getitem__) if eligible else None
-
-
-class Follow:
-    """Replays recorded events; where none applies, the running thread goes on (or the lowest index runs).
-
-    ``lenient`` (for shrinking, where events were removed) skips events the run has gone past.
-    """
-
-    name = "replay"
-
-    def __init__(self, events: Sequence[Sequence[Any]], *, lenient: bool = False) -> None:
-        self._events = list(events)
-        self._next = 0
-        self._lenient = lenient
-
-    def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
-        while self._next < len(self._events):
-            thread, at, target, recorded = self._events[self._next]
-            if thread == running and at == count and (recorded == kind or (recorded == "s" and kind == "p")):
-                self._next += 1
-                if target in eligible:
-                    return target
-                break
-            if self._lenient and thread == running and at < count:
-                self._next += 1
-                continue
-            break
-        if kind == "p":
-            return running
-        return min(eligible) if eligible else None
-
-
-Strategy = RandomWalk | Pct | Follow
-
-
-# ---------------------------------------------------------------------------------------- code under test
-
-
-class CodeUnderTest:
-    """Whether a code object's file is code under test: not the harness, the standard library or test tooling
-    in site-packages; files of ``extra_modules`` always are."""
-
-    def __init__(self, extra_modules: Iterable[str] = ()) -> None:
-        self._harness = os.path.dirname(os.path.realpath(__file__)) + os.sep
-        paths = sysconfig.get_paths()
-        stdlib = {os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib") if paths.get(key)}
-        stdlib.add(os.path.realpath(os.path.dirname(threading.__file__)))
-        self._stdlib = tuple(path + os.sep for path in stdlib)
-        self._extra = tuple(_module_root(name) for name in extra_modules)
-        self._cache: dict[str, bool] = {}
-
-    def __call__(self, filename: str) -> bool:
-        known = self._cache.get(filename)
-        if known is None:
-            known = self._cache[filename] = self._decide(filename)
-        return known
-
-    def _decide(self, filename: str) -> bool:
-        if filename.startswith("<"):
-            return False
-        path = os.path.realpath(filename)
-        if any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in self._extra):
-            return True
-        if path.startswith(self._harness):
-            return False
-        for marker in ("site-packages", "dist-packages"):
-            head, sep, tail = path.partition(os.sep + marker + os.sep)
-            if sep:
-                top = tail.split(os.sep, 1)[0].removesuffix(".py")
-                return top not in _TOOLING and not top.endswith((".dist-info", ".egg-info"))
-        return not path.startswith(self._stdlib)
-
-
-def _module_root(name: str) -> str:
-    """A module's file, or its package's folder; an unknown module is a usage error."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or spec.origin is None:
-        raise UsageError(f"code_under_test names module {name!r}, which cannot be found")
-    if spec.submodule_search_locations:
-        return os.path.realpath(os.path.dirname(spec.origin))
-    return os.path.realpath(spec.origin)
-
-
-# ------------------------------------------------------------------------------------------- the trials
-
-
-_NEW, _RUNNING, _PARKED, _WAITING, _OFF, _DONE = "new", "running", "parked", "waiting", "off", "done"
-
-
-@dataclass(eq=False)
-class _Worker:
-    index: int
-    wake: Any = field(default_factory=threading.Lock)
-    state: str = _NEW
-    count: int = 0
-    waiting_for: Any = None
-    native_id: int | None = None
-    thread: threading.Thread | None = None
-
-
-@dataclass
-class TrialOutcome:
-    """How a trial ended: ``passed``, ``failed`` (a step or verify raised) or ``deadlock`` (every live
-    thread waited and none could go on) or ``timeout`` (the deadline passed)."""
-
-    status: str
-    events: list[list[Any]]
-    points: int
-    stacks: str = ""
-    why: str = ""
-
-
-class _Trial:
-    """One trial: the workers, who holds the turn, and every hand-off made."""
-
-    def __init__(self, steps: Sequence[Step], iterations: int, strategy: Strategy, on_error: Callable[[BaseException, str], None],
-                 *, deadline: float, stall_s: float) -> None:
-        self.steps = steps
-        self.iterations = iterations
-        self.strategy = strategy
-        self.on_error = on_error
-        self.deadline = deadline
-        self.stall_s = stall_s
-        self.workers = [_Worker(index) for index in range(len(steps))]
-        self.by_ident: dict[int, _Worker] = {}
-        self.events: list[list[Any]] = []
-        self.points = 0
-        self.aborted = False
-        self.why = f"did not finish within the {deadline - time.monotonic():.3g} s left"
-        self._lock = threading.Lock()
-        self._running: _Worker | None = None
-        self._serial = 0
-        self._live = len(steps)
-        self._all_done = threading.Event()
-
-    # -- run by the controller (the thread that called explore)
-
-    def run(self) -> TrialOutcome:
-        for worker in self.workers:
-            worker.wake.acquire()
-            worker.thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
-                                             name=f"ft-harness-worker-{worker.index}")
-            worker.thread.start()
-            self.by_ident[worker.thread.ident] = worker  # type: ignore[index]
-        with self._lock:
-            self._give(None, -1, 0, "w", self._eligible())
-        status = self._watch()
-        stacks = ""
-        if status != "passed":
-            stacks = self._stacks()
-            self._abort()
-        return TrialOutcome(status, self.events, self.points, stacks, self.why)
-
-    def _watch(self) -> str:
-        """Wait for the workers; give out a free turn, hand the turn on from a thread blocked in C (seen
-        asleep on two polls in a row without progress), and call a deadlock when nobody can go on."""
-        last = (-1, -1)
-        quiet_since = time.monotonic()
-        asleep = 0
-        while not self._all_done.wait(_POLL_S):
-            now = time.monotonic()
-            if now >= self.deadline:
-                return "timeout"
-            with self._lock:
-                progress = (self._serial, self.points)
-                running = self._running
-                if progress != last:
-                    last, quiet_since, asleep = progress, now, 0
-                    continue
-                if running is None:
-                    eligible = self._eligible()
-                    if eligible:
-                        self._give(None, -1, self.points, "w", eligible)
-                    elif not any(w.state == _OFF for w in self.workers):
-                        self.why = "deadlocked: every thread waits for a lock another thread holds"
-                        return "deadlock"
-                    elif now - quiet_since >= self.stall_s:
-                        self.why = f"deadlocked: no thread moved for {self.stall_s:g} s (blocked in C code)"
-                        return "deadlock"
-                    continue
-            # Read outside the lock: a worker waiting for it would look blocked.
-            asleep = asleep + 1 if _blocked(running.native_id) else 0
-            if asleep < 2:
-                continue
-            with self._lock:
-                if (self._serial, self.points) == last and self._running is running:
-                    running.state = _OFF
-                    self._give(running, running.index, running.count, "s", self._eligible())
-        return "passed"
-
-    def _abort(self) -> None:
-        with self._lock:
-            self.aborted = True
-            for worker in self.workers:
-                if worker.state in (_NEW, _PARKED, _WAITING):
-                    worker.state = _DONE
-                    worker.wake.release()
-
-    def _stacks(self) -> str:
-        import traceback  # only for a failing trial
-
-        frames = sys._current_frames()
-        lines = []
-        for worker in self.workers:
-            frame = frames.get(worker.thread.ident) if worker.thread else None
-            if frame is None:
-                continue
-            stack = [f for f in traceback.extract_stack(frame) if f.filename not in (__file__, threading.__file__)]
-            lines.append(f"\nThread ft-harness-worker-{worker.index} ({worker.state}):")
-            lines.append("".join(traceback.format_list(stack)).rstrip())
-        return "\n".join(lines)
-
-    # -- run by the workers
-
-    def _work(self, worker: _Worker) -> None:
-        worker.native_id = threading.get_native_id()
-        worker.wake.acquire()
-        if self.aborted:
-            return
-        step = self.steps[worker.index]
-        try:
-            for iteration in range(self.iterations):
-                try:
-                    step(worker.index, iteration)
-                except _Abandon:
-                    raise
-                except BaseException as exc:  # a scenario's SystemExit is a failure like any other
-                    self.on_error(exc, f"thread {worker.index}, iteration {iteration}")
-        except _Abandon:
-            return
-        with self._lock:
-            worker.state = _DONE
-            self._live -= 1
-            if self._running is worker:
-                self._give(worker, worker.index, worker.count, "f", self._eligible())
-            if self._live == 0:
-                self._all_done.set()
-
-    def switch_point(self, worker: _Worker) -> None:
-        with self._lock:
-            if self._running is None:  # the turn was free: whoever comes first takes it
-                worker.state = _RUNNING
-                self._running = worker
-                self._serial += 1
-                return
-            if self._running is worker:
-                count = worker.count
-                worker.count += 1
-                self.points += 1
-                target = self.strategy.choose(worker.index, count, "p", [*self._eligible(), worker.index])
-                if target is None or target == worker.index:
-                    return
-                worker.state = _PARKED
-                self._give(worker, worker.index, count, "p", [target])
-            else:  # back from a stall in C while another thread runs: wait for a turn
-                worker.state = _PARKED
-        self._park(worker)
-
-    def lock_call(self, worker: _Worker, lock: Any) -> None:
-        if self._running is not worker or _free_for_caller(lock):
-            return
-        with self._lock:
-            worker.state = _WAITING
-            worker.waiting_for = lock
-            self._give(worker, worker.index, worker.count, "b", self._eligible())
-        self._park(worker)
-
-    def _park(self, worker: _Worker) -> None:
-        worker.wake.acquire()
-        if self.aborted:
-            raise _Abandon
-
-    # -- under self._lock
-
-    def _eligible(self) -> list[int]:
-        ready = []
-        for worker in self.workers:
-            if worker.state in (_NEW, _PARKED):
-                ready.append(worker.index)
-            elif worker.state == _WAITING and not worker.waiting_for.locked():
-                ready.append(worker.index)
-        return ready
-
-    def _give(self, worker: _Worker | None, thread: int, count: int, kind: str, eligible: list[int]) -> None:
-        """Hand the turn from ``worker`` (None: nobody holds it) to the strategy's pick among ``eligible``."""
-        target = self.strategy.choose(thread, count, kind, eligible) if kind != "p" else eligible[0]
-        if kind != "w" or target is not None:
-            self.events.append([thread, count, -1 if target is None else target, kind])
-        if target is None:
-            self._running = None
-            return
-        chosen = self.workers[target]
-        chosen.state = _RUNNING
-        chosen.waiting_for = None
-        self._running = chosen
-        self._serial += 1
-        chosen.wake.release()
-
-
-def _free_for_caller(lock: Any) -> bool:
-    """Whether the calling thread can take ``lock`` now (an RLock it holds already counts as free)."""
-    if not lock.locked():
-        return True
-    is_owned = getattr(lock, "_is_owned", None)
-    return bool(is_owned is not None and is_owned())
-
-
-def _blocked(native_id: int | None) -> bool:
-    """Whether a thread sleeps in the kernel (a lock, a sleep, I/O) rather than runs or waits for a CPU."""
-    if native_id is None:
-        return False
-    try:
-        with open(f"/proc/self/task/{native_id}/stat", "rb") as handle:
-            state = handle.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc: a thread that made no progress for a poll interval counts as blocked
-    return state in (b"S", b"D")
-
-
-# ---------------------------------------------------------------------------------------- sys.monitoring
-
-
-class _Monitoring:
-    """The ``sys.monitoring`` tool for one exploration: switch points in code under test, and lock calls."""
-
-    _exclusive = threading.Lock()  # one exploration per process at a time: the tool is process-wide
-
-    def __init__(self, under_test: CodeUnderTest) -> None:
-        self.under_test = under_test
-        self.trial: _Trial | None = None
-        self._tool = -1
-        self._instrumented: list[CodeType] = []
-        self._points: dict[CodeType, frozenset[int]] = {}
-
-    def __enter__(self) -> _Monitoring:
-        monitoring = sys.monitoring
-        self._exclusive.acquire()
-        for tool in (4, 3, 5):
-            try:
-                monitoring.use_tool_id(tool, _TOOL_NAME)
-            except ValueError:
-                continue
-            self._tool = tool
-            break
-        else:
-            self._exclusive.release()
-            raise _NoTool
-        events = monitoring.events
-        monitoring.register_callback(self._tool, events.PY_START, self._on_start)
-        monitoring.register_callback(self._tool, events.INSTRUCTION, self._on_instruction)
-        monitoring.register_callback(self._tool, events.CALL, self._on_call)
-        monitoring.restart_events()
-        monitoring.set_events(self._tool, events.PY_START)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        monitoring = sys.monitoring
-        monitoring.set_events(self._tool, 0)
-        for code in self._instrumented:
-            monitoring.set_local_events(self._tool, code, 0)
-        for event in (monitoring.events.PY_START, monitoring.events.INSTRUCTION, monitoring.events.CALL):
-            monitoring.register_callback(self._tool, event, None)
-        monitoring.free_tool_id(self._tool)
-        self._exclusive.release()
-
-    def _on_start(self, code: CodeType, offset: int) -> object:
-        if self.under_test(code.co_filename) and code not in self._points:
-            import dis  # once per exploration that meets code under test
-
-            self._points[code] = frozenset(i.offset for i in dis.get_instructions(code) if i.opname in _SWITCH_OPCODES)
-            self._instrumented.append(code)
-            events = sys.monitoring.events
-            sys.monitoring.set_local_events(self._tool, code, events.INSTRUCTION | events.CALL)
-        return sys.monitoring.DISABLE
-
-    def _on_instruction(self, code: CodeType, offset: int) -> object:
-        if offset not in self._points.get(code, ()):
-            return sys.monitoring.DISABLE
-        trial = self.trial
-        worker = trial.by_ident.get(threading.get_ident()) if trial is not None else None
-        if worker is not None:
-            trial.switch_point(worker)  # type: ignore[union-attr]
-        return None
-
-    def _on_call(self, code: CodeType, offset: int, callable_: object, arg0: object) -> object:
-        trial = self.trial
-        if trial is None or getattr(callable_, "__name__", None) not in _ACQUIRING:
-            return None
-        worker = trial.by_ident.get(threading.get_ident())
-        if worker is None:
-            return None
-        owner = getattr(callable_, "__self__", None)
-        lock = arg0 if owner is None or isinstance(owner, type(sys)) else owner
-        lock = getattr(lock, "_lock", lock) if type(lock) is threading.Condition else lock
-        if isinstance(lock, _LOCK_TYPES):
-            trial.lock_call(worker, lock)
-        return None
-
-
-class _NoTool(Exception):
-    """Every ``sys.monitoring`` tool id is taken (debugger, coverage, profiler): exploration cannot run."""
-
-
-# ------------------------------------------------------------------------------------------ exploration
 
 
 @dataclass
@@ -595,19 +66,19 @@ def explore(
             raise UsageError("--replay needs Python 3.12 or later (sys.monitoring)")
         return Exploration("passed", 0, 0.0, summary={"skipped": "needs Python 3.12 or later (sys.monitoring)"})
     try:
-        with _Monitoring(CodeUnderTest(extra_modules)) as monitoring:
+        with Monitoring(CodeUnderTest(extra_modules)) as monitoring:
             explorer = _Explorer(monitoring, prepare, settings, new_failures, started)
             if settings.replay:
                 return explorer.replay(Schedule.from_text(settings.replay))
             return explorer.search(until)
-    except _NoTool:
+    except NoTool:
         if settings.replay:
             raise UsageError("--replay: every sys.monitoring tool id is taken (a debugger or coverage?)") from None
         return Exploration("passed", 0, 0.0, summary={"skipped": "no free sys.monitoring tool id"})
 
 
 class _Explorer:
-    def __init__(self, monitoring: _Monitoring, prepare: Prepare, settings: StressSettings,
+    def __init__(self, monitoring: Monitoring, prepare: Prepare, settings: StressSettings,
                  new_failures: NewFailures, started: float) -> None:
         self._monitoring = monitoring
         self._prepare = prepare
@@ -643,10 +114,10 @@ class _Explorer:
         return self._done("passed", trials, points)
 
     def replay(self, schedule: Schedule) -> Exploration:
-        settings = self._settings.replace(threads=schedule.threads)
+        settings = self._settings.replace(threads=schedule.threads, seed=schedule.seed)
         self._settings = settings
         outcome, failures = self._trial(schedule.trial, schedule.iterations, Follow(schedule.events))
-        note = "" if schedule.python == _PYTHON else f"; recorded on Python {schedule.python}, replayed on {_PYTHON}"
+        note = "" if schedule.python == PYTHON else f"; recorded on Python {schedule.python}, replayed on {PYTHON}"
         summary = {"replayed": schedule.to_text(), "trials": 1}
         if outcome.status == "passed":
             return Exploration("passed", 1, self._elapsed(), f"the replayed schedule passed{note}",
@@ -712,7 +183,7 @@ class _Explorer:
         def on_error(exc: BaseException, where: str) -> None:
             failures.add(exc, f"explored trial {trial}, {where}")
 
-        run = _Trial(steps, iterations, strategy, on_error,
+        run = Trial(steps, iterations, strategy, on_error,
                      deadline=self._started + settings.timeout_s, stall_s=settings.stall_s)
         self._monitoring.trial = run
         try:
@@ -720,7 +191,7 @@ class _Explorer:
         finally:
             self._monitoring.trial = None
         if outcome.status in ("deadlock", "timeout"):
-            failures.add_text("Timeout", f"explored trial {trial} {outcome.why}; stacks of its threads:{outcome.stacks}")
+            failures.add_text("Timeout", f"explored trial {trial} {outcome.why}; its threads' stacks:{outcome.stacks}")
         elif failures.count:
             outcome.status = "failed"
         elif verify is not None:
@@ -732,7 +203,7 @@ class _Explorer:
         return outcome, failures
 
     def _schedule(self, strategy: str, trial: int, iterations: int, events: list[list[Any]]) -> Schedule:
-        return Schedule(strategy, self._settings.seed, trial, self._settings.threads, iterations, _PYTHON,
+        return Schedule(strategy, self._settings.seed, trial, self._settings.threads, iterations, PYTHON,
                         [list(event) for event in events])
 
     def _summary(self, trials: int, points: int, duration: float) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from harness.engine import load_ref, run_in_process
 from harness.errors import HarnessError
-from harness.explore import Schedule
+from harness.schedules import Schedule
 from harness.report import head_lines
 from harness.results import ScenarioResult
 from harness.settings import FIELDS, Source, StressSettings, resolve_sources
@@ -118,7 +118,8 @@ class ScenarioRunner:
             tb = error.first_traceback.rstrip().splitlines()
             lines += [f"    {line}" for line in head_lines(tb, _TRACEBACK_LINES)]
         schedule = (result.exploration or {}).get("schedule")
-        replay = "" if not schedule or settings.replay else f" --ft-replay={shlex.quote(Schedule(**schedule).to_text())}"
+        replay = "" if not schedule or settings.replay else \
+            f" --ft-replay={shlex.quote(Schedule(**schedule).to_text())}"
         lines.append(f"rerun this test: {self._pytest_rerun(settings)}{replay}")
         if engine_rerun:
             lines.append(f"rerun the scenario alone: {result.rerun}")

@@ -68,8 +68,8 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines += _table(
             ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
              "duration (s)"),
-            [(s["name"], status_label(s), s["threads"], _rounds_cell(s), s["iterations"], s["failures"], s.get("ops_per_s"),
-              s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
+            [(s["name"], status_label(s), s["threads"], _rounds_cell(s), s["iterations"], s["failures"],
+              s.get("ops_per_s"), s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
         )
     for s in scenarios:
         if s["status"] == "passed":
