@@ -189,6 +189,8 @@ class Trial:
                     elif not any(w.state == _OFF for w in self.workers):
                         self.why = "deadlocked: every thread waits for a lock another thread holds"
                         return "deadlock"
+                    elif any(_state(w.native_id) != b"S" for w in self.workers if w.state == _OFF):
+                        quiet_since = now  # one is computing or reading a file (a cold import), not stuck
                     elif now - quiet_since >= self.stall_s:
                         self.why = f"deadlocked: no thread moved for {self.stall_s:g} s (blocked in C code)"
                         return "deadlock"
@@ -322,14 +324,19 @@ def _free_for_caller(lock: Any) -> bool:
 
 def _blocked(native_id: int | None) -> bool:
     """Whether a thread sleeps in the kernel (a lock, a sleep, I/O) rather than runs or waits for a CPU."""
+    return _state(native_id) in (b"S", b"D")
+
+
+def _state(native_id: int | None) -> bytes:
+    """A thread's scheduler state from ``/proc`` (``R`` running, ``S`` asleep, ``D`` in I/O); without
+    ``/proc``, ``S``: a thread that made no progress for a poll interval counts as asleep."""
     if native_id is None:
-        return False
+        return b"R"
     try:
         with open(f"/proc/self/task/{native_id}/stat", "rb") as handle:
-            state = handle.read().rpartition(b")")[2].split()[0]
+            return handle.read().rpartition(b")")[2].split()[0]
     except (OSError, IndexError):
-        return True  # no /proc: a thread that made no progress for a poll interval counts as blocked
-    return state in (b"S", b"D")
+        return b"S"
 
 
 class Monitoring:
