@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import CodeType
 from typing import Any, Callable, Iterable, Sequence
 
+import harness
 from harness.errors import UsageError
 from harness.schedules import Strategy
 
@@ -54,7 +55,7 @@ class CodeUnderTest:
     in site-packages; files of ``extra_modules`` always are."""
 
     def __init__(self, extra_modules: Iterable[str] = ()) -> None:
-        self._harness = os.path.dirname(os.path.realpath(__file__)) + os.sep
+        self._harness = os.path.dirname(os.path.realpath(harness.__file__)) + os.sep  # the package, wherever this is
         paths = sysconfig.get_paths()
         stdlib = {os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib") if paths.get(key)}
         stdlib.add(os.path.realpath(os.path.dirname(threading.__file__)))
