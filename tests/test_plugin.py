@@ -70,18 +70,25 @@ def importing(folder: Path) -> str:
 def test_options_are_grouped_and_settable_in_ini(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["ft-harness: free-threading stress scenarios and GIL checks:"])
-    for name in ("threads", "iterations", "rounds", "seed", "timeout", "report-dir", "require-free-threading",
+    for name in ("threads", "iterations", "rounds", "seed", "timeout", "report-dir", "budget", "strategy", "replay",
                  "min-parallel-tests"):
         result.stdout.fnmatch_lines([f"  --ft-{name}*", f"  ft_{name.replace('-', '_')} (*)*"])
+    for name in ("explore", "require-free-threading"):  # switches: --ft-<name> / --no-ft-<name>
+        result.stdout.fnmatch_lines([f"  --ft-{name}, --no-ft-{name}*", f"  ft_{name.replace('-', '_')} (bool)*"])
+    markers = pytester.runpytest("--markers")
+    markers.stdout.fnmatch_lines(["@pytest.mark.ft_stress(scenario=None, *, threads=None, *timeout=None, *"
+                                  "budget=None, explore=None, strategy=None, replay=None)*"])
 
 
 def test_header_shows_interpreter_settings_and_seed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234")
+    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234", "--ft-budget=0.5",
+                                "--no-ft-explore")
     build = "free-threaded, GIL off" if FREE_THREADED else "GIL build, GIL on"
     result.stdout.fnmatch_lines([
         f"ft-harness: cpython {sys.version.split()[0]} ({build}) at *",
-        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234); GIL check after "
+        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234) budget=0.5s "
+        "explore=no; GIL check after "
         f"every test: {'on' if FREE_THREADED else 'off (the GIL is on at start)'}",
     ])
     assert result.ret == 0
@@ -154,8 +161,8 @@ def test_lost(ft_stress):
         "ft-harness: scenario LostUpdate failed (2 threads x 20 iterations x 2 rounds, seed 7): * failures; *",
         "  AssertionError x 1; first traceback:",
         "*lost updates*",
-        "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads=2 --ft-iterations=20 --ft-rounds=2 "
-        "--ft-timeout=* --ft-seed=7",
+        "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads 2 --ft-iterations 20 --ft-rounds 2 "
+        "--ft-timeout * --ft-seed 7 --ft-budget 1 --ft-replay '{*}'",  # an explored failure replays its schedule
     ])
 
 
@@ -186,10 +193,12 @@ def test_locked():
 def test_lost_by_reference():
     pass
 
-@pytest.mark.ft_stress(iterations=5)
+@pytest.mark.ft_stress(iterations=5, budget=0.2, explore=False)
 def test_marker_values_reach_the_fixture(ft_stress):
     assert ft_stress(Locked).iterations == 5
     assert ft_stress(Locked, iterations=6).iterations == 6
+    assert ft_stress(Locked).exploration is None
+    assert ft_stress(Locked, explore=True).exploration["trials"] >= 1
 """)
     result = pytester.runpytest(*SMALL, "-v")
     result.assert_outcomes(passed=2, failed=2)

@@ -9,6 +9,7 @@ A thin layer: options (generated from :data:`harness.settings.ALL_FIELDS`) resol
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 import pytest
 
@@ -42,12 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "ft-harness: free-threading stress scenarios and GIL checks")
     for field in ALL_FIELDS:
         ini_help = f"{field.help} (ft-harness; same as {field.plugin_flag})"
-        if field.switch:
-            group.addoption(field.plugin_flag, dest=field.ini_key, action="store_true", default=None, help=field.help)
-            parser.addini(field.ini_key, ini_help, type="bool", default=None)
-        else:
-            group.addoption(field.plugin_flag, dest=field.ini_key, metavar=field.metavar, help=field.help)
-            parser.addini(field.ini_key, ini_help, type="string", default=None)
+        group.addoption(field.plugin_flag, **field.argument(field.ini_key), help=field.help)
+        ini_type: Literal["bool", "string"] = "bool" if field.switch else "string"
+        parser.addini(field.ini_key, ini_help, type=ini_type, default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:

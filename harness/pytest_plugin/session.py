@@ -66,7 +66,8 @@ class HarnessSession:
         return [
             f"ft-harness: {self.facts.label}",
             f"ft-harness: threads={s.threads} iterations={s.iterations} rounds={s.rounds} timeout={s.timeout_s:g}s "
-            f"seed={s.seed} (reproduce with --ft-seed={s.seed}); {check}{floor}",
+            f"seed={s.seed} (reproduce with --ft-seed={s.seed}) budget={s.budget_s:g}s "
+            f"explore={'yes' if s.explore else 'no'}; {check}{floor}",
         ]
 
     @pytest.hookimpl(wrapper=True)
