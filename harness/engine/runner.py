@@ -1,5 +1,6 @@
-"""The stress runner: N threads x M iterations x R rounds against a scenario (see
-:mod:`harness.engine.scenario` for the forms a scenario takes); no pytest import.
+"""The stress runner: N threads x M iterations per round, rounds until the time budget is spent (at most R),
+against a scenario (see :mod:`harness.engine.scenario` for the forms a scenario takes), after up to
+:data:`EXPLORE_SHARE` of the budget of controlled exploration (:mod:`harness.engine.explore`); no pytest import.
 
 Each round the worker threads wait for the round, then meet at a spinning barrier, so they are released
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
