@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from harness.settings import ALL_FIELDS, FIELDS, StressSettings
+from harness.settings import ALL_FIELDS, FIELDS, Field, StressSettings
 from tests.support.markers import FREE_THREADED, needs_free_threading
 
 SCENARIOS = """
@@ -56,18 +56,28 @@ def test_options_are_grouped_and_settable_in_ini(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["ft-harness: free-threading stress scenarios and GIL checks:"])
     for field in ALL_FIELDS:
         result.stdout.fnmatch_lines([f"  {field.plugin_flag}*", f"  {field.ini_key} (*)*"])
+    markers = pytester.runpytest("--markers")
+    markers.stdout.fnmatch_lines(["@pytest.mark.ft_stress(scenario=None, *, threads=None, *timeout=None, *"
+                                  "budget=None, explore=None, strategy=None, replay=None)*"])
 
 
 # A value other than the default for every engine setting, as the command line or an ini file spells it.
 NON_DEFAULT = {"threads": "3", "rounds": "4", "iterations": "5", "timeout_s": "6.5", "stall_s": "0.25",
-               "seed": "77", "report_dir": "elsewhere", "switch_interval_s": "0.002", "barrier": "condition"}
+               "seed": "77", "report_dir": "elsewhere", "switch_interval_s": "0.002", "barrier": "condition",
+               "budget_s": "2.5", "explore": "false", "strategy": "pct", "replay": '{"events":[]}'}
+
+
+def cli_words(field: Field, value: str) -> str:
+    if field.switch:  # --ft-<name> / --no-ft-<name>
+        return field.plugin_flag if field.parse(value) else field.plugin_flag.replace("--", "--no-", 1)
+    return f"{field.plugin_flag}={value}"
 
 
 @pytest.mark.parametrize("where", ["cli", "ini"])
 def test_every_setting_reaches_the_session_from_its_flag_and_ini_key(pytester: pytest.Pytester, where) -> None:
     assert set(NON_DEFAULT) == {f.name for f in FIELDS}, "give every setting of FIELDS a non-default value here"
     if where == "cli":
-        args = [f"{f.plugin_flag}={NON_DEFAULT[f.name]}" for f in FIELDS]
+        args = [cli_words(f, NON_DEFAULT[f.name]) for f in FIELDS]
     else:
         args = []
         pytester.makeini("[pytest]\n" + "".join(f"{f.ini_key} = {NON_DEFAULT[f.name]}\n" for f in FIELDS))
@@ -87,11 +97,13 @@ def test_every_setting_reaches_the_session_from_its_flag_and_ini_key(pytester: p
 
 def test_header_shows_interpreter_settings_and_seed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234")
+    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234", "--ft-budget=0.5",
+                                "--no-ft-explore")
     build = "free-threaded, GIL off" if FREE_THREADED else "GIL build, GIL on"
     result.stdout.fnmatch_lines([
         f"ft-harness: cpython {sys.version.split()[0]} ({build}) at *",
-        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234); GIL check after "
+        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234) budget=0.5s "
+        "explore=no; GIL check after "
         f"every test: {'on' if FREE_THREADED else 'off (the GIL is on at start)'}",
     ])
     assert result.ret == 0
@@ -164,8 +176,8 @@ def test_lost(ft_stress):
         "ft-harness: scenario LostUpdate failed (2 threads x 20 iterations x 2 rounds, seed 7): * failures; *",
         "  AssertionError x 1; first traceback:",
         "*lost updates*",
-        "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads=2 --ft-iterations=20 --ft-rounds=2 "
-        "--ft-timeout=* --ft-seed=7",
+        "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads 2 --ft-iterations 20 --ft-rounds 2 "
+        "--ft-timeout * --ft-seed 7 --ft-budget 1 --ft-replay '{*}'",  # an explored failure replays its schedule
     ])
 
 
@@ -196,10 +208,12 @@ def test_locked():
 def test_lost_by_reference():
     pass
 
-@pytest.mark.ft_stress(iterations=5)
+@pytest.mark.ft_stress(iterations=5, budget=0.2, explore=False)
 def test_marker_values_reach_the_fixture(ft_stress):
     assert ft_stress(Locked).iterations == 5
     assert ft_stress(Locked, iterations=6).iterations == 6
+    assert ft_stress(Locked).exploration is None
+    assert ft_stress(Locked, explore=True).exploration["trials"] >= 1
 """)
     result = pytester.runpytest(*SMALL, "-v")
     result.assert_outcomes(passed=2, failed=2)

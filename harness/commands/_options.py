@@ -37,8 +37,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
     for field in settings_mod.FIELDS:
         parser.add_argument(
             field.flag,
-            dest=field.name,
-            metavar=field.metavar,
+            **field.argument(field.name),
             help=f"{field.help}: {field.expected} (env {field.env_var}, pyproject [tool.ft-harness] {field.toml_key})",
         )
 
@@ -53,10 +52,8 @@ def rerun_with(*command: str) -> Rerun:
     """Reruns of one scenario as ``<command> --target T --scenario S`` plus the settings' flags."""
 
     def rerun(target_name: str, scenario: str, settings: settings_mod.StressSettings) -> str:
-        words = [*command, "--target", target_name, "--scenario", scenario]
-        for field, value in settings_mod.rerun_values(settings):
-            words += [field.flag, value]
-        return shlex.join(words)
+        return shlex.join([*command, "--target", target_name, "--scenario", scenario,
+                           *settings_mod.rerun_words(settings)])
 
     return rerun
 

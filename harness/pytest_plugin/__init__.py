@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from typing import Literal
 
 import pytest
 
@@ -47,12 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "ft-harness: free-threading stress scenarios and GIL checks")
     for field in ALL_FIELDS:
         ini_help = f"{field.help} (ft-harness; same as {field.plugin_flag})"
-        if field.switch:
-            group.addoption(field.plugin_flag, dest=field.ini_key, action="store_true", default=None, help=field.help)
-            parser.addini(field.ini_key, ini_help, type="bool", default=None)
-        else:
-            group.addoption(field.plugin_flag, dest=field.ini_key, metavar=field.metavar, help=field.help)
-            parser.addini(field.ini_key, ini_help, type="string", default=None)
+        group.addoption(field.plugin_flag, **field.argument(field.ini_key), help=field.help)
+        ini_type: Literal["bool", "string"] = "bool" if field.switch else "string"
+        parser.addini(field.ini_key, ini_help, type=ini_type, default=None)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-run-parallel's, which replays the warnings recorded so far

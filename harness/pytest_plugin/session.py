@@ -82,7 +82,8 @@ class HarnessSession:
         lines = [
             f"ft-harness: {self.facts.label}",
             f"ft-harness: threads={s.threads} iterations={s.iterations} rounds={s.rounds} timeout={s.timeout_s:g}s "
-            f"seed={s.seed} (reproduce with --ft-seed={s.seed}); {check}{floor}",
+            f"seed={s.seed} (reproduce with --ft-seed={s.seed}) budget={s.budget_s:g}s "
+            f"explore={'yes' if s.explore else 'no'}; {check}{floor}",
         ]
         if self.took_over_run_parallel:
             lines.append("ft-harness: pytest-run-parallel's GIL check is off (--ignore-gil-enabled set by ft-harness): "

@@ -8,7 +8,6 @@ session goes on. A scenario object runs in this process (a test file's objects c
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import sys
 from collections.abc import Callable, Mapping
@@ -21,10 +20,10 @@ from harness.commands._options import stress_rerun
 from harness.engine import ScenarioResult, run_in_process
 from harness.engine.isolation import run_isolated
 from harness.report.terminal import fixture_failure
-from harness.settings import FIELDS, Source, StressSettings, rerun_values, resolve_sources
+from harness.settings import FIELDS, Source, StressSettings, rerun_words, resolve_sources
 
 MARKER = "ft_stress"
-_PYTEST_RERUN_ORDER = ("threads", "iterations", "rounds", "timeout_s", "seed")
+_PYTEST_RERUN_ORDER = ("threads", "iterations", "rounds", "timeout_s", "seed", "budget_s")
 # The marker's and the fixture call's keys (``threads``, ``timeout``, ...): every engine setting but where
 # reports go, which is the session's.
 _MARKER_FIELDS = {f.marker_key: f for f in FIELDS if f.name != "report_dir"}
@@ -34,7 +33,8 @@ MARKER_SIGNATURE = ", ".join(f"{key}=None" for key in _MARKER_FIELDS)
 class ScenarioRunner:
     """What the ``ft_stress`` fixture returns: call it with a scenario to stress it through the engine.
 
-    ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., check=True)``;
+    ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., budget=..., explore=...,
+    check=True)``;
     ``scenario`` is a scenario class, a callable, a name registered with ``pytest_ft_harness_scenarios`` or
     ``module:attribute`` (run in a child process). Values come from the call, then the test's ``ft_stress``
     marker, then the session. With ``check`` (the default) a run that did not pass fails the test with the
@@ -61,21 +61,22 @@ class ScenarioRunner:
         __tracebackhide__ = True
         obj, name, ref = self._resolve(scenario)
         settings = self._settings(overrides)
-        # Rerunning the scenario alone needs an importable module:attribute; otherwise rerun the test.
-        rerun = stress_rerun()(ref, name, settings) if ref else self._pytest_rerun(settings)
         try:
             if obj is None and ref is not None:
-                result = dataclasses.replace(
-                    run_isolated(ref, name=name, target_name=ref, settings=settings, on_failure="unsafe",
-                                 python=sys.executable), rerun=rerun)
+                result = run_isolated(ref, name=name, target_name=ref, settings=settings, on_failure="unsafe",
+                                      python=sys.executable)
             else:
-                result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings,
-                                        rerun=rerun)
+                result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings)
         except HarnessError as exc:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
+        # Rerunning the scenario alone needs an importable module:attribute; otherwise rerun the test. Either
+        # replays the schedule of a failure that exploration found.
+        rerun_settings = result.rerun_settings(settings)
+        test_rerun = self._pytest_rerun(rerun_settings)
+        result.rerun = stress_rerun()(ref, name, rerun_settings) if ref else test_rerun
         self._record(self._item, result)
         if check and result.status != "passed":
-            message = fixture_failure(result, test_rerun=self._pytest_rerun(settings), runs_alone=ref is not None)
+            message = fixture_failure(result, test_rerun=test_rerun, runs_alone=ref is not None)
             pytest.fail(message, pytrace=False)
         return result
 
@@ -125,5 +126,5 @@ class ScenarioRunner:
         return settings
 
     def _pytest_rerun(self, settings: StressSettings) -> str:
-        flags = [f"{field.plugin_flag}={value}" for field, value in rerun_values(settings, _PYTEST_RERUN_ORDER)]
-        return shlex.join([sys.executable, "-m", "pytest", self._item.nodeid, *flags])
+        words = rerun_words(settings, _PYTEST_RERUN_ORDER, plugin=True)
+        return shlex.join([sys.executable, "-m", "pytest", self._item.nodeid, *words])

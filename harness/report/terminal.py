@@ -4,7 +4,8 @@ fixture's failure message."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from harness.engine.result import ScenarioResult
 
@@ -32,14 +33,30 @@ def error_lines(result: ScenarioResult, indent: str) -> list[str]:
     return lines
 
 
+def run_sizes(threads: int, iterations: int, rounds_run: int | None, exploration: Mapping[str, Any] | None) -> str:
+    """``2 threads x 400 iterations x 812 rounds; 96 explored trials``: what a scenario's run actually did
+    (``rounds_run`` None: exploration ended the run before any free-running round)."""
+    sizes = f"{threads} threads x {iterations} iterations x {rounds_run or 0} rounds"
+    explored = exploration or {}
+    if explored.get("skipped"):
+        return f"{sizes}; not explored: {explored['skipped']}"
+    return f"{sizes}; {explored['trials']} explored trials" if explored.get("trials") else sizes
+
+
+def reproduced_line(reproduced: str | None) -> list[str]:
+    """For a free-running failure, how many automatic reruns with the same seed showed it again."""
+    return [f"reproduced by {reproduced} automatic reruns with the same seed"] if reproduced else []
+
+
 def scenario_summary(result: ScenarioResult) -> list[str]:
-    """The stress command's lines for one scenario: status, sizes, time; for a failure its errors and rerun."""
+    """The stress command's lines for one scenario: status, what ran, time; for a failure its errors and rerun."""
     rate = f", {result.ops_per_s:.0f} ops/s" if result.ops_per_s else ""
-    sizes = f"{result.threads} threads x {result.iterations} iterations x {result.rounds} rounds"
+    sizes = run_sizes(result.threads, result.iterations, result.rounds_run, result.exploration)
     label = status_label(result.status, result.on_failure)
     lines = [f"{label.upper()} {result.name} ({sizes}) in {result.duration_s:.2f} s{rate}"]
     if result.status != "passed":
-        lines += [f"    {result.detail}", *error_lines(result, "    "), f"    rerun: {result.rerun}"]
+        lines += [f"    {result.detail}", *(f"    {line}" for line in reproduced_line(result.reproduced)),
+                  *error_lines(result, "    "), f"    rerun: {result.rerun}"]
     return lines
 
 
