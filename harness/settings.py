@@ -3,7 +3,7 @@
 Every setting is declared once, in :data:`FIELDS` (the engine's) or :data:`PLUGIN_FIELDS` (the pytest
 session's), and settable on the command line (``--threads``; the plugin's ``--ft-threads``), in the
 environment (``FT_HARNESS_THREADS``), in pytest's ini (``ft_threads``) and in ``pyproject.toml`` under
-``[tool.ft-harness]`` (``threads = 4``); rerun commands render them back with :func:`rerun_values`. A bad value
+``[tool.ft-harness]`` (``threads = 4``); rerun commands render them back with :func:`rerun_words`. A bad value
 is a one-line ``UsageError`` that names where it came from. Front ends add their own layers by building a
 :class:`Source` and calling :func:`resolve_sources`, or by passing ``ini=`` to :func:`resolve`.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import random
@@ -28,7 +29,9 @@ ENV_PREFIX = "FT_HARNESS_"
 
 # The engine's defaults, in one place (tuned with the detection benchmark, issue 5).
 DEFAULT_THREADS = 2
-DEFAULT_ROUNDS = 100
+# Rounds are a cap: a scenario runs rounds until its time budget is spent (or a round fails).
+DEFAULT_ROUNDS = 100_000
+DEFAULT_BUDGET_S = 1.0
 DEFAULT_ITERATIONS = 400
 DEFAULT_TIMEOUT_S = 60.0
 # A round in which no worker thread finishes a step or uses CPU for this long is hung (a deadlock).
@@ -37,12 +40,15 @@ DEFAULT_REPORT_DIR = Path("reports")
 DEFAULT_SWITCH_INTERVAL_S = 1e-6
 DEFAULT_BARRIER = "spin"
 BARRIER_KINDS = ("spin", "condition")
+DEFAULT_STRATEGY = "mixed"
+STRATEGY_KINDS = ("mixed", "random", "pct")
 SEED_BOUND = 2**32
 
 
 @dataclass(frozen=True)
 class StressSettings:
-    """How hard and how long to stress: N threads x M iterations per round x R rounds, bounded by a timeout."""
+    """How hard and how long to stress: N threads x M iterations per round, rounds until the time budget is
+    spent (at most R), bounded by a timeout; first explored interleavings (``explore``), or one replayed."""
 
     threads: int = DEFAULT_THREADS
     rounds: int = DEFAULT_ROUNDS
@@ -53,6 +59,10 @@ class StressSettings:
     report_dir: Path = DEFAULT_REPORT_DIR
     switch_interval_s: float = DEFAULT_SWITCH_INTERVAL_S
     barrier: str = DEFAULT_BARRIER
+    budget_s: float = DEFAULT_BUDGET_S
+    explore: bool = True
+    strategy: str = DEFAULT_STRATEGY
+    replay: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON values (the report's ``settings``, a scenario child's request)."""
@@ -77,7 +87,7 @@ class Field:
     """One setting, declared once: how to parse a raw value, what it means, and its name in the command line's
     flag (``--threads``), from which every other spelling follows: env ``FT_HARNESS_THREADS``, pyproject
     ``threads``, the pytest plugin's ``--ft-threads`` and ini ``ft_threads``, the ``ft_stress`` marker's
-    ``threads``. ``switch`` fields are on/off flags."""
+    ``threads``. ``switch`` fields are on/off flags (``--explore``/``--no-explore``)."""
 
     name: str
     parse: Callable[[object], object]
@@ -113,6 +123,21 @@ class Field:
     def ini_key(self) -> str:
         """The pytest ini key: ``ft_threads``."""
         return "ft_" + self.marker_key
+
+    def argument(self, dest: str) -> dict[str, Any]:
+        """How argparse (and pytest's parser) reads the flag into ``dest``: a value, or for a switch
+        ``--flag``/``--no-flag``; ``None`` when not given, so lower layers apply."""
+        if self.switch:
+            return {"dest": dest, "action": argparse.BooleanOptionalAction, "default": None}
+        return {"dest": dest, "metavar": self.metavar}
+
+    def cli_words(self, value: object, *, plugin: bool = False) -> list[str]:
+        """The command-line words that set ``value``: ``--threads 4``, ``--no-explore``; with ``plugin``, the
+        pytest plugin's: ``--ft-threads 4``, ``--no-ft-explore``."""
+        flag = self.plugin_flag if plugin else self.flag
+        if self.switch:
+            return [flag if value else "--no-" + flag.removeprefix("--")]
+        return [flag, f"{value:g}" if isinstance(value, float) else str(value)]
 
 
 @dataclass(frozen=True)
@@ -180,10 +205,31 @@ def _flag(raw: object) -> bool:
     raise ValueError(raw)
 
 
-def _barrier(raw: object) -> str:
-    if raw not in BARRIER_KINDS:
+def _one_of(kinds: Sequence[str]) -> Callable[[object], str]:
+    """A parser of one of ``kinds``."""
+
+    def parse(raw: object) -> str:
+        if raw not in kinds:
+            raise ValueError(raw)
+        return str(raw)
+
+    return parse
+
+
+def _schedule(raw: object) -> str:
+    """A recorded schedule as compact JSON text: given as the text itself or as a JSON file's path."""
+    if not isinstance(raw, (str, os.PathLike)) or not str(raw).strip():
         raise ValueError(raw)
-    return str(raw)
+    text = str(raw).strip()
+    if not text.startswith("{"):
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise ValueError(raw) from None
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise ValueError(raw)
+    return json.dumps(data, separators=(",", ":"))
 
 
 FIELDS: tuple[Field, ...] = (
@@ -202,8 +248,16 @@ FIELDS: tuple[Field, ...] = (
     Field("report_dir", _path, "a directory path", "--report-dir", "write the run's report <dir>/<run-id>.json"),
     Field("switch_interval_s", _positive_float, "a positive number of seconds", "--switch-interval",
           "switch interval while scenarios run with the GIL on (finer interleaving)"),
-    Field("barrier", _barrier, f"one of {', '.join(BARRIER_KINDS)}", "--barrier",
+    Field("barrier", _one_of(BARRIER_KINDS), f"one of {', '.join(BARRIER_KINDS)}", "--barrier",
           "how each round's threads are released: spin (at once) or condition (one by one, for comparison)"),
+    Field("budget_s", _positive_float, "a positive number of seconds per scenario", "--budget",
+          "seconds each scenario runs: explored interleavings, then free-running threads (rounds are the cap)"),
+    Field("explore", _flag, "yes or no", "--explore",
+          "explore controlled interleavings before free-running threads", switch=True),
+    Field("strategy", _one_of(STRATEGY_KINDS), f"one of {', '.join(STRATEGY_KINDS)}", "--strategy",
+          "how exploration picks interleavings: random, pct (few preemptions) or mixed (both, by turns)"),
+    Field("replay", _schedule, "a recorded schedule: its JSON text or a JSON file", "--replay",
+          "replay the schedule an explored failure printed, instead of exploring and free-running"),
 )
 
 # Settings of the pytest plugin only (the session, not the engine): resolved from the same layers.
@@ -218,23 +272,23 @@ ALL_FIELDS = FIELDS + PLUGIN_FIELDS
 
 
 # What every rerun command carries, in this order; other settings only when they differ from the default.
-ALWAYS_IN_RERUN = ("threads", "rounds", "iterations", "timeout_s", "seed")
+ALWAYS_IN_RERUN = ("threads", "rounds", "iterations", "timeout_s", "seed", "budget_s")
 
 
-def rerun_values(settings: StressSettings, always: Sequence[str] = ALWAYS_IN_RERUN) -> list[tuple[Field, str]]:
-    """The settings a rerun command must give, each with its value as text: ``always`` in that order, then
-    every other one that differs from the default (never the report directory: a rerun reports anew)."""
+def rerun_words(
+    settings: StressSettings, always: Sequence[str] = ALWAYS_IN_RERUN, *, plugin: bool = False
+) -> list[str]:
+    """The command-line words a rerun must give (see :meth:`Field.cli_words`): ``always`` in that order, then
+    every other setting that differs from the default, in :data:`FIELDS` order, so a replayed schedule comes
+    last (never the report directory: a rerun reports anew)."""
     by_name = {f.name: f for f in FIELDS}
     defaults = StressSettings()
     changed = [
         f for f in FIELDS
         if f.name not in always and f.name != "report_dir" and getattr(settings, f.name) != getattr(defaults, f.name)
     ]
-    values = []
-    for field in [*(by_name[name] for name in always), *changed]:
-        value = getattr(settings, field.name)
-        values.append((field, f"{value:g}" if isinstance(value, float) else str(value)))
-    return values
+    return [word for field in [*(by_name[name] for name in always), *changed]
+            for word in field.cli_words(getattr(settings, field.name), plugin=plugin)]
 
 
 def positive_count(text: str) -> int:

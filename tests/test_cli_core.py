@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_printed_rerun_reproduces_the_failure_without_the_import_audit(tmp_path:
     assert first.returncode == 1, first.stdout + first.stderr
     (scenario,) = only_report(tmp_path / "first")["scenarios"]
     assert "-m harness stress --no-import-audit --target" in scenario["rerun"]
-    words = scenario["rerun"].split()
+    words = shlex.split(scenario["rerun"])  # a shell command: an explored failure's schedule is quoted JSON
     again = harness(tmp_path / "again", *words[words.index("stress"):], *ALLOW)
     assert again.returncode == 1, again.stdout + again.stderr
     report = only_report(tmp_path / "again")

@@ -24,7 +24,9 @@ SMALL = StressSettings(threads=4, rounds=5, iterations=50, timeout_s=10.0, seed=
 
 
 def run(obj: object, settings: StressSettings = SMALL, name: str = "s"):
+    """The free-running engine alone (controlled exploration has its own tests, in test_explore.py)."""
     target = f"tests.support.scenarios:{name}"
+    settings = settings.replace(explore=False)
     return run_in_process(obj, name=name, target=target, settings=settings,
                           rerun=stress_rerun()(target, name, settings))
 
@@ -160,8 +162,9 @@ def test_rerun_command_carries_seed_sizes_and_changed_knobs() -> None:
     assert "--threads 4 --rounds 5 --iterations 50 --timeout 10" in result.rerun
     assert "--target tests.support.scenarios:raises_in_one_thread" in result.rerun
     assert "--barrier" not in result.rerun and "--report-dir" not in result.rerun
+    assert "--budget 1 --no-explore" in result.rerun  # the budget always, a switch as --no-<flag>
     changed = stress_rerun()("t", "s", SMALL.replace(barrier="condition", switch_interval_s=0.001))
-    assert changed.endswith("--switch-interval 0.001 --barrier condition")
+    assert changed.endswith("--budget 1 --switch-interval 0.001 --barrier condition")
 
 
 def test_setup_failure_is_a_failure() -> None:

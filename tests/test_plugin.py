@@ -1,9 +1,7 @@
 """The ft-harness pytest plugin end to end (pytester): options and their sources, the header and its seed,
-the ft_stress fixture and marker, the GIL check after every test, require-free-threading, the
+the ft_stress fixture and marker (a crashing scenario run in a child), require-free-threading, the
 multi-threaded floor, the session report and hooks, and living alongside pytest-run-parallel and
-pytest-timeout.
-
-Runs that turn the GIL on go to a subprocess (``runpytest_subprocess``): in this process it would stay on.
+pytest-timeout. The GIL watch is tested in ``test_plugin_gil.py``.
 """
 
 from __future__ import annotations
@@ -11,11 +9,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.support.cbuild import build_plain_module
+from harness.settings import ALL_FIELDS, FIELDS, Field, StressSettings
 from tests.support.markers import FREE_THREADED, needs_free_threading
 
 SCENARIOS = """
@@ -51,37 +48,62 @@ class Locked(LostUpdate):
 SMALL = ("--ft-threads=2", "--ft-iterations=20", "--ft-rounds=2", "--ft-seed=7")
 
 
-@pytest.fixture(scope="module")
-def extensions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A C module with the free-threading declaration and one without it."""
-    folder = tmp_path_factory.mktemp("plugin-ext")
-    build_plain_module("declared_mod", folder, free_threading=True)
-    build_plain_module("undeclared_mod", folder, free_threading=False)
-    return folder
-
-
-def importing(folder: Path) -> str:
-    return f"import sys\nsys.path.insert(0, {str(folder)!r})\n"
-
-
 # --- options, header, seed ---
 
 
 def test_options_are_grouped_and_settable_in_ini(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["ft-harness: free-threading stress scenarios and GIL checks:"])
-    for name in ("threads", "iterations", "rounds", "seed", "timeout", "report-dir", "require-free-threading",
-                 "min-parallel-tests"):
-        result.stdout.fnmatch_lines([f"  --ft-{name}*", f"  ft_{name.replace('-', '_')} (*)*"])
+    for field in ALL_FIELDS:
+        result.stdout.fnmatch_lines([f"  {field.plugin_flag}*", f"  {field.ini_key} (*)*"])
+    markers = pytester.runpytest("--markers")
+    markers.stdout.fnmatch_lines(["@pytest.mark.ft_stress(scenario=None, *, threads=None, *timeout=None, *"
+                                  "budget=None, explore=None, strategy=None, replay=None)*"])
+
+
+# A value other than the default for every engine setting, as the command line or an ini file spells it.
+NON_DEFAULT = {"threads": "3", "rounds": "4", "iterations": "5", "timeout_s": "6.5", "stall_s": "0.25",
+               "seed": "77", "report_dir": "elsewhere", "switch_interval_s": "0.002", "barrier": "condition",
+               "budget_s": "2.5", "explore": "false", "strategy": "pct", "replay": '{"events":[]}'}
+
+
+def cli_words(field: Field, value: str) -> str:
+    if field.switch:  # --ft-<name> / --no-ft-<name>
+        return field.plugin_flag if field.parse(value) else field.plugin_flag.replace("--", "--no-", 1)
+    return f"{field.plugin_flag}={value}"
+
+
+@pytest.mark.parametrize("where", ["cli", "ini"])
+def test_every_setting_reaches_the_session_from_its_flag_and_ini_key(pytester: pytest.Pytester, where) -> None:
+    assert set(NON_DEFAULT) == {f.name for f in FIELDS}, "give every setting of FIELDS a non-default value here"
+    if where == "cli":
+        args = [cli_words(f, NON_DEFAULT[f.name]) for f in FIELDS]
+    else:
+        args = []
+        pytester.makeini("[pytest]\n" + "".join(f"{f.ini_key} = {NON_DEFAULT[f.name]}\n" for f in FIELDS))
+    pytester.makepyfile("""
+        import json
+        from pathlib import Path
+
+        def test_settings(ft_settings):
+            Path("settings.json").write_text(json.dumps(ft_settings.to_json()))
+    """)
+    assert pytester.runpytest(*args).ret == 0
+    got = json.loads((pytester.path / "settings.json").read_text())
+    expected = {f.name: f.parse(NON_DEFAULT[f.name]) for f in FIELDS}
+    assert got == {**expected, "report_dir": str(expected["report_dir"])}
+    assert got != StressSettings().to_json()
 
 
 def test_header_shows_interpreter_settings_and_seed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234")
+    result = pytester.runpytest("--ft-threads=3", "--ft-iterations=9", "--ft-seed=1234", "--ft-budget=0.5",
+                                "--no-ft-explore")
     build = "free-threaded, GIL off" if FREE_THREADED else "GIL build, GIL on"
     result.stdout.fnmatch_lines([
         f"ft-harness: cpython {sys.version.split()[0]} ({build}) at *",
-        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234); GIL check after "
+        "ft-harness: threads=3 iterations=9 rounds=* seed=1234 (reproduce with --ft-seed=1234) budget=0.5s "
+        "explore=no; GIL check after "
         f"every test: {'on' if FREE_THREADED else 'off (the GIL is on at start)'}",
     ])
     assert result.ret == 0
@@ -154,8 +176,8 @@ def test_lost(ft_stress):
         "ft-harness: scenario LostUpdate failed (2 threads x 20 iterations x 2 rounds, seed 7): * failure*; *",
         "  AssertionError x 1; first traceback:",
         "*lost updates*",
-        "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads=2 --ft-iterations=20 --ft-rounds=2 "
-        "--ft-timeout=* --ft-seed=7",
+        "rerun this test: *-m pytest test_fixture.py::test_lost --ft-threads 2 --ft-iterations 20 --ft-rounds 2 "
+        "--ft-timeout * --ft-seed 7 --ft-budget 1 --ft-replay '{*}'",  # an explored failure replays its schedule
     ])
 
 
@@ -186,10 +208,12 @@ def test_locked():
 def test_lost_by_reference():
     pass
 
-@pytest.mark.ft_stress(iterations=5)
+@pytest.mark.ft_stress(iterations=5, budget=0.2, explore=False)
 def test_marker_values_reach_the_fixture(ft_stress):
     assert ft_stress(Locked).iterations == 5
     assert ft_stress(Locked, iterations=6).iterations == 6
+    assert ft_stress(Locked).exploration is None
+    assert ft_stress(Locked, explore=True).exploration["trials"] >= 1
 """)
     result = pytester.runpytest(*SMALL, "-v")
     result.assert_outcomes(passed=2, failed=2)
@@ -264,72 +288,6 @@ def pytest_ft_harness_session_report(config, record):
                                                           "test_registered", "test_hooks_add_scenarios_and_see_"
                                                           "results.py::test_registered_by_fixture"]
     assert record["settings"]["seed"] == 7 and record["interpreter"]["free_threaded"] == FREE_THREADED
-
-
-# --- the GIL check after every test ---
-
-
-@needs_free_threading
-def test_gil_check_fails_the_test_that_turned_it_on(pytester: pytest.Pytester, extensions: Path) -> None:
-    pytester.makepyfile(test_gil=importing(extensions) + """
-def test_declared():
-    import declared_mod
-    assert declared_mod.answer() == 42
-
-def test_undeclared():
-    import undeclared_mod
-    assert undeclared_mod.answer() == 42
-
-def test_after():
-    pass
-""")
-    result = pytester.runpytest_subprocess("-v")
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
-        "*::test_declared PASSED*",
-        "*::test_undeclared FAILED*",
-        "*::test_after PASSED*",
-        "ft-harness: the GIL was re-enabled during test test_gil.py::test_undeclared (call): *",
-        "  suspect undeclared_mod: re-enables the GIL when imported alone in a fresh interpreter *",
-    ])
-
-
-@needs_free_threading
-def test_gil_check_is_quiet_when_modules_declare_free_threading(pytester: pytest.Pytester, extensions: Path) -> None:
-    pytester.makepyfile(test_quiet=importing(extensions) + """
-def test_declared():
-    import declared_mod
-    assert declared_mod.answer() == 42
-
-def test_other():
-    pass
-""")
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=2)
-    assert "GIL was re-enabled" not in result.stdout.str()
-
-
-@needs_free_threading
-def test_gil_check_names_the_test_file_when_collection_turns_it_on(pytester: pytest.Pytester,
-                                                                   extensions: Path) -> None:
-    pytester.makepyfile(test_collect=importing(extensions) + "import undeclared_mod\n\ndef test_x(): pass\n")
-    result = pytester.runpytest_subprocess()
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["ft-harness: the GIL was re-enabled during the collection of test_collect.py: *"])
-
-
-@needs_free_threading
-def test_gil_check_works_under_run_parallel_and_timeout(pytester: pytest.Pytester, extensions: Path) -> None:
-    pytester.makepyfile(test_gil=importing(extensions) + """
-def test_first():
-    pass
-
-def test_undeclared():
-    import undeclared_mod
-""")
-    result = pytester.runpytest_subprocess("--parallel-threads=2", "--timeout=60", "-p", "no:randomly")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["ft-harness: the GIL was re-enabled during test test_gil.py::test_undeclared (call)*"])
 
 
 # --- require free threading ---
@@ -427,3 +385,75 @@ def test_plain(num_parallel_threads):
         "*::test_plain PARALLEL PASSED*",
         "2 tests ran multi-threaded (1 under pytest-run-parallel, 1 through ft_stress scenarios)",
     ])
+
+
+# --- a crashing scenario, and the marker under pytest-run-parallel ---
+
+CRASHING = """
+import ctypes
+
+
+def segfault():
+    ctypes.string_at(0)
+
+
+def calm():
+    pass
+"""
+
+
+def test_a_scenario_given_as_reference_that_crashes_fails_its_test_and_the_session_goes_on(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(crashing=CRASHING, test_crash="""
+import pytest
+
+def test_fixture_crash(ft_stress):
+    ft_stress("crashing:segfault")
+
+@pytest.mark.ft_stress("crashing:segfault")
+def test_marker_crash():
+    pass
+
+def test_fixture_calm(ft_stress):
+    assert ft_stress("crashing:calm").status == "passed"
+
+@pytest.mark.ft_stress("crashing:calm")
+def test_marker_calm():
+    pass
+""")
+    result = pytester.runpytest(*SMALL, "-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([
+        "*::test_fixture_crash FAILED*",
+        "*::test_marker_crash FAILED*",
+        "*::test_fixture_calm PASSED*",
+        "*::test_marker_calm PASSED*",
+    ])
+    result.stdout.fnmatch_lines([
+        "ft-harness: scenario segfault crashed (2 threads x 20 iterations x 2 rounds, seed 7): 1 failures; the "
+        "scenario's process killed by SIGSEGV; faulthandler dump in errors",
+        "*Fatal Python error: Segmentation fault*",
+        "*in segfault*",
+        "rerun the scenario alone: *-m harness stress --no-import-audit --target crashing:segfault *",
+    ])
+
+
+@pytest.mark.parametrize("scenario", ["LostUpdate", "Locked"])
+def test_marker_under_run_parallel_runs_once_and_a_race_is_a_failure(pytester: pytest.Pytester,
+                                                                     scenario: str) -> None:
+    pytester.makepyfile(test_marker=SCENARIOS + f"""
+@pytest.mark.ft_stress(scenario={scenario})
+def test_marked(num_parallel_threads):
+    assert num_parallel_threads == 1
+""")
+    result = pytester.runpytest(*SMALL, "--parallel-threads=4", "--ft-report-dir=out", "-v")
+    [report] = (pytester.path / "out").glob("pytest-*.json")
+    assert len(json.loads(report.read_text())["scenarios"]) == 1
+    if scenario == "Locked":
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["*::test_marked PASSED [[]thread-unsafe[]]: ft_stress runs its own threads*"])
+        return
+    result.assert_outcomes(failed=1)  # a failure, not an error
+    result.stdout.fnmatch_lines(["*::test_marked FAILED ([[]thread-unsafe[]]: ft_stress runs its own threads)*",
+                                 "ft-harness: scenario LostUpdate failed *"])

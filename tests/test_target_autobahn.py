@@ -165,4 +165,4 @@ def test_every_scenario_runs_isolated_on_installed_autobahn(spec: ScenarioSpec) 
         assert result.status == "passed", result.errors
     else:
         assert result.status in ("passed", "failed"), result.errors
-    assert result.rerun.endswith("--seed 11") and "--scenario " + spec.name in result.rerun
+    assert "--seed 11 --budget 1" in result.rerun and "--scenario " + spec.name in result.rerun

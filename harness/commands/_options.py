@@ -39,11 +39,11 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
     defaults = settings_mod.StressSettings()
     for field in settings_mod.FIELDS:
         default = "a random seed, printed" if field.name == "seed" else getattr(defaults, field.name)
-        default = f"{default:g}" if isinstance(default, float) else default
+        default = ({True: "on", False: "off", None: "none"}.get(default, default) if not isinstance(default, float)
+                   else f"{default:g}")
         parser.add_argument(
             field.flag,
-            dest=field.name,
-            metavar=field.metavar,
+            **field.argument(field.name),
             help=f"{field.help}: {field.expected}; default: {default} (env {field.env_var}, pyproject "
                  f"[tool.ft-harness] {field.toml_key})",
         )
@@ -59,10 +59,8 @@ def rerun_with(*command: str) -> Rerun:
     """Reruns of one scenario as ``<command> --target T --scenario S`` plus the settings' flags."""
 
     def rerun(target_name: str, scenario: str, settings: settings_mod.StressSettings) -> str:
-        words = [*command, "--target", target_name, "--scenario", scenario]
-        for field, value in settings_mod.rerun_values(settings):
-            words += [field.flag, value]
-        return shlex.join(words)
+        return shlex.join([*command, "--target", target_name, "--scenario", scenario,
+                           *settings_mod.rerun_words(settings)])
 
     return rerun
 

@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         f"target: {target.name} ({plural(len(target.scenarios), 'scenario')})",
         f"threads: {settings.threads}, iterations: {settings.iterations}, rounds: {settings.rounds}, "
         f"timeout: {settings.timeout_s:g} s, seed: {settings.seed}",
+        f"budget: {settings.budget_s:g} s per scenario; "
+        + ("replaying a schedule" if settings.replay else
+           f"exploration: {'on, ' + settings.strategy if settings.explore else 'off'}"),
     ]
     print("\n".join(header), file=out, flush=True)
     ctx = stress_context(settings, python=python, allow_gil_build=args.allow_gil_build, facts=facts,

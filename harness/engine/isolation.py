@@ -19,12 +19,12 @@ from typing import Any
 
 from harness import UsageError
 from harness.engine.result import ErrorSummary, ScenarioResult
+from harness.engine.runner import RERUN_LIMIT_S
 from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.settings import StressSettings
 
-# A run takes at most two timeouts: its budget, then the last round's own limit. The child's own faulthandler
-# watchdog fires this long after that (a hang holding the GIL, or in setup/verify, stops the engine's own
-# timeout); the parent kills the child later still.
+# The child's own faulthandler watchdog fires this long after the longest a run can take (a hang holding the
+# GIL, or in setup/verify, stops the engine's own limits); the parent kills the child later still.
 WATCHDOG_GRACE_S = 2.0
 KILL_GRACE_S = 5.0
 OUTPUT_TAIL_CHARS = 20_000
@@ -51,7 +51,7 @@ def run_isolated(
             "target": target_name,
             "on_failure": on_failure,
             "settings": settings.to_json(),
-            "watchdog_s": 2 * settings.timeout_s + WATCHDOG_GRACE_S,
+            "watchdog_s": longest_run_s(settings) + WATCHDOG_GRACE_S,
             "result_path": str(folder / "result.json"),
             "dump_path": str(folder / "faulthandler.txt"),
         }
@@ -63,7 +63,7 @@ def run_isolated(
                 child_env(python, env),
                 out,
                 err,
-                2 * settings.timeout_s + KILL_GRACE_S,
+                longest_run_s(settings) + KILL_GRACE_S,
             )
             elapsed = time.monotonic() - started
             stderr = _tail(err)
@@ -74,6 +74,12 @@ def run_isolated(
     if payload is not None:
         return _from_payload(payload, base)
     return _death_result(base, returncode, dump, stderr or stdout)
+
+
+def longest_run_s(settings: StressSettings) -> float:
+    """The longest a scenario run can take: its budget, then the last round's own limit (``timeout_s``), then
+    the automatic reruns of a failure."""
+    return settings.budget_s + settings.timeout_s + RERUN_LIMIT_S
 
 
 def _run_child(cmd: list[str], env: dict[str, str], out: Any, err: Any, kill_after_s: float) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from harness.engine.schedules import Schedule
 from harness.settings import StressSettings
 
 ScenarioStatus = Literal["passed", "failed", "crashed", "timeout"]
@@ -24,7 +25,7 @@ class ErrorSummary:
 
 @dataclass
 class ScenarioResult:
-    """The outcome of one scenario run (threads x rounds x iterations) against its oracle."""
+    """The outcome of one scenario run (explored trials, then threads x iterations x rounds) against its oracle."""
 
     name: str
     target: str
@@ -41,9 +42,23 @@ class ScenarioResult:
     time_to_first_failure_s: float | None = None
     on_failure: str = "unsafe"
     detail: str = ""
+    # Free-running rounds actually run (``rounds`` is the cap); None when exploration found the failure.
+    rounds_run: int | None = None
+    # What controlled exploration did (trials, switch points, time; the schedule of a failure it found).
+    exploration: dict[str, Any] | None = None
+    # For a free-running failure: how many automatic reruns with the same seed reproduced it, as "r/k".
+    reproduced: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def rerun_settings(self, settings: StressSettings) -> StressSettings:
+        """The settings that rerun this result: ``settings``, replaying the schedule of a failure that
+        exploration found (so the rerun command ends with the schedule)."""
+        schedule = (self.exploration or {}).get("schedule")
+        if schedule is None or settings.replay:
+            return settings
+        return settings.replace(replay=Schedule(**schedule).to_text())
 
     @classmethod
     def sized(cls, name: str, target: str, settings: StressSettings, **outcome: Any) -> ScenarioResult:

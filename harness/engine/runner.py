@@ -1,7 +1,8 @@
-"""The stress runner: N threads x M iterations x R rounds against a scenario (see
-:mod:`harness.engine.scenario` for the forms a scenario takes); no pytest import. ``timeout_s`` is both the
-run's budget (no round starts after it; a run that reaches it without a failure passed, "stopped at the budget
-after N rounds") and each round's own limit (a round still running then is hung).
+"""The stress runner: N threads x M iterations per round, rounds until the time budget is spent (at most R),
+against a scenario (see :mod:`harness.engine.scenario` for the forms a scenario takes), after up to
+:data:`EXPLORE_SHARE` of the budget of controlled exploration (:mod:`harness.engine.explore`); no pytest
+import. A run that spends its budget with no failure passed ("stopped at the budget after N rounds");
+``timeout_s`` is each round's own limit (a round still running then is hung).
 
 Each round the worker threads wait for the round, then meet at a spinning barrier, so they are released
 within microseconds of each other (a condition-variable barrier wakes them one by one; ``barrier =
@@ -14,6 +15,7 @@ every thread's stack. Running a scenario in a child process instead, so a crash 
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from harness.engine import scenario as scenario_module
+from harness.engine.reproduce import RERUNS, reproductions
 from harness.engine.result import ErrorSummary, ScenarioResult, ScenarioStatus
 from harness.engine.scenario import ScenarioAdapter, Step
 from harness.engine.waits import parked_on_lock
@@ -31,7 +34,15 @@ _SPINS_BEFORE_CHECK = 256
 _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
-_ENGINE_FILES = frozenset({__file__, scenario_module.__file__})
+# Of a scenario's time budget, at most this share goes to controlled exploration, the rest to free-running
+# threads: races in Python code are found by exploration in a fraction of it, races inside C code only by
+# free-running threads, which must not wait long for their turn.
+EXPLORE_SHARE = 0.3
+RERUN_LIMIT_S = 10.0  # at most, for the automatic reruns of a free-running failure
+# Frames a failure's traceback skips (named by path: a run without exploration never imports the interleaver).
+_ENGINE_FILES = frozenset(
+    {__file__, scenario_module.__file__, os.path.join(os.path.dirname(__file__), "interleave.py")}
+)
 
 class BarrierTimeout(Exception):
     """A thread waited at the barrier past the run's deadline (another thread never arrived)."""
@@ -111,26 +122,48 @@ def run_in_process(
 ) -> ScenarioResult:
     """Stress a callable or scenario class in this process and return its result (never raises for failures).
 
+    With ``settings.explore`` (or a schedule in ``settings.replay``) the scenario is first explored under
+    controlled interleavings (:mod:`harness.engine.explore`) for up to :data:`EXPLORE_SHARE` of its time
+    budget; a failure found there ends the run, and its schedule is in ``result.exploration`` (reruns replay
+    it: :meth:`~harness.engine.result.ScenarioResult.rerun_settings`). Otherwise free-running threads stress
+    it for the rest of the budget; a failure then is rerun a few times with the same seed, and the result
+    says how many reproduced it.
+
     ``rerun`` is the command line the caller's front end writes for it (the engine knows no command line).
     A timed-out run leaves its stuck threads behind (daemon threads cannot be killed); use isolation when
     the scenario may hang or crash.
     """
-    run = _Run(settings, ScenarioAdapter(obj, name))
+    rounds = ScenarioAdapter(obj, name)
+    started = time.monotonic()
+    result = ScenarioResult.sized(name, target, settings, status="passed", rerun=rerun, on_failure=on_failure)
+    if settings.explore or settings.replay:
+        from harness.engine.explore import explore  # here: a run without exploration never loads sys.monitoring code
+
+        explored = explore(rounds.prepare, settings, lambda: _Failures(started),
+                           until=started + settings.budget_s * EXPLORE_SHARE,
+                           extra_modules=getattr(obj, "code_under_test", ()))
+        result.exploration = explored.summary
+        if explored.status != "passed" or settings.replay:
+            result.status, result.detail = explored.status, explored.detail  # type: ignore[assignment]
+            result.duration_s = round(time.monotonic() - started, 6)
+            if explored.errors is not None:
+                result.failures, result.errors = explored.errors.count, explored.errors.summaries()
+                result.time_to_first_failure_s = explored.errors.first_at
+            return result
+    run = _Run(settings, rounds, until=started + settings.budget_s)
     outcome = run.execute()
-    return ScenarioResult.sized(
-        name,
-        target,
-        settings,
-        status=outcome.status,
-        rerun=rerun,
-        failures=run.failures.count,
-        errors=run.failures.summaries(),
-        duration_s=round(outcome.duration_s, 6),
-        ops_per_s=outcome.ops_per_s,
-        time_to_first_failure_s=run.failures.first_at,
-        on_failure=on_failure,
-        detail=outcome.detail,
-    )
+    result.status, result.detail = outcome.status, outcome.detail
+    result.failures, result.errors = run.failures.count, run.failures.summaries()
+    result.duration_s, result.ops_per_s = round(time.monotonic() - started, 6), outcome.ops_per_s
+    result.time_to_first_failure_s, result.rounds_run = run.failures.first_at, run.rounds_run
+    if outcome.status == "failed" and not settings.replay:
+        def rerun_once(left: float) -> str:
+            again = _Run(settings.replace(timeout_s=min(settings.timeout_s, left)), ScenarioAdapter(obj, name),
+                         until=time.monotonic() + min(settings.budget_s, left))
+            return again.execute().status
+
+        result.reproduced = reproductions(rerun_once, "failed", limit_s=min(RERUNS * settings.budget_s, RERUN_LIMIT_S))
+    return result
 
 
 class _Failures:
@@ -192,12 +225,12 @@ class _RoundState:
 class _Run:
     """One stress run: persistent worker threads, a start gate and a spinning barrier per round."""
 
-    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter) -> None:
+    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter, *, until: float) -> None:
         self.settings = settings
         self.rounds = rounds
         self.started = time.monotonic()
-        # The run's budget: no round starts after it (the first always does); each round has its own limit.
-        self.deadline = self.started + settings.timeout_s
+        self.until = until  # the time budget: no new round starts after it (the first always does)
+        self.rounds_run = 0
         self.failures = _Failures(self.started)
         self.stop = False
         self._barrier = BARRIERS[settings.barrier](settings.threads)
@@ -238,8 +271,9 @@ class _Run:
         busy_s = 0.0
         settings = self.settings
         for index in range(settings.rounds):
-            if index and time.monotonic() >= self.deadline:
+            if index and time.monotonic() >= self.until:
                 return self._outcome("passed", ops, busy_s, f"stopped at the budget after {index} rounds")
+            self.rounds_run = index + 1
             try:
                 steps, verify = self.rounds.prepare(settings, index)
             except Exception as exc:
@@ -262,7 +296,7 @@ class _Run:
                 except Exception as exc:
                     self.failures.add(exc, f"round {index}: verify() of {self.rounds.name} raised")
             if self.failures.count:
-                return self._outcome("failed", ops, busy_s, f"failures in round {index} of {settings.rounds}")
+                return self._outcome("failed", ops, busy_s, f"failures in round {index} of at most {settings.rounds}")
         return self._outcome("passed", ops, busy_s, "")
 
     def _outcome(self, status: ScenarioStatus, ops: int, busy_s: float, detail: str) -> _Outcome:

@@ -112,7 +112,8 @@ def _audit(ctx: RunContext, record: RunRecord, modules: list[str]) -> bool:
 
 def run_scenario(spec: ScenarioSpec, target_name: str, ctx: RunContext) -> ScenarioResult:
     """Run one scenario: in a child of ``ctx.python`` when the spec asks for isolation or the interpreter is
-    another one, else in this process; the front end's rerun command is added to the result.
+    another one, else in this process; the front end's rerun command is added to the result (replaying the
+    schedule of a failure that exploration found).
 
     The spec's sizes (threads, rounds, iterations) replace the run's settings for this scenario.
     """
@@ -126,4 +127,4 @@ def run_scenario(spec: ScenarioSpec, target_name: str, ctx: RunContext) -> Scena
         result = run_in_process(
             load_ref(spec.ref), name=spec.name, target=target_name, settings=settings, on_failure=spec.on_failure
         )
-    return dataclasses.replace(result, rerun=ctx.rerun(target_name, spec.name, settings))
+    return dataclasses.replace(result, rerun=ctx.rerun(target_name, spec.name, result.rerun_settings(settings)))

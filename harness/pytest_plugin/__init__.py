@@ -9,11 +9,13 @@ A thin layer: options (generated from :data:`harness.settings.ALL_FIELDS`) resol
 from __future__ import annotations
 
 import os
+import weakref
+from typing import Literal
 
 import pytest
 
 from harness import HarnessError
-from harness.pytest_plugin import hookspecs
+from harness.pytest_plugin import gil_watch, hookspecs
 from harness.pytest_plugin.session import HarnessSession
 from harness.pytest_plugin.stress_fixture import MARKER, MARKER_SIGNATURE, ScenarioRunner
 from harness.settings import (
@@ -30,9 +32,13 @@ from harness.settings import (
 
 GROUP = "ft-harness"
 PLUGIN_NAME = "ft-harness-session"
+# The GIL state and imported modules when this plugin was registered with a plugin manager: before conftest
+# files and --pyargs, so a culprit they import is named (the module itself stays imported across in-process runs).
+_LOADED: weakref.WeakKeyDictionary[pytest.PytestPluginManager, gil_watch.Snapshot] = weakref.WeakKeyDictionary()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    _LOADED[pluginmanager] = gil_watch.Snapshot.at_plugin_load()
     pluginmanager.add_hookspecs(hookspecs)
 
 
@@ -42,14 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "ft-harness: free-threading stress scenarios and GIL checks")
     for field in ALL_FIELDS:
         ini_help = f"{field.help} (ft-harness; same as {field.plugin_flag})"
-        if field.switch:
-            group.addoption(field.plugin_flag, dest=field.ini_key, action="store_true", default=None, help=field.help)
-            parser.addini(field.ini_key, ini_help, type="bool", default=None)
-        else:
-            group.addoption(field.plugin_flag, dest=field.ini_key, metavar=field.metavar, help=field.help)
-            parser.addini(field.ini_key, ini_help, type="string", default=None)
+        group.addoption(field.plugin_flag, **field.argument(field.ini_key), help=field.help)
+        ini_type: Literal["bool", "string"] = "bool" if field.switch else "string"
+        parser.addini(field.ini_key, ini_help, type=ini_type, default=None)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-run-parallel's, which replays the warnings recorded so far
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -61,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
         session = session_from_config(config)
     except HarnessError as exc:
         raise pytest.UsageError(f"ft-harness: {exc}") from None
+    session.take_over_run_parallel_gil_check()
     config.pluginmanager.register(session, PLUGIN_NAME)
 
 
@@ -86,6 +91,8 @@ def session_from_config(config: pytest.Config) -> HarnessSession:
     return HarnessSession(
         config,
         resolve_sources(layers),
+        loaded=_LOADED.pop(config.pluginmanager) if config.pluginmanager in _LOADED else
+        gil_watch.Snapshot.at_plugin_load(),
         report_dir_asked=any(layer.values.get("report_dir") is not None for layer in layers),
         require_free_threading=bool(session.get("require_free_threading")),
         min_parallel_tests=min_parallel_tests if isinstance(min_parallel_tests, int) else None,

@@ -1,5 +1,9 @@
 """What the ``ft_stress`` fixture and marker do: stress a scenario through the engine for one test, and fail
 the test with the engine's summary and the commands that rerun it.
+
+A scenario given as ``module:attribute`` runs in a child process, as the CLI runs it
+(:func:`harness.engine.isolation.run_isolated`): a crash fails the test with the faulthandler dump, and the
+session goes on. A scenario object runs in this process (a test file's objects cannot be imported by a child).
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import pytest
 
 from harness import HarnessError
 from harness.commands._options import stress_rerun
-from harness.engine import ScenarioResult, load_ref, run_in_process
+from harness.engine import ScenarioResult, run_in_process
+from harness.engine.isolation import run_isolated
 from harness.report.terminal import fixture_failure
-from harness.settings import FIELDS, Source, StressSettings, rerun_values, resolve_sources
+from harness.settings import FIELDS, Source, StressSettings, rerun_words, resolve_sources
 
 MARKER = "ft_stress"
-_PYTEST_RERUN_ORDER = ("threads", "iterations", "rounds", "timeout_s", "seed")
+_PYTEST_RERUN_ORDER = ("threads", "iterations", "rounds", "timeout_s", "seed", "budget_s")
 # The marker's and the fixture call's keys (``threads``, ``timeout``, ...): every engine setting but where
 # reports go, which is the session's.
 _MARKER_FIELDS = {f.marker_key: f for f in FIELDS if f.name != "report_dir"}
@@ -28,11 +33,13 @@ MARKER_SIGNATURE = ", ".join(f"{key}=None" for key in _MARKER_FIELDS)
 class ScenarioRunner:
     """What the ``ft_stress`` fixture returns: call it with a scenario to stress it through the engine.
 
-    ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., check=True)``;
+    ``ft_stress(scenario, threads=..., iterations=..., rounds=..., seed=..., timeout=..., budget=..., explore=...,
+    check=True)``;
     ``scenario`` is a scenario class, a callable, a name registered with ``pytest_ft_harness_scenarios`` or
-    ``module:attribute``. Values come from the call, then the test's ``ft_stress`` marker, then the session.
-    With ``check`` (the default) a run that did not pass fails the test with the engine's summary and the
-    commands that rerun it; the :class:`~harness.engine.result.ScenarioResult` is returned either way.
+    ``module:attribute`` (run in a child process). Values come from the call, then the test's ``ft_stress``
+    marker, then the session. With ``check`` (the default) a run that did not pass fails the test with the
+    engine's summary and the commands that rerun it; the :class:`~harness.engine.result.ScenarioResult` is
+    returned either way.
     """
 
     def __init__(
@@ -54,29 +61,34 @@ class ScenarioRunner:
         __tracebackhide__ = True
         obj, name, ref = self._resolve(scenario)
         settings = self._settings(overrides)
-        # Rerunning the scenario alone needs an importable module:attribute; otherwise rerun the test.
-        rerun = stress_rerun()(ref, name, settings) if ref else self._pytest_rerun(settings)
         try:
-            result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings, rerun=rerun)
+            if obj is None and ref is not None:
+                result = run_isolated(ref, name=name, target_name=ref, settings=settings, on_failure="unsafe",
+                                      python=sys.executable)
+            else:
+                result = run_in_process(obj, name=name, target=ref or self._item.nodeid, settings=settings)
         except HarnessError as exc:
             pytest.fail(f"ft-harness: {exc}", pytrace=False)
+        # Rerunning the scenario alone needs an importable module:attribute; otherwise rerun the test. Either
+        # replays the schedule of a failure that exploration found.
+        rerun_settings = result.rerun_settings(settings)
+        test_rerun = self._pytest_rerun(rerun_settings)
+        result.rerun = stress_rerun()(ref, name, rerun_settings) if ref else test_rerun
         self._record(self._item, result)
         if check and result.status != "passed":
-            message = fixture_failure(result, test_rerun=self._pytest_rerun(settings), runs_alone=ref is not None)
+            message = fixture_failure(result, test_rerun=test_rerun, runs_alone=ref is not None)
             pytest.fail(message, pytrace=False)
         return result
 
     def _resolve(self, scenario: object) -> tuple[object, str, str | None]:
-        """The object to run, its name, and ``module:attribute`` naming it if a fresh process can import it."""
+        """The object to run (``None``: only a child process loads it), its name, and ``module:attribute`` naming
+        it if a fresh process can import it."""
         if isinstance(scenario, str):
             registered = self._registry()
             if scenario in registered:
                 return self._resolve_object(registered[scenario])
             if ":" in scenario:
-                try:
-                    return load_ref(scenario), scenario.partition(":")[2], scenario
-                except HarnessError as exc:
-                    pytest.fail(f"ft-harness: {exc}", pytrace=False)
+                return None, scenario.partition(":")[2], scenario
             known = ", ".join(sorted(registered)) or "none registered"
             pytest.fail(f"ft-harness: unknown scenario {scenario!r}: expected module:attribute, a scenario class "
                         f"or callable, or a registered name ({known})", pytrace=False)
@@ -114,5 +126,5 @@ class ScenarioRunner:
         return settings
 
     def _pytest_rerun(self, settings: StressSettings) -> str:
-        flags = [f"{field.plugin_flag}={value}" for field, value in rerun_values(settings, _PYTEST_RERUN_ORDER)]
-        return shlex.join([sys.executable, "-m", "pytest", self._item.nodeid, *flags])
+        words = rerun_words(settings, _PYTEST_RERUN_ORDER, plugin=True)
+        return shlex.join([sys.executable, "-m", "pytest", self._item.nodeid, *words])

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.interpreter.facts import gil_forced_text
-from harness.report.terminal import head_lines, status_label
+from harness.report.terminal import head_lines, reproduced_line, status_label
 
 
 def _cell(value: object) -> str:
@@ -37,7 +37,8 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     if settings:
         lines.append(
             f"- threads {settings.get('threads')} x iterations {settings.get('iterations')} x rounds "
-            f"{settings.get('rounds')}; timeout {settings.get('timeout_s')} s; seed {settings.get('seed')}"
+            f"{settings.get('rounds')} at most; budget {settings.get('budget_s')} s per scenario; timeout "
+            f"{settings.get('timeout_s')} s; seed {settings.get('seed')}"
         )
     imports = record.get("imports") or []
     if imports:
@@ -53,7 +54,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines += _table(
             ("scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "first failure (s)",
              "duration (s)"),
-            [(s["name"], status_label(s["status"], s.get("on_failure")), s["threads"], s["rounds"], s["iterations"],
+            [(s["name"], status_label(s["status"], s.get("on_failure")), s["threads"], _rounds_cell(s), s["iterations"],
               s["failures"], s.get("ops_per_s"),
               s.get("time_to_first_failure_s"), s.get("duration_s")) for s in scenarios],
         )
@@ -63,7 +64,16 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         label = status_label(s["status"], s.get("on_failure"))
         lines += ["", f"### {s['name']}: {label}", "", s.get("detail") or "", "",
                   f"Rerun: `{s['rerun']}`"]
+        lines += [line for text in reproduced_line(s.get("reproduced")) for line in ("", f"{text.capitalize()}.")]
         for error in s.get("errors") or []:
             shown = head_lines(error["first_traceback"].splitlines())
             lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _rounds_cell(scenario: Mapping[str, Any]) -> str:
+    """Free-running rounds run (and their cap), plus explored trials: ``812 (cap 100000) + 96 explored``."""
+    rounds = scenario.get("rounds_run")
+    trials = (scenario.get("exploration") or {}).get("trials")
+    cell = f"{scenario['rounds']}" if rounds is None else f"{rounds} (cap {scenario['rounds']})"
+    return f"{cell} + {trials} explored" if trials else cell

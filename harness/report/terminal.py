@@ -4,7 +4,8 @@ summary table, and the ``ft_stress`` fixture's failure message."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from harness.engine.result import ScenarioResult
 
@@ -43,14 +44,30 @@ def error_lines(result: ScenarioResult, indent: str) -> list[str]:
     return lines
 
 
+def run_sizes(threads: int, iterations: int, rounds_run: int | None, exploration: Mapping[str, Any] | None) -> str:
+    """``2 threads x 400 iterations x 812 rounds; 96 explored trials``: what a scenario's run actually did
+    (``rounds_run`` None: exploration ended the run before any free-running round)."""
+    shape = sizes(threads, iterations, rounds_run or 0)
+    explored = exploration or {}
+    if explored.get("skipped"):
+        return f"{shape}; not explored: {explored['skipped']}"
+    return f"{shape}; {plural(explored['trials'], 'explored trial')}" if explored.get("trials") else shape
+
+
+def reproduced_line(reproduced: str | None) -> list[str]:
+    """For a free-running failure, how many automatic reruns with the same seed showed it again."""
+    return [f"reproduced by {reproduced} automatic reruns with the same seed"] if reproduced else []
+
+
 def scenario_summary(result: ScenarioResult) -> list[str]:
-    """The stress command's lines for one scenario: status, sizes, time; for a failure its errors and rerun."""
+    """The stress command's lines for one scenario: status, what ran, time; for a failure its errors and rerun."""
     rate = f", {result.ops_per_s:.0f} ops/s" if result.ops_per_s else ""
     label = status_label(result.status, result.on_failure)
-    shape = sizes(result.threads, result.iterations, result.rounds)
+    shape = run_sizes(result.threads, result.iterations, result.rounds_run, result.exploration)
     lines = [f"{label.upper()} {result.name} ({shape}) in {result.duration_s:.2f} s{rate}"]
     if result.status != "passed":
-        lines += [f"    {result.detail}", *error_lines(result, "    "), f"    rerun: {result.rerun}"]
+        lines += [f"    {result.detail}", *(f"    {line}" for line in reproduced_line(result.reproduced)),
+                  *error_lines(result, "    "), f"    rerun: {result.rerun}"]
     elif result.detail:  # "stopped at the budget after N rounds"
         lines.append(f"    {result.detail}")
     return lines

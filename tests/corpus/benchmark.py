@@ -46,7 +46,8 @@ QUICK_RUNS, QUICK_TIMEOUT_S = 3, 5.0
 DEFAULT_HANG_JOBS = 1
 HANG_STAGGER_S = 1.0
 MISJUDGED_KEPT = 5
-_TUNABLE = tuple(f.name for f in settings_mod.FIELDS if f.name != "seed")  # every run draws its own seed
+# Every run draws its own seed; a replayed schedule is one run's, not a setting to benchmark.
+_TUNABLE = tuple(f.name for f in settings_mod.FIELDS if f.name not in ("seed", "replay"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "meaningful)")
     for field in settings_mod.FIELDS:
         if field.name in _TUNABLE:
-            parser.add_argument(field.flag, dest=field.name, metavar=field.metavar,
+            parser.add_argument(field.flag, **field.argument(field.name),
                                 help=f"override the default: {field.expected}")
 
 
@@ -202,9 +203,9 @@ def _command(args: argparse.Namespace) -> str:
               for w in (flag, str(value))]
     words += [w for name in args.case or () for w in ("--case", name)]
     words += ["--hang-jobs", str(args.hang_jobs)] if args.hang_jobs != DEFAULT_HANG_JOBS else []
-    flags = {f.name: f.flag for f in settings_mod.FIELDS}
+    fields = {f.name: f for f in settings_mod.FIELDS}
     words += [w for name in _TUNABLE if getattr(args, name) is not None
-              for w in (flags[name], str(getattr(args, name)))]
+              for w in fields[name].cli_words(getattr(args, name))]
     return " ".join(words)
 
 

@@ -1,0 +1,235 @@
+"""Controlled interleaving exploration: many short trials under seeded interleavings until one fails, then
+the shortest schedule that still fails, confirmed by replaying it.
+
+Each trial is a fresh scenario round (instance, ``setup()``, every thread's steps, ``verify()``) run one
+thread at a time (:mod:`harness.engine.interleave`). Strategies (:mod:`harness.engine.schedules`): ``random`` picks
+uniformly among the runnable threads at every switch point; ``pct`` gives threads random priorities and
+lowers the running thread's at d-1 random switch points (bounded preemptions); ``mixed`` alternates them
+trial by trial. A failing trial's recorded schedule is shrunk by removing preemptions while the same failure
+persists, and replays exactly (``--replay``).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness import UsageError
+from harness.engine.interleave import CodeUnderTest, Monitoring, NoTool, Step, Trial, TrialOutcome
+from harness.engine.schedules import PYTHON, Follow, Pct, RandomWalk, Schedule, Strategy
+from harness.settings import StressSettings
+
+TRIAL_ITERATIONS = (1, 2, 4)  # trial t runs TRIAL_ITERATIONS[t % 3] iterations per thread (capped by settings)
+PCT_DEPTHS = (2, 3)  # bugs needing one or two preemptions
+SHRINK_SHARE = 0.5  # of the time exploration took to find the failure, at least SHRINK_MIN_S
+SHRINK_MIN_S = 0.1
+CONFIRM_REPLAYS = 3
+
+
+@dataclass
+class Exploration:
+    """What exploring a scenario found: ``status`` passed (nothing found, or skipped), failed or timeout."""
+
+    status: str
+    trials: int
+    duration_s: float
+    detail: str = ""
+    errors: Any = None  # the failing trial's engine failure record
+    schedule: Schedule | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+Prepare = Callable[[StressSettings, int], tuple[list[Step], Callable[[], object] | None]]
+NewFailures = Callable[[], Any]
+
+
+def explore(
+    prepare: Prepare,
+    settings: StressSettings,
+    new_failures: NewFailures,
+    *,
+    until: float,
+    extra_modules: Iterable[str] = (),
+) -> Exploration:
+    """Run trials under chosen interleavings until one fails, ``settings.rounds`` trials ran, or ``until``.
+
+    ``prepare(settings, index)`` makes a round's fresh instance (the engine's adapter); ``new_failures()``
+    gives an empty failure record with ``add(exc, where)``, ``add_text(kind, text)`` and ``count``. With
+    ``settings.replay`` the one recorded trial is replayed instead.
+    """
+    started = time.monotonic()
+    if not hasattr(sys, "monitoring"):
+        if settings.replay:
+            raise UsageError("--replay needs Python 3.12 or later (sys.monitoring)")
+        return Exploration("passed", 0, 0.0, summary={"skipped": "needs Python 3.12 or later (sys.monitoring)"})
+    try:
+        with Monitoring(CodeUnderTest(extra_modules)) as monitoring:
+            explorer = _Explorer(monitoring, prepare, settings, new_failures, started)
+            if settings.replay:
+                return explorer.replay(Schedule.from_text(settings.replay))
+            return explorer.search(until)
+    except NoTool:
+        if settings.replay:
+            raise UsageError("--replay: every sys.monitoring tool id is taken (a debugger or coverage?)") from None
+        return Exploration("passed", 0, 0.0, summary={"skipped": "no free sys.monitoring tool id"})
+
+
+class _Explorer:
+    def __init__(self, monitoring: Monitoring, prepare: Prepare, settings: StressSettings,
+                 new_failures: NewFailures, started: float) -> None:
+        self._monitoring = monitoring
+        self._prepare = prepare
+        self._settings = settings
+        self._new_failures = new_failures
+        self._started = started
+
+    def search(self, until: float) -> Exploration:
+        settings = self._settings
+        per_iteration = 0  # most switch points seen per iteration: PCT's change points fall within a trial
+        trials = 0
+        points = 0
+        for trial in range(settings.rounds):
+            if trial and time.monotonic() >= until:
+                break
+            rng = random.Random(settings.seed * 1_000_003 + trial)
+            strategy_name = _strategy_of(settings.strategy, trial)
+            iterations = min(settings.iterations, TRIAL_ITERATIONS[trial % len(TRIAL_ITERATIONS)])
+            if strategy_name == "pct":
+                depth = PCT_DEPTHS[trial // 2 % len(PCT_DEPTHS)]
+                strategy: Strategy = Pct(rng, settings.threads, depth, per_iteration * iterations)
+            else:
+                strategy = RandomWalk(rng)
+            outcome, failures = self._trial(trial, iterations, strategy)
+            trials += 1
+            points += outcome.points
+            per_iteration = max(per_iteration, -(-outcome.points // iterations))
+            if trial == 0 and outcome.points == 0 and outcome.status == "passed":
+                return self._done("passed", trials, points, skipped="the steps run no Python code under test")
+            if outcome.status != "passed":
+                found = self._schedule(strategy_name, trial, iterations, outcome.events)
+                return self._found(outcome, failures, found, trials, points)
+        return self._done("passed", trials, points)
+
+    def replay(self, schedule: Schedule) -> Exploration:
+        settings = self._settings.replace(threads=schedule.threads, seed=schedule.seed)
+        self._settings = settings
+        outcome, failures = self._trial(schedule.trial, schedule.iterations, Follow(schedule.events))
+        note = "" if schedule.python == PYTHON else f"; recorded on Python {schedule.python}, replayed on {PYTHON}"
+        summary = {"replayed": schedule.to_text(), "trials": 1}
+        if outcome.status == "passed":
+            return Exploration("passed", 1, self._elapsed(), f"the replayed schedule passed{note}",
+                               schedule=schedule, summary=summary)
+        status = "timeout" if outcome.status in ("deadlock", "timeout") else "failed"
+        detail = f"replayed schedule ({schedule.preemptions} preemptions) {_what(outcome)}{note}"
+        return Exploration(status, 1, self._elapsed(), detail, failures, schedule, summary)
+
+    def _found(self, outcome: TrialOutcome, failures: Any, found: Schedule, trials: int, points: int) -> Exploration:
+        found_at = self._elapsed()
+        kinds = _kinds(failures)
+        shortest = self._shrink(found, kinds, time.monotonic() + max(SHRINK_MIN_S, SHRINK_SHARE * found_at))
+        reproduced = self._confirm(shortest, kinds)
+        if reproduced < CONFIRM_REPLAYS and shortest is not found:
+            shortest, reproduced = found, self._confirm(found, kinds)
+        status = "timeout" if outcome.status in ("deadlock", "timeout") else "failed"
+        detail = (f"explored trial {found.trial} ({found.strategy}, {found.iterations} iterations) {_what(outcome)} "
+                  f"after {trials} trials in {found_at:.3f} s; shortest schedule: {shortest.preemptions} "
+                  f"preemptions (found with {found.preemptions}), replayed {reproduced}/{CONFIRM_REPLAYS}")
+        summary = self._summary(trials, points, found_at)
+        summary.update(found_preemptions=found.preemptions, shortest_preemptions=shortest.preemptions,
+                       replays=f"{reproduced}/{CONFIRM_REPLAYS}", schedule=asdict(shortest))
+        return Exploration(status, trials, found_at, detail, failures, shortest, summary)
+
+    def _shrink(self, found: Schedule, kinds: set[str], until: float) -> Schedule:
+        """Fewer preemptions with the same failure: first each preemption alone, then dropping one at a time
+        until none can go. Each candidate is replayed leniently and its recorded run becomes the new best,
+        so the result is always an exact schedule."""
+        best = found
+        progress = True
+        while progress and best.preemptions > 1 and time.monotonic() < until:
+            progress = False
+            preemptions = [i for i, event in enumerate(best.events) if event[3] == "p"]
+            alone = [[e for i, e in enumerate(best.events) if e[3] != "p" or i == keep] for keep in preemptions]
+            dropped = [best.events[:i] + best.events[i + 1:] for i in reversed(preemptions)]
+            for events in alone + dropped:
+                if time.monotonic() >= until:
+                    break
+                outcome, failures = self._trial(best.trial, best.iterations, Follow(events, lenient=True))
+                if outcome.status != "passed" and _kinds(failures) & kinds:
+                    candidate = self._schedule(best.strategy, best.trial, best.iterations, outcome.events)
+                    if candidate.preemptions < best.preemptions:
+                        best, progress = candidate, True
+                        break
+        return best
+
+    def _confirm(self, schedule: Schedule, kinds: set[str]) -> int:
+        reproduced = 0
+        for _ in range(CONFIRM_REPLAYS):
+            outcome, failures = self._trial(schedule.trial, schedule.iterations, Follow(schedule.events))
+            reproduced += outcome.status != "passed" and bool(_kinds(failures) & kinds)
+        return reproduced
+
+    def _trial(self, trial: int, iterations: int, strategy: Strategy) -> tuple[TrialOutcome, Any]:
+        settings = self._settings.replace(iterations=iterations)
+        failures = self._new_failures()
+        try:
+            steps, verify = self._prepare(settings, trial)
+        except Exception as exc:
+            failures.add(exc, f"trial {trial}: setup raised")
+            return TrialOutcome("failed", [], 0), failures
+
+        def on_error(exc: BaseException, where: str) -> None:
+            failures.add(exc, f"explored trial {trial}, {where}")
+
+        run = Trial(steps, iterations, strategy, on_error,
+                     deadline=self._started + settings.timeout_s, stall_s=settings.stall_s)
+        self._monitoring.trial = run
+        try:
+            outcome = run.run()
+        finally:
+            self._monitoring.trial = None
+        if outcome.status in ("deadlock", "timeout"):
+            failures.add_text("Timeout", f"explored trial {trial} {outcome.why}; its threads' stacks:{outcome.stacks}")
+        elif failures.count:
+            outcome.status = "failed"
+        elif verify is not None:
+            try:
+                verify()
+            except Exception as exc:
+                failures.add(exc, f"explored trial {trial}: verify() raised")
+                outcome.status = "failed"
+        return outcome, failures
+
+    def _schedule(self, strategy: str, trial: int, iterations: int, events: list[list[Any]]) -> Schedule:
+        return Schedule(strategy, self._settings.seed, trial, self._settings.threads, iterations, PYTHON,
+                        [list(event) for event in events])
+
+    def _summary(self, trials: int, points: int, duration: float) -> dict[str, Any]:
+        return {"trials": trials, "switch_points": points, "duration_s": round(duration, 6),
+                "strategy": self._settings.strategy}
+
+    def _done(self, status: str, trials: int, points: int, *, skipped: str = "") -> Exploration:
+        summary = self._summary(trials, points, self._elapsed())
+        if skipped:
+            summary["skipped"] = skipped
+        return Exploration(status, trials, self._elapsed(), summary=summary)
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+
+def _strategy_of(setting: str, trial: int) -> str:
+    if setting == "mixed":
+        return ("random", "pct")[trial % 2]
+    return setting
+
+
+def _kinds(failures: Any) -> set[str]:
+    return {summary.type for summary in failures.summaries()}
+
+
+def _what(outcome: TrialOutcome) -> str:
+    return outcome.why if outcome.status in ("deadlock", "timeout") else "failed"

@@ -1,0 +1,131 @@
+"""Recorded schedules and the seeded strategies that choose them, for controlled interleaving exploration.
+
+A strategy answers one question, asked at every switch point and every forced hand-off of a trial (see
+:mod:`harness.engine.interleave`): which thread runs next. ``RandomWalk`` and ``Pct`` search; ``Follow`` replays a
+recorded :class:`Schedule`, exactly or (for shrinking) leniently.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import sysconfig
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness import UsageError
+
+SCHEDULE_FORMAT = 1
+# The interpreter a schedule was recorded on ("3.14.7t"): bytecode, and so switch points, differ between versions.
+PYTHON = sys.version.split()[0] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "")
+
+
+@dataclass
+class Schedule:
+    """A trial's every hand-off, enough to replay it exactly.
+
+    ``events`` are ``[thread, count, target, kind]``: when ``thread`` had passed ``count`` of its switch
+    points, the turn went to ``target`` (``-1``: to nobody; ``thread`` ``-1``: the controller gave a free
+    turn). Kinds: ``p`` preemption at a switch point, ``b`` blocked on a held lock, ``s`` stalled in C code,
+    ``f`` finished, ``w`` a free turn given out.
+    """
+
+    strategy: str
+    seed: int
+    trial: int
+    threads: int
+    iterations: int
+    python: str
+    events: list[list[Any]]
+    format: int = SCHEDULE_FORMAT
+
+    @property
+    def preemptions(self) -> int:
+        return sum(1 for event in self.events if event[3] == "p")
+
+    def to_text(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str) -> Schedule:
+        """A schedule from its JSON text; anything malformed is a one-line usage error."""
+        try:
+            data = json.loads(text)
+            schedule = cls(**data)
+            if schedule.format != SCHEDULE_FORMAT or schedule.threads < 1 or schedule.iterations < 1:
+                raise ValueError(schedule.format)
+            schedule.events = [[int(t), int(c), int(g), str(k)] for t, c, g, k in schedule.events]
+            return schedule
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UsageError(f"bad --replay schedule: {exc}; expected the schedule a failure report printed") from None
+
+
+class RandomWalk:
+    """At every switch point, any runnable thread (the running one included) with equal chance."""
+
+    name = "random"
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
+        return self._rng.choice(eligible) if eligible else None
+
+
+class Pct:
+    """Probabilistic concurrency testing: distinct random priorities, the highest runnable thread runs, and
+    at ``depth - 1`` random switch points (of the ``length`` expected) the running thread drops to the
+    lowest priority, so a trial preempts at most ``depth - 1`` times."""
+
+    name = "pct"
+
+    def __init__(self, rng: random.Random, threads: int, depth: int, length: int) -> None:
+        order = list(range(threads))
+        rng.shuffle(order)
+        self._priority = {thread: depth + rank for rank, thread in enumerate(order)}
+        points = range(max(length, depth))
+        self._changes = dict(zip(sorted(rng.sample(points, depth - 1)), range(depth - 1, 0, -1)))
+        self._seen = 0
+
+    def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
+        if kind == "p":
+            lowered = self._changes.get(self._seen)
+            self._seen += 1
+            if lowered is not None:
+                self._priority[running] = lowered
+        return max(eligible, key=self._priority.__getitem__) if eligible else None
+
+
+class Follow:
+    """Replays recorded events; where none applies, the running thread goes on (or the lowest index runs).
+
+    ``lenient`` (for shrinking, where events were removed) skips events the run has gone past.
+    """
+
+    name = "replay"
+
+    def __init__(self, events: Sequence[Sequence[Any]], *, lenient: bool = False) -> None:
+        self._events = list(events)
+        self._next = 0
+        self._lenient = lenient
+
+    def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
+        while self._next < len(self._events):
+            thread, at, target, recorded = self._events[self._next]
+            if thread == running and at == count and (recorded == kind or (recorded == "s" and kind == "p")):
+                self._next += 1
+                if target in eligible:
+                    return target
+                break
+            if self._lenient and thread == running and at < count:
+                self._next += 1
+                continue
+            break
+        if kind == "p":
+            return running
+        return min(eligible) if eligible else None
+
+
+Strategy = RandomWalk | Pct | Follow

@@ -1,0 +1,482 @@
+"""Controlled interleaving exploration: it catches narrow races every time, replays them exactly, shrinks
+their schedules, survives blocking, and stays quiet on correct twins.
+
+The four race shapes here are written for these tests (the detection corpus is the benchmark's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness import UsageError
+from harness.commands import main
+from harness.commands._options import stress_rerun
+from harness.engine import Race, run_in_process, stateful
+from harness.engine.interleave import CodeUnderTest
+from harness.engine.runner import EXPLORE_SHARE
+from harness.engine.schedules import Schedule
+from harness.settings import StressSettings, rerun_words, resolve
+
+SEEDS = range(20)
+FIND = StressSettings(threads=2, iterations=4, budget_s=4.0, timeout_s=20.0)  # exploration: 1.2 s at most
+
+
+def run(obj: object, settings: StressSettings, name: str = "scenario"):
+    """Run in this process, with the rerun the stress command would print (as the judge writes it)."""
+    target = f"tests.test_explore:{name}"
+    result = run_in_process(obj, name=name, target=target, settings=settings)
+    result.rerun = stress_rerun()(target, name, result.rerun_settings(settings))
+    return result
+
+
+# --- four race shapes and their locked twins -------------------------------------------------------------
+
+
+class LazyTable:
+    """A dict created on first use: two first callers each create one, and one's entry is lost."""
+
+    def __init__(self) -> None:
+        self._table: dict[object, object] | None = None
+
+    def put(self, key: object, value: object) -> None:
+        if self._table is None:
+            self._table = {}
+        self._table[key] = value
+
+    def size(self) -> int:
+        return len(self._table or {})
+
+
+class LockedLazyTable(LazyTable):
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def put(self, key: object, value: object) -> None:
+        with self._lock:
+            super().put(key, value)
+
+
+class LazyInit:
+    table_type: type[LazyTable] = LazyTable
+
+    def setup(self) -> None:
+        self.table = self.table_type()
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        self.table.put((thread_index, iteration), iteration)
+
+    def verify(self) -> None:
+        expected = self.threads * self.iterations
+        assert self.table.size() == expected, f"{expected - self.table.size()} entries lost"
+
+
+class LockedLazyInit(LazyInit):
+    table_type = LockedLazyTable
+
+
+class Tally:
+    """``self.hits += 1``: a read-modify-write in one line."""
+
+    def setup(self) -> None:
+        self.hits = 0
+        self.lock = threading.Lock()
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        self.hits += 1
+
+    def verify(self) -> None:
+        assert self.hits == self.threads * self.iterations, f"lost updates: {self.hits}"
+
+
+class LockedTally(Tally):
+    def step(self, thread_index: int, iteration: int) -> None:
+        with self.lock:
+            self.hits += 1
+
+
+class Tickets:
+    """Hands out ticket numbers: read, then write back in a later line."""
+
+    def __init__(self) -> None:
+        self.last = 0
+        self.lock = threading.RLock()
+
+    def take(self) -> int:
+        number = self.last + 1
+        self.last = number
+        return number
+
+
+class LockedTickets(Tickets):
+    def take(self) -> int:
+        with self.lock:
+            return super().take()
+
+
+class TicketRush:
+    tickets_type: type[Tickets] = Tickets
+
+    def setup(self) -> None:
+        self.tickets = self.tickets_type()
+        self.taken: list[int] = []
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        self.taken.append(self.tickets.take())
+
+    def verify(self) -> None:
+        assert len(set(self.taken)) == len(self.taken), f"duplicate tickets: {sorted(self.taken)}"
+
+
+class LockedTicketRush(TicketRush):
+    tickets_type = LockedTickets
+
+
+class Hook:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
+class Listeners:
+    """A list of hooks fired in order while another thread unsubscribes one: the iteration skips a hook."""
+
+    def __init__(self, hooks: list[Hook]) -> None:
+        self.hooks = list(hooks)
+        self.lock = threading.Lock()
+
+    def fire(self) -> None:
+        for hook in self.hooks:
+            hook()
+
+    def unsubscribe(self, hook: Hook) -> None:
+        if hook in self.hooks:
+            self.hooks.remove(hook)
+
+
+class LockedListeners(Listeners):
+    def fire(self) -> None:
+        with self.lock:
+            hooks = list(self.hooks)
+        for hook in hooks:
+            hook()
+
+    def unsubscribe(self, hook: Hook) -> None:
+        with self.lock:
+            super().unsubscribe(hook)
+
+
+class FireWhileUnsubscribing:
+    """Roles: one thread fires every iteration, the other drops the first hook; every hook still subscribed
+    must have been called on every firing."""
+
+    roles = ("fire", "drop")
+    listeners_type: type[Listeners] = Listeners
+
+    def setup(self) -> None:
+        self.all_hooks = [Hook() for _ in range(4)]
+        self.listeners = self.listeners_type(self.all_hooks)
+
+    def fire(self, thread_index: int, iteration: int) -> None:
+        self.listeners.fire()
+
+    def drop(self, thread_index: int, iteration: int) -> None:
+        self.listeners.unsubscribe(self.all_hooks[0])
+
+    def verify(self) -> None:
+        firings = self.iterations * ((self.threads + 1) // 2)
+        missed = [hook.calls for hook in self.listeners.hooks if hook.calls != firings]
+        assert not missed, f"a subscribed hook missed firings: {missed} of {firings}"
+
+
+RACES = {"lazy-init": LazyInit, "counter": Tally, "ticket": TicketRush,
+         "iterate-while-removing": FireWhileUnsubscribing}
+TWINS = {"lazy-init": LockedLazyInit, "counter": LockedTally, "ticket": LockedTicketRush,
+         "iterate-while-removing": type("LockedFire", (FireWhileUnsubscribing,), {"listeners_type": LockedListeners})}
+
+
+@pytest.mark.parametrize("shape", RACES)
+def test_each_race_is_caught_with_every_seed_and_a_shorter_schedule(shape: str) -> None:
+    for seed in SEEDS:
+        result = run(RACES[shape], FIND.replace(seed=seed))
+        assert result.status == "failed", f"{shape} seed {seed}: {result.status} {result.exploration}"
+        # Typically under 0.2 s; the bound leaves room for a machine loaded by other work.
+        assert result.time_to_first_failure_s is not None and result.time_to_first_failure_s < 2.0
+        explored = result.exploration
+        assert explored["shortest_preemptions"] <= explored["found_preemptions"]
+        assert explored["replays"] == "3/3", explored
+        assert " --replay " in result.rerun and result.rounds_run is None
+
+
+@pytest.mark.parametrize("shape", TWINS)
+def test_locked_twins_are_never_flagged(shape: str) -> None:
+    for seed in range(3):
+        result = run(TWINS[shape], FIND.replace(seed=seed, budget_s=1.5))
+        assert result.status == "passed", f"{shape} twin seed {seed}: {result.detail}"
+        assert result.exploration["trials"] >= 2 and result.exploration["switch_points"] > 0
+        assert result.rounds_run and result.rounds_run >= 1
+
+
+@pytest.mark.parametrize("shape", RACES)
+def test_replay_reproduces_the_failure_every_time(shape: str) -> None:
+    found = run(RACES[shape], FIND.replace(seed=7))
+    schedule = Schedule(**found.exploration["schedule"])
+    kinds = [e.type for e in found.errors]
+    for _ in range(20):
+        replayed = run(RACES[shape], FIND.replace(seed=7, replay=schedule.to_text()))
+        assert replayed.status == "failed", replayed.detail
+        assert [e.type for e in replayed.errors] == kinds
+        assert replayed.detail.startswith(f"replayed schedule ({schedule.preemptions} preemptions)")
+
+
+def test_the_printed_rerun_ends_with_the_schedule_and_replays_the_failure(tmp_path: Path, capsys) -> None:
+    settings = rerun_words(FIND.replace(seed=3))
+    assert main(["stress", "--no-import-audit", "--target", "tests.test_explore:Tally", *settings,
+                 "--report-dir", str(tmp_path / "found")]) == 1
+    (found,) = json.loads(next((tmp_path / "found").glob("*.json")).read_text())["scenarios"]
+    words = shlex.split(found["rerun"])
+    assert words[-2] == "--replay" and Schedule.from_text(words[-1]) == Schedule(**found["exploration"]["schedule"])
+    assert words[words.index("--target") + 1] == "tests.test_explore:Tally"
+    capsys.readouterr()
+    code = main([*words[words.index("stress"):], "--report-dir", str(tmp_path / "again")])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "FAILED Tally" in out and "replayed schedule" in out and "lost updates" in out
+
+
+# --- blocking ---------------------------------------------------------------------------------------------
+
+
+class OppositeLocks:
+    """Two threads take two locks in opposite orders: a deadlock the lock model sees at once."""
+
+    roles = ("forward", "backward")
+
+    def setup(self) -> None:
+        self.first, self.second = threading.Lock(), threading.Lock()
+
+    def forward(self, thread_index: int, iteration: int) -> None:
+        with self.first, self.second:
+            pass
+
+    def backward(self, thread_index: int, iteration: int) -> None:
+        with self.second, self.first:
+            pass
+
+
+class SleepsHoldingALock:
+    """One thread sleeps (blocked in C) while it holds the lock the other wants; then they swap."""
+
+    def setup(self) -> None:
+        self.lock = threading.Lock()
+        self.entries = 0
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        with self.lock:
+            time.sleep(0.001)
+            self.entries += 1
+
+    def verify(self) -> None:
+        assert self.entries == self.threads * self.iterations
+
+
+class WaitsForAnEvent:
+    """One thread waits on an Event (a stdlib condition, blocked in C) that only the other thread sets."""
+
+    roles = ("wait", "signal")
+
+    def setup(self) -> None:
+        self.event = threading.Event()
+
+    def wait(self, thread_index: int, iteration: int) -> None:
+        assert self.event.wait(5), "never signalled"
+
+    def signal(self, thread_index: int, iteration: int) -> None:
+        self.event.set()
+
+
+def test_a_lock_order_deadlock_is_found_at_once_with_both_stacks() -> None:
+    started = time.monotonic()
+    result = run(OppositeLocks, FIND.replace(seed=1))
+    assert time.monotonic() - started < 5
+    assert result.status == "timeout" and "every thread waits for a lock another thread holds" in result.detail
+    stacks = result.errors[0].first_traceback
+    assert "in forward" in stacks and "in backward" in stacks
+
+
+@pytest.mark.parametrize("scenario", [SleepsHoldingALock, WaitsForAnEvent])
+def test_threads_blocked_in_c_do_not_hang_the_scheduler(scenario: type) -> None:
+    started = time.monotonic()
+    result = run(scenario, FIND.replace(seed=2, budget_s=10.0, rounds=8))
+    assert result.status == "passed", result.detail + str(result.errors)
+    assert result.exploration["trials"] == 8
+    assert time.monotonic() - started < 10
+
+
+# --- every scenario form ----------------------------------------------------------------------------------
+
+SHARED: dict[int, int] = {}
+
+
+def check_then_delete(thread_index: int, iteration: int) -> None:
+    """Both threads store a key, check it is there, delete it: the second delete raises KeyError."""
+    SHARED[iteration] = thread_index
+    # The check-then-act race under test: pop() would be the fix.
+    if iteration in SHARED:
+        del SHARED[iteration]  # noqa: RUF051
+
+
+def check_then_delete_one() -> None:
+    SHARED[-1] = 0
+    if -1 in SHARED:
+        del SHARED[-1]
+
+
+class Pair:
+    def __init__(self) -> None:
+        self.left = self.right = 0
+
+
+PAIR = Pair()
+
+
+def move_right() -> None:
+    PAIR.left -= 1
+    PAIR.right += 1
+
+
+def check_pair() -> None:
+    assert PAIR.left + PAIR.right == 0, "torn pair"
+
+
+class Account:
+    def __init__(self) -> None:
+        self.balance = 100
+
+    def withdraw(self, amount: int) -> None:
+        if self.balance >= amount:
+            self.balance -= amount
+
+
+def withdraw_all(account: Account, thread_index: int, iteration: int) -> None:
+    account.withdraw(100)
+
+
+def never_negative(accounts: list[Account], threads: int, iterations: int) -> None:
+    assert accounts[0].balance >= 0, f"overdrawn: {accounts[0].balance}"
+
+
+@pytest.mark.parametrize("form", [check_then_delete, check_then_delete_one, Race(move_right, check_pair),
+                                  stateful(Account, withdraw_all, shared=True, check=never_negative)],
+                         ids=["callable-2-args", "callable-no-args", "Race", "stateful"])
+def test_every_scenario_form_is_explored(form: object) -> None:
+    for seed in range(5):
+        result = run(form, FIND.replace(seed=seed))
+        assert result.status == "failed", f"seed {seed}: {result.detail}"
+        assert result.exploration["trials"] >= 1 and "schedule" in result.exploration
+
+
+def test_steps_without_python_code_under_test_skip_exploration() -> None:
+    result = run(time.perf_counter, FIND.replace(seed=1, budget_s=0.3))
+    assert result.status == "passed"
+    assert result.exploration["skipped"] == "the steps run no Python code under test"
+    assert result.exploration["trials"] == 1 and result.rounds_run and result.rounds_run > 1
+
+
+def test_code_under_test_excludes_the_harness_stdlib_and_tooling() -> None:
+    under_test = CodeUnderTest()
+    assert under_test(__file__)
+    assert not under_test(harness.__file__) and not under_test(threading.__file__)
+    assert not under_test(pytest.__file__) and not under_test("<frozen importlib._bootstrap>")
+    assert CodeUnderTest(["harness.settings"])(str(Path(harness.__file__).with_name("settings.py")))
+    with pytest.raises(UsageError, match="cannot be found"):
+        CodeUnderTest(["no_such_module_here"])
+
+
+# --- the budget -------------------------------------------------------------------------------------------
+
+
+def test_the_budget_ends_a_passing_run_and_says_how_many_rounds_ran() -> None:
+    started = time.monotonic()
+    result = run(LockedTally, FIND.replace(seed=4, budget_s=0.6))
+    elapsed = time.monotonic() - started
+    assert result.status == "passed"
+    assert 0.55 <= result.duration_s <= elapsed < 2.0  # measured while other work ran: generous upper bound
+    assert result.exploration["duration_s"] <= 0.6 * EXPLORE_SHARE + 0.1
+    assert result.rounds_run and result.rounds_run > 1 and result.rounds == FIND.rounds
+
+
+def test_rounds_cap_each_phase_before_the_budget() -> None:
+    result = run(LockedTally, FIND.replace(seed=4, budget_s=30.0, rounds=3))
+    assert result.status == "passed" and result.duration_s < 5
+    assert result.exploration["trials"] == 3 and result.rounds_run == 3
+
+
+def test_no_explore_runs_free_threads_only() -> None:
+    result = run(LockedTally, FIND.replace(seed=4, budget_s=0.2, explore=False))
+    assert result.exploration is None and result.rounds_run and result.rounds_run > 1
+
+
+class FailsOnlyOnce:
+    """Fails in its first round ever, never again: a failure its reruns cannot reproduce."""
+
+    failed = False
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        if not FailsOnlyOnce.failed:
+            FailsOnlyOnce.failed = True
+            raise RuntimeError("once")
+
+
+def test_free_running_failures_report_how_many_reruns_reproduced_them() -> None:
+    from tests.support.scenarios import LostUpdate
+
+    settings = FIND.replace(seed=5, explore=False, iterations=20, budget_s=0.2)
+    assert run(LostUpdate, settings).reproduced == "5/5"
+    once = run(FailsOnlyOnce, settings)
+    assert once.status == "failed" and once.reproduced == "0/5"
+
+
+# --- settings ---------------------------------------------------------------------------------------------
+
+
+def test_budget_explore_strategy_and_replay_settings_resolve_from_every_source(tmp_path: Path) -> None:
+    toml = tmp_path / "pyproject.toml"
+    toml.write_text('[tool.ft-harness]\nbudget = 0.5\nexplore = false\nstrategy = "pct"\n')
+    settings = resolve({}, env={}, pyproject=toml)
+    assert (settings.budget_s, settings.explore, settings.strategy, settings.replay) == (0.5, False, "pct", None)
+    env = {"FT_HARNESS_BUDGET": "3", "FT_HARNESS_EXPLORE": "yes"}
+    assert (resolve({}, env=env, pyproject=toml).budget_s, resolve({}, env=env).explore) == (3.0, True)
+    schedule = tmp_path / "schedule.json"
+    schedule.write_text('{"events": [], "seed": 1}')
+    assert resolve({"replay": str(schedule), "explore": False}, env={}).replay == '{"events":[],"seed":1}'
+
+
+@pytest.mark.parametrize(("cli", "message"), [
+    ({"budget_s": "0"}, "bad --budget on the command line: '0'"),
+    ({"explore": "maybe"}, "bad --explore on the command line"),
+    ({"strategy": "dfs"}, "bad --strategy on the command line: 'dfs', expected one of mixed, random, pct"),
+    ({"replay": "/no/such/schedule.json"}, "bad --replay on the command line"),
+    ({"replay": "{not json"}, "bad --replay on the command line"),
+])
+def test_bad_settings_are_one_line_usage_errors(cli: dict, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        resolve(cli, env={})
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_malformed_schedule_is_a_usage_error_on_the_command_line(capsys) -> None:
+    code = main(["stress", "--no-import-audit", "--target", "tests.test_explore:Tally",
+                 "--replay", '{"events": [[0, 1]]}'])
+    err = capsys.readouterr().err
+    assert code == 2 and re.search(r"bad --replay schedule: .*expected the schedule", err), err
