@@ -76,7 +76,7 @@ def test_the_gate_prints_each_failure_with_its_rerun_and_a_summary_table(tmp_pat
     proc = harness(tmp_path, "gate", "--wheel", str(wheel), "--target", "demo.racy:LostUpdate", *SMALL)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert any(line.startswith("FAILED LostUpdate (2 threads x 20 iterations x 2 rounds)") for line in lines)
+    assert any(line.startswith("FAILED LostUpdate (2 threads x 20 iterations x ") for line in lines)
     assert any("AssertionError: lost updates: counted" in line for line in lines)
     (rerun,) = [line for line in lines if line.startswith("    rerun: ")]
     assert "-m harness gate --wheel" in rerun and "--scenario LostUpdate" in rerun and "--seed 11" in rerun
@@ -156,7 +156,7 @@ def test_stress_writes_html_too_and_says_1_thread_not_1_threads(tmp_path: Path) 
     proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:quiet", "--threads", "1", "--rounds", "1",
                    "--iterations", "1", *ALLOW)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "(1 scenario)" in proc.stdout and "PASSED quiet (1 thread x 1 iteration x 1 round)" in proc.stdout
+    assert "(1 scenario)" in proc.stdout and "PASSED quiet (1 thread x 1 iteration x 1 round" in proc.stdout
     written = {path.suffix for path in (tmp_path / "reports").iterdir()}
     assert written == {".json", ".md", ".html"}
     (markdown,) = (tmp_path / "reports").glob("*.md")
@@ -206,8 +206,8 @@ def test_a_deadlock_is_still_stalled_and_the_message_names_stall(tmp_path: Path)
                    *ALLOW)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     (scenario,) = only_report(tmp_path)["scenarios"]
-    assert scenario["status"] == "timeout" and "every one parked on a lock" in scenario["detail"]
-    assert "raise --stall" in scenario["detail"]
+    assert scenario["status"] == "timeout" and "parked on" in scenario["detail"]
+    assert "raise --stall if a step legitimately waits on a lock longer" in scenario["detail"]
     assert time.monotonic() - started < 30, "the stall check, not the 60 s timeout, ended the run"
 
 
@@ -231,13 +231,13 @@ def test_a_correct_scenario_of_10_ms_steps_at_timeout_5_stops_at_the_budget_and_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (scenario,) = only_report(tmp_path)["scenarios"]
     assert scenario["status"] == "passed"
-    assert re.fullmatch(r"stopped at the budget after \d+ rounds", scenario["detail"]), scenario["detail"]
+    assert re.fullmatch(r"stopped at the budget after \d+ rounds?", scenario["detail"]), scenario["detail"]
     assert scenario["detail"] in proc.stdout
 
 
 def test_a_round_past_its_own_limit_is_the_hang(tmp_path: Path) -> None:
     proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:sleeps_2_s_once", "--timeout", "1",
-                   *SMALL[:6], *ALLOW)
+                   "--no-explore", *SMALL[:6], *ALLOW)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     (scenario,) = only_report(tmp_path)["scenarios"]
     assert scenario["status"] == "timeout"

@@ -7,7 +7,7 @@ shared state (attribute, global, closure and item access, calls, iteration) the 
 not the harness, not the standard library, not test tooling). An ``acquire``/``with`` of a ``threading``
 ``Lock``, ``RLock`` or ``Condition`` held by another thread parks the caller until the lock is free, so a
 deadlock among such waits is seen at once; any other block in C code (sleep, I/O, a stdlib primitive) is
-seen by the controller, which hands the turn on. Every hand-off is recorded for replay.
+seen by the controller, which hands the turn on; only threads parked on locks (:mod:`~.waits`) make a stall. Every hand-off is recorded for replay.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import harness
 from harness import UsageError
 from harness.engine.schedules import Strategy
+from harness.engine.waits import parked_on_lock
 
 _POLL_S = 0.002
 _TOOL_NAME = "ft-harness-explore"
@@ -193,10 +194,13 @@ class Trial:
                     elif not any(w.state == _OFF for w in self.workers):
                         self.why = "deadlocked: every thread waits for a lock another thread holds"
                         return "deadlock"
-                    elif any(_state(w.native_id) != b"S" for w in self.workers if w.state == _OFF):
-                        quiet_since = now  # one is computing or reading a file (a cold import), not stuck
+                    elif any(_state(w.native_id) != b"S" or parked_on_lock(w.native_id) is False
+                             for w in self.workers if w.state == _OFF):
+                        # One is computing, reading a file (a cold import), sleeping or waiting for I/O: not stuck.
+                        quiet_since = now
                     elif now - quiet_since >= self.stall_s:
-                        self.why = f"deadlocked: no thread moved for {self.stall_s:g} s (blocked in C code)"
+                        self.why = (f"deadlocked: no thread moved for {self.stall_s:g} s (blocked in C code, parked "
+                                    f"on locks; raise --stall if a step legitimately waits on a lock longer)")
                         return "deadlock"
                     continue
             # Read outside the lock: a worker waiting for it would look blocked.

@@ -272,7 +272,7 @@ class _Run:
         settings = self.settings
         for index in range(settings.rounds):
             if index and time.monotonic() >= self.until:
-                return self._outcome("passed", ops, busy_s, f"stopped at the budget after {index} rounds")
+                return self._outcome("passed", ops, busy_s, f"stopped at the budget after {index} round{'' if index == 1 else 's'}")
             self.rounds_run = index + 1
             try:
                 steps, verify = self.rounds.prepare(settings, index)

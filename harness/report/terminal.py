@@ -81,7 +81,7 @@ def failures_and_table(results: Sequence[ScenarioResult]) -> list[str]:
         return lines
     rows = [("scenario", "status", "threads x iterations x rounds", "time", "ops/s")]
     rows += [
-        (r.name, status_label(r.status, r.on_failure), f"{r.threads} x {r.iterations} x {r.rounds}",
+        (r.name, status_label(r.status, r.on_failure), f"{r.threads} x {r.iterations} x {r.rounds_run or 0}",
          f"{r.duration_s:.2f} s", f"{r.ops_per_s:.0f}" if r.ops_per_s else "-")
         for r in results
     ]
