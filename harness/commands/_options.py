@@ -38,15 +38,20 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
     pyproject twins."""
     defaults = settings_mod.StressSettings()
     for field in settings_mod.FIELDS:
-        default = "a random seed, printed" if field.name == "seed" else getattr(defaults, field.name)
-        default = ({True: "on", False: "off", None: "none"}.get(default, default) if not isinstance(default, float)
-                   else f"{default:g}")
+        default = "a random seed, printed" if field.name == "seed" else _shown(getattr(defaults, field.name))
         parser.add_argument(
             field.flag,
             **field.argument(field.name),
             help=f"{field.help}: {field.expected}; default: {default} (env {field.env_var}, pyproject "
                  f"[tool.ft-harness] {field.toml_key})",
         )
+
+
+def _shown(value: object) -> str:
+    """A default as ``--help`` shows it: ``60``, ``0.5``, ``on``, ``none``."""
+    if isinstance(value, bool) or value is None:
+        return {True: "on", False: "off", None: "none"}[value]
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def settings_of(args: argparse.Namespace) -> settings_mod.StressSettings:

@@ -7,7 +7,8 @@ shared state (attribute, global, closure and item access, calls, iteration) the 
 not the harness, not the standard library, not test tooling). An ``acquire``/``with`` of a ``threading``
 ``Lock``, ``RLock`` or ``Condition`` held by another thread parks the caller until the lock is free, so a
 deadlock among such waits is seen at once; any other block in C code (sleep, I/O, a stdlib primitive) is
-seen by the controller, which hands the turn on; only threads parked on locks (:mod:`~.waits`) make a stall. Every hand-off is recorded for replay.
+seen by the controller, which hands the turn on; only threads parked on locks (:mod:`~.waits`) make a
+stall. Every hand-off is recorded for replay.
 """
 
 from __future__ import annotations

@@ -272,7 +272,8 @@ class _Run:
         settings = self.settings
         for index in range(settings.rounds):
             if index and time.monotonic() >= self.until:
-                return self._outcome("passed", ops, busy_s, f"stopped at the budget after {index} round{'' if index == 1 else 's'}")
+                rounds = f"{index} round{'' if index == 1 else 's'}"
+                return self._outcome("passed", ops, busy_s, f"stopped at the budget after {rounds}")
             self.rounds_run = index + 1
             try:
                 steps, verify = self.rounds.prepare(settings, index)

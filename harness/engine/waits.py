@@ -10,9 +10,11 @@ import platform
 _FUTEX_SYSCALL = {"x86_64": "202", "aarch64": "98"}
 
 
-def parked_on_lock(native_id: int) -> bool | None:
+def parked_on_lock(native_id: int | None) -> bool | None:
     """Whether the thread ``native_id`` of this process is parked on a lock (a futex wait): False when it sleeps,
     waits for I/O or runs; None when this system cannot tell."""
+    if native_id is None:
+        return None
     task = f"/proc/self/task/{native_id}"
     wchan = _read(f"{task}/wchan")
     if wchan and wchan != "0":
