@@ -431,8 +431,8 @@ def test_marker_calm():
         "*::test_marker_calm PASSED*",
     ])
     result.stdout.fnmatch_lines([
-        "ft-harness: scenario segfault crashed (2 threads x 20 iterations x 2 rounds, seed 7): 1 failures; the "
-        "scenario's process killed by SIGSEGV; faulthandler dump in errors",
+        "ft-harness: scenario segfault crashed (2 threads x 20 iterations x 2 rounds, seed 7): 1 failure; the "
+        "scenario's process killed by SIGSEGV before writing its result; faulthandler dump of *",
         "*Fatal Python error: Segmentation fault*",
         "*in segfault*",
         "rerun the scenario alone: *-m harness stress --no-import-audit --target crashing:segfault *",
