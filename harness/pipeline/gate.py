@@ -99,7 +99,9 @@ def _judge_installed(
                      f"top level {', '.join(installed.top_level) or 'none'}")
         venv_ctx = ctx.replace(python=venv_python)
         judge(venv_ctx, record, targets, extra_modules=[*installed.extension_modules, *installed.top_level])
-        if record.verdict == "safe" and targets and options.throughput_threads:
+        if record.tsan is not None:
+            record.note("TSan mode: no throughput chart (ThreadSanitizer slows every call many times over)")
+        elif record.verdict == "safe" and targets and options.throughput_threads:
             _measure_throughput(venv_ctx, record, targets, options.throughput_threads)
     finally:
         if not options.keep_venv:

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.audit import ImportResult
 from harness.engine.result import ScenarioResult
+from harness.engine.tsan import Findings
 from harness.interpreter.facts import InterpreterFacts
 from harness.settings import StressSettings
 from harness.wheel.tags import WheelInfo
@@ -89,6 +90,7 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     failure: HarnessFailure | None = None
     wheel: WheelSection | None = None
+    tsan: Findings | None = None  # set in TSan mode (the judged interpreter is a ThreadSanitizer build)
     verdict: str = "error"
     exit_code: int = 0
     duration_s: float = 0.0
@@ -131,6 +133,7 @@ class RunRecord:
             "scenarios": [asdict(r) for r in self.scenarios],
             "throughput": [asdict(p) for p in self.throughput],
             **(self.wheel.to_json() if self.wheel else {}),
+            **({"tsan": self.tsan.to_json()} if self.tsan is not None else {}),
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": self.duration_s,
         }

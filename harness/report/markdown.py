@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.report import tsan as tsan_report
 from harness.report.terminal import head_lines, status_label
 
 
@@ -29,7 +30,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         f"- target: `{record.get('target', '')}`",
         f"- interpreter: {interp.get('version', '?')} at `{interp.get('executable', '?')}`; "
         f"free-threaded: {interp.get('free_threaded')}; GIL enabled: {interp.get('gil_enabled')}; "
-        f"GIL forced: {interp.get('gil_forced')}",
+        f"GIL forced: {interp.get('gil_forced')}; ThreadSanitizer build: {interp.get('thread_sanitizer', False)}",
         f"- started: {record.get('started', '')}; duration: {record.get('duration_s', 0):.2f} s",
     ]
     settings = record.get("settings") or {}
@@ -65,4 +66,6 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         for error in s.get("errors") or []:
             shown = head_lines(error["first_traceback"].splitlines())
             lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
+    if record.get("tsan") is not None:
+        lines += tsan_report.markdown_lines(record["tsan"])
     return "\n".join(lines).rstrip() + "\n"
