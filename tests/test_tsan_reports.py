@@ -16,6 +16,8 @@ from harness.settings import StressSettings
 
 PY = "/opt/cpython-3.14t-tsan/bin/python3.14t"
 EXT = "/tmp/x/_corpus_tsan_race.cpython-314t-x86_64-linux-gnu.so"
+LOCK = "pthread_mutex_lock ../../src/libsanitizer/sanitizer_common/interceptors.inc:4481 (libtsan.so.2+0x4a5b6)"
+SOCKET = "/opt/cpython-3.14t-tsan/lib/python3.14t/lib-dynload/_socket.cpython-314t-x86_64-linux-gnu.so"
 
 RACE = f"""==================
 WARNING: ThreadSanitizer: data race (pid=4242)
@@ -50,20 +52,20 @@ WARNING: ThreadSanitizer: lock-order-inversion (potential deadlock) (pid=4300)
   Cycle in lock order graph: M0 (0x7f0000002000) => M1 (0x7f0000002040) => M0
 
   Mutex M1 acquired here while holding mutex M0 in thread T1:
-    #0 pthread_mutex_lock ../../../../src/libsanitizer/sanitizer_common/sanitizer_common_interceptors.inc:4481 (libtsan.so.2+0x4a5b6)
+    #0 {LOCK}
     #1 lock_ab /tmp/x/tsan_race.c:40 ({EXT}+0x1200)
     #2 _cffi_f_lock_ab /tmp/x/_corpus_tsan_race_cffi_src.c:260 ({EXT}+0x1600)
 
   Mutex M0 previously acquired by the same thread here:
-    #0 pthread_mutex_lock ../../../../src/libsanitizer/sanitizer_common/sanitizer_common_interceptors.inc:4481 (libtsan.so.2+0x4a5b6)
+    #0 {LOCK}
     #1 lock_ab /tmp/x/tsan_race.c:39 ({EXT}+0x11f0)
 
   Mutex M0 acquired here while holding mutex M1 in thread T2:
-    #0 pthread_mutex_lock ../../../../src/libsanitizer/sanitizer_common/sanitizer_common_interceptors.inc:4481 (libtsan.so.2+0x4a5b6)
+    #0 {LOCK}
     #1 lock_ba /tmp/x/tsan_race.c:50 ({EXT}+0x1300)
 
   Mutex M1 previously acquired by the same thread here:
-    #0 pthread_mutex_lock ../../../../src/libsanitizer/sanitizer_common/sanitizer_common_interceptors.inc:4481 (libtsan.so.2+0x4a5b6)
+    #0 {LOCK}
     #1 lock_ba /tmp/x/tsan_race.c:49 ({EXT}+0x12f0)
 
 SUMMARY: ThreadSanitizer: lock-order-inversion (potential deadlock) /tmp/x/tsan_race.c:40 in lock_ab
@@ -79,7 +81,7 @@ WARNING: ThreadSanitizer: data race (pid=4400)
   Previous write of size 8 at 0x7f0000003000 by thread T1:
     #0 _Py_qsbr_advance /tmp/cpysrc/Python/qsbr.c:150 ({PY}+0x300100)
     #1 free ../../../../src/libsanitizer/tsan/tsan_interceptors_posix.cpp:800 (libtsan.so.2+0x1000)
-    #2 _socket_recv /tmp/cpysrc/Modules/socketmodule.c:3000 (/opt/cpython-3.14t-tsan/lib/python3.14t/lib-dynload/_socket.cpython-314t-x86_64-linux-gnu.so+0x2000)
+    #2 _socket_recv /tmp/cpysrc/Modules/socketmodule.c:3000 ({SOCKET}+0x2000)
 
 SUMMARY: ThreadSanitizer: data race /tmp/cpysrc/Python/qsbr.c:200 in _Py_qsbr_poll
 ==================
@@ -161,7 +163,8 @@ def test_tsan_settings_raise_iterations_for_the_same_number_of_calls() -> None:
     plain = StressSettings(threads=2, rounds=100, iterations=400, timeout_s=60)
     raised = tsan_settings(plain)
     assert raised.iterations >= max(400, 1000) and raised.timeout_s > plain.timeout_s
-    assert raised.rounds * raised.iterations >= plain.rounds * plain.iterations > (raised.rounds - 1) * raised.iterations
+    calls = plain.rounds * plain.iterations
+    assert raised.rounds * raised.iterations >= calls > (raised.rounds - 1) * raised.iterations
 
 
 def _record(*texts: tuple[str, str], on_failure: str = "unsafe") -> RunRecord:

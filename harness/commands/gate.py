@@ -1,5 +1,8 @@
 """``gate --wheel WHEEL``: may this wheel ship? Tags, install, import audit, stress, report (JSON/MD/HTML).
 
+``--sdist FILE`` or ``--project DIR`` build the wheel first, with the judged interpreter: TSan mode (a
+ThreadSanitizer interpreter, ``--tsan``) needs that, since it cannot run a prebuilt wheel's binaries.
+
 Exit 0 safe, 1 unsafe, 2 bad input (wrong ABI, corrupt wheel, unknown target), 3 unfit interpreter or
 environment (GIL forced, uv missing, install failed).
 """
@@ -10,24 +13,41 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness import UsageError
-from harness.commands._options import add_common, add_settings, python_of, rerun_with, settings_of
+from harness.commands._options import (
+    add_common,
+    add_settings,
+    add_tsan,
+    python_of,
+    rerun_with,
+    settings_of,
+    tsan_suppressions_of,
+)
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
 from harness.report import write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
+from harness.settings import StressSettings
+from harness.wheel.build import build_wheel
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gate", help="judge a wheel: exact ABI tags, fresh-venv install, import audit, stress, report"
     )
-    parser.add_argument("--wheel", required=True, type=Path, help="the wheel file to judge")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--wheel", type=Path, help="the wheel file to judge")
+    source.add_argument("--sdist", type=Path, metavar="FILE",
+                        help="build the wheel from this sdist with the judged interpreter, then judge it")
+    source.add_argument("--project", type=Path, metavar="DIR",
+                        help="build the wheel from this project directory with the judged interpreter, then judge it")
     add_common(parser)
+    add_tsan(parser)
     parser.add_argument(
         "--expect-abi", metavar="ABI", help="the ABI tag the wheel must carry exactly (default: the interpreter's own)"
     )
@@ -69,8 +89,19 @@ def parse_thread_counts(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace) -> int:
     python = python_of(args)
     settings = settings_of(args)
+    source: Path | None = args.sdist or args.project
+    if source is None:
+        return _run(args, python, settings, args.wheel, None)
+    with tempfile.TemporaryDirectory(prefix="ft-harness-build-") as out_dir:
+        print(f"building a wheel from {source} with {python}", file=sys.stderr if args.json else sys.stdout,
+              flush=True)
+        return _run(args, python, settings, build_wheel(python, source, Path(out_dir)), source)
+
+
+def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel: Path, source: Path | None) -> int:
     options = GateOptions(
-        wheel=args.wheel,
+        wheel=wheel,
+        built_from=source,
         expect_abi=args.expect_abi,
         targets=tuple(args.target),
         scenarios=tuple(args.scenario),
@@ -78,13 +109,15 @@ def run(args: argparse.Namespace) -> int:
         keep_venv=args.keep_venv,
     )
     out = sys.stderr if args.json else sys.stdout
-    rerun_prefix = [sys.executable, "-m", "harness", "gate", "--wheel", str(options.wheel), "--python", python]
+    given = ["--wheel", str(wheel)] if source is None else ["--sdist" if args.sdist else "--project", str(source)]
+    rerun_prefix = [sys.executable, "-m", "harness", "gate", *given, "--python", python]
     ctx = RunContext(
         python=python,
         settings=settings,
         rerun=rerun_with(*rerun_prefix, *(["--expect-abi", options.expect_abi] if options.expect_abi else [])),
         progress=lambda line: print(line, file=out, flush=True),
         allow_gil_build=args.allow_gil_build,
+        tsan_suppressions=tsan_suppressions_of(args),
     )
     print(f"interpreter: {python}; seed: {settings.seed}", file=out, flush=True)
     record = run_gate(ctx, options)

@@ -34,6 +34,7 @@ TIMEOUT_S = {
     "uv": 60.0,
     "uv venv": 300.0,
     "uv install": 900.0,
+    "uv build": 1800.0,  # a ThreadSanitizer build compiles slowly
 }
 _HARNESS_DIR = Path(__file__).resolve().parent.parent  # the harness package
 

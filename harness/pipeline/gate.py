@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import HarnessError
+from harness import EXIT_USAGE, HarnessError
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, judge, run_scenario
 from harness.pipeline.record import RunRecord, ThroughputPoint, WheelSection
@@ -44,6 +44,7 @@ class GateOptions:
     scenarios: tuple[str, ...] = ()
     throughput_threads: tuple[int, ...] = DEFAULT_THROUGHPUT_THREADS
     keep_venv: bool = False
+    built_from: Path | None = None  # the sdist or project the wheel was built from here (TSan mode needs one)
 
 
 def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
@@ -66,6 +67,8 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     record.wheel = wheel = WheelSection(info, abi, audit_only=not targets,
                                         ignored_pythonpath=inherited.get("PYTHONPATH") or None)
     fit = check_fitness(ctx, record)
+    if fit and record.interpreter is not None and record.interpreter.thread_sanitizer:
+        fit = _tsan_can_run(record, options)
     ctx.progress("targets: " + (", ".join(names) or f"none judges {info.distribution}: import audit only"))
     if fit:
         try:
@@ -77,6 +80,18 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
         record.note(f"no target judges {info.distribution}: import audit only, no stress")
     record.duration_s = round(time.monotonic() - clock, 3)
     return record
+
+
+def _tsan_can_run(record: RunRecord, options: GateOptions) -> bool:
+    """A TSan interpreter judges only binaries compiled against it: a prebuilt wheel with extension modules is
+    bad input there (exit 2)."""
+    info = record.wheel.info if record.wheel else None
+    if options.built_from is not None or info is None or not info.extension_modules:
+        return True
+    record.fail(EXIT_USAGE, f"a ThreadSanitizer interpreter cannot judge the prebuilt binaries of {info.path.name} "
+                            f"({', '.join(info.extension_modules)}: not built with -fsanitize=thread); "
+                            "pass the sdist (--sdist FILE) or the project (--project DIR) to build it for TSan")
+    return False
 
 
 def without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:
