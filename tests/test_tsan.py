@@ -1,18 +1,26 @@
-"""ThreadSanitizer report parsing, attribution, deduplication and the verdict, on captured report text (no TSan
-interpreter needed)."""
+"""TSan mode without a TSan interpreter: report parsing, attribution, deduplication and the verdict on captured
+report text; finding the interpreter; the seeded race that every oracle misses."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.engine import tsan
+import pytest
+
+from harness import UnfitError
+from harness.engine import run_in_process, tsan
+from harness.interpreter import find
 from harness.pipeline.record import RunRecord
 from harness.pipeline.tsan_mode import TSanRun, tsan_settings
 from harness.pipeline.verdict import decide
 from harness.report.gate import render_html
 from harness.report.markdown import render_markdown
 from harness.settings import StressSettings
+from tests.corpus import tsan_race
 
 PY = "/opt/cpython-3.14t-tsan/bin/python3.14t"
 EXT = "/tmp/x/_corpus_tsan_race.cpython-314t-x86_64-linux-gnu.so"
@@ -188,3 +196,32 @@ def test_a_race_in_the_package_makes_the_verdict_unsafe_and_the_reports_show_it(
 def test_interpreter_only_findings_and_shared_use_unsafe_scenarios_keep_the_verdict_safe() -> None:
     assert decide(_record(("shared", INTERPRETER_ONLY))) == ("safe", 0)
     assert decide(_record(("documented", RACE), on_failure="shared-use-unsafe")) == ("safe", 0)
+
+
+def test_the_static_buffer_race_passes_every_oracle_without_tsan() -> None:
+    settings = StressSettings(threads=2, rounds=2, iterations=200, seed=11)
+    result = run_in_process(tsan_race.StaticBuffer, name="StaticBuffer", target="t", settings=settings)
+    assert result.status == "passed" and result.failures == 0
+
+
+def test_find_tsan_rejects_an_interpreter_that_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(find.TSAN_ENV, sys.executable)
+    with pytest.raises(UnfitError, match="not built --with-thread-sanitizer"):
+        find.find_tsan()
+
+
+def test_stress_tsan_without_one_is_a_one_line_exit_3(tmp_path: Path) -> None:
+    env = {**os.environ, find.TSAN_ENV: str(tmp_path / "missing-python")}
+    done = subprocess.run([sys.executable, "-m", "harness", "stress", "--tsan", "--target", "nvx"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.strip().count("\n") == 0 and "--with-thread-sanitizer" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_version_request_never_picks_a_tsan_build() -> None:
+    request = find.parse("3.14t")
+    assert isinstance(request, find.VersionRequest)
+    tsan_build = find.Build(3, 14, 7, None, True, "cpython", thread_sanitizer=True)
+    assert not request.matches(tsan_build) and request.matches(find.Build(3, 14, 7, None, True, "cpython"))
+

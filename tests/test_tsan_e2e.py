@@ -1,0 +1,70 @@
+"""TSan mode end to end: seeded C races whose results are always right are unsafe under a ThreadSanitizer
+interpreter (with the C file and line), their clean twins safe, findings attributed to their scenarios; and
+without a TSan interpreter the mode says how to get one.
+
+The end-to-end tests need a TSan build ($HARNESS_TSAN_PYTHON or /opt/cpython-3.14t-tsan) and skip, saying so,
+without one; `.ci/run` runs them whenever one is present.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import UnfitError
+from harness.engine.tsan import Findings
+from harness.interpreter import find
+from harness.interpreter.children import TIMEOUT_S
+from harness.pipeline.context import RunContext
+from harness.pipeline.judge import judge
+from harness.pipeline.record import RunRecord
+from harness.settings import StressSettings
+from harness.targets import ScenarioSpec, Target
+from harness.wheel.venv import create_venv, uv_step
+
+ROOT = Path(__file__).resolve().parent.parent
+REF = "tests.corpus.tsan_race:"
+SMALL = StressSettings(threads=2, rounds=2, iterations=200, timeout_s=60.0, seed=11)
+
+
+def _target(*names: str) -> Target:
+    return Target("tsan-corpus", "seeded TSan-only races", ("tests.corpus.tsan_race",),
+                  tuple(ScenarioSpec(name=name, ref=REF + name) for name in names))
+
+
+@pytest.fixture(scope="module")
+def tsan_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A venv of the TSan interpreter with cffi (the corpus builds its C there, instrumented)."""
+    try:
+        base = find.find_tsan()
+    except UnfitError as exc:
+        pytest.skip(str(exc))
+    python = create_venv(base, tmp_path_factory.mktemp("tsan") / "venv")
+    uv_step(["pip", "install", "--python", python, "cffi"], TIMEOUT_S["uv install"], "install cffi")
+    return python
+
+
+def _judge(python: str, report_dir: Path, *names: str) -> RunRecord:
+    ctx = RunContext(python=python, settings=SMALL.replace(report_dir=report_dir),
+                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return judge(ctx, RunRecord.start("stress", "tsan-corpus"), [_target(*names)])
+
+
+def test_static_buffer_race_and_lock_inversion_are_unsafe_and_attributed(tsan_python: str, tmp_path: Path) -> None:
+    record = _judge(tsan_python, tmp_path, "StaticBuffer", "LocalBuffer", "LockOrder")
+    assert record.tsan is not None, record.note_text
+    assert [s.status for s in record.scenarios] == ["passed"] * 3  # every result was right
+    found = {(f.scenario, f.kind) for f in record.tsan.package}
+    assert found == {("StaticBuffer", "data race"), ("LockOrder", "lock-order-inversion")}
+    race = next(f for f in record.tsan.package if f.kind == "data race")
+    assert "tsan_race.c:" in race.summary and "fill_static" in race.summary
+    assert any("fill_static" in line and "tsan_race.c:" in line for stack in race.stacks for line in stack)
+    assert (record.verdict, record.exit_code) == ("unsafe", 1)
+
+
+def test_the_per_call_buffer_twin_is_safe(tsan_python: str, tmp_path: Path) -> None:
+    record = _judge(tsan_python, tmp_path, "LocalBuffer")
+    assert isinstance(record.tsan, Findings) and record.tsan.package == []
+    assert (record.verdict, record.exit_code) == ("safe", 0), record.note_text
