@@ -81,12 +81,13 @@ def _tsan_mode(ctx: RunContext, record: RunRecord) -> RunContext:
     """On a ThreadSanitizer build: a log folder for the run, findings on the record, the mode on the context."""
     if record.interpreter is None or not record.interpreter.thread_sanitizer:
         return ctx
-    if ctx.tsan is None:
-        ctx = ctx.replace(tsan=TSanRun.start(ctx.settings.report_dir / f"{record.run_id}.tsan", ctx.tsan_suppressions))
-        ctx = ctx.replace(env=ctx.tsan.env(ctx.env, AUDIT, AUDIT))  # the import audit's children log there
+    run = ctx.tsan
+    if run is None:
+        run = TSanRun.start(ctx.settings.report_dir / f"{record.run_id}.tsan", ctx.tsan_suppressions)
+        ctx = ctx.replace(tsan=run, env=run.env(ctx.env, AUDIT, AUDIT))  # the import audit's children log there
     if record.tsan is None:
-        record.tsan = Findings(log_dir=str(ctx.tsan.log_dir))
-        ctx.progress(f"TSan mode: reports under {ctx.tsan.log_dir}")
+        record.tsan = Findings(log_dir=str(run.log_dir))
+        ctx.progress(f"TSan mode: reports under {run.log_dir}")
     return ctx
 
 
