@@ -1,5 +1,6 @@
 """The ft-harness plugin's per-session object: header, require-free-threading, the GIL check after every
-test, the ``ft_stress`` marker, the multi-threaded floor, and the session report.
+test, TSan findings per test on a ThreadSanitizer build, the ``ft_stress`` marker, the multi-threaded floor,
+and the session report.
 
 Registered by :mod:`harness.pytest_plugin` once the options are resolved; the logic it wires up lives in
 :mod:`harness.pytest_plugin.gil_watch`, :mod:`harness.pytest_plugin.stress_fixture` and the engine.
@@ -8,6 +9,7 @@ Registered by :mod:`harness.pytest_plugin` once the options are resolved; the lo
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,8 @@ from harness.interpreter.facts import InterpreterFacts, probe
 from harness.pipeline.record import new_run_id
 from harness.pytest_plugin import gil_watch
 from harness.pytest_plugin.stress_fixture import MARKER, ScenarioRunner
+from harness.pytest_plugin.tsan_watch import HINT, TSanWatch
+from harness.report import tsan as tsan_report
 from harness.report import write_reports
 from harness.settings import StressSettings
 
@@ -48,6 +52,7 @@ class HarnessSession:
         self.report_paths: list[Path] = []
         self._facts: InterpreterFacts | None = None
         self._registry: dict[str, Any] | None = None
+        self._tsan: TSanWatch | None = None
 
     @property
     def facts(self) -> InterpreterFacts:
@@ -63,11 +68,16 @@ class HarnessSession:
         s = self.settings
         check = "GIL check after every test: " + ("on" if self.watching else "off (the GIL is on at start)")
         floor = "" if self.min_parallel_tests is None else f"; at least {self.min_parallel_tests} multi-threaded tests"
-        return [
+        lines = [
             f"ft-harness: {self.facts.label}",
             f"ft-harness: threads={s.threads} iterations={s.iterations} rounds={s.rounds} timeout={s.timeout_s:g}s "
             f"seed={s.seed} (reproduce with --ft-seed={s.seed}); {check}{floor}",
         ]
+        if self.facts.thread_sanitizer:
+            self._tsan = TSanWatch.from_env(os.environ)
+            lines.append("ft-harness: " + (HINT if self._tsan is None else
+                                           f"TSan findings per test, from {self._tsan.path}"))
+        return lines
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Any:
@@ -100,7 +110,21 @@ class HarnessSession:
         if before is not None and self.watching:
             self._check_gil(before, f"test {item.nodeid} ({call.when})", item.nodeid, report)
         self._note_parallel(item, call)
+        if self._tsan is not None:
+            self._check_tsan(item.nodeid, report)
         return report
+
+    def _check_tsan(self, nodeid: str, report: Any) -> None:
+        """A TSan report in the package's code during this test phase fails it; interpreter-only ones are shown."""
+        found = self._tsan.collect(nodeid) if self._tsan is not None else None
+        if found is None or not (found.package or found.interpreter):
+            return
+        text = "\n".join(tsan_report.terminal_lines(found.to_json()))
+        if found.package:
+            _fail(report, "ft-harness: ThreadSanitizer",
+                  f"ft-harness: ThreadSanitizer found a race in the package's code during {nodeid}\n{text}")
+        else:
+            report.sections.append(("ft-harness: ThreadSanitizer", text))
 
     def _check_gil(self, before: gil_watch.Snapshot, where: str, nodeid: str, report: Any) -> None:
         finding = gil_watch.check(before)
@@ -110,13 +134,7 @@ class HarnessSession:
         message = "ft-harness: " + finding.message(where)
         self.gil_findings.append({"nodeid": nodeid, "where": where, "suspects": list(finding.suspects),
                                   "audit": [r.to_json() for r in finding.audit]})
-        if report.failed:
-            report.sections.append(("ft-harness: GIL re-enabled", message))
-        else:
-            report.outcome = "failed"
-            report.longrepr = message
-            if hasattr(report, "wasxfail"):
-                del report.wasxfail
+        _fail(report, "ft-harness: GIL re-enabled", message)
 
     # --- multi-threaded floor ---
 
@@ -206,6 +224,7 @@ class HarnessSession:
             "interpreter": self.facts.to_json(),
             "settings": self.settings.to_json(),
             "gil_findings": self.gil_findings,
+            **({"tsan": self._tsan.findings.to_json()} if self._tsan is not None else {}),
             "multi_threaded": {"tests": len(self.multi_threaded()), "run_parallel": len(self.ran_parallel),
                                "scenarios": len(self.ran_scenarios), "floor": self.min_parallel_tests},
             "scenarios": [{"nodeid": nodeid, **result.to_json()} for nodeid, result in self.results],
@@ -223,3 +242,14 @@ class HarnessSession:
             terminalreporter.section("ft-harness")
             for line in lines:
                 terminalreporter.line(line)
+
+
+def _fail(report: Any, title: str, message: str) -> None:
+    """Turn a passing report into a failure carrying ``message``; a failed one gets it as a section."""
+    if report.failed:
+        report.sections.append((title, message))
+        return
+    report.outcome = "failed"
+    report.longrepr = message
+    if hasattr(report, "wasxfail"):
+        del report.wasxfail
