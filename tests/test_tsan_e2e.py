@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,8 @@ def tsan_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     except UnfitError as exc:
         pytest.skip(str(exc))
     python = create_venv(base, tmp_path_factory.mktemp("tsan") / "venv")
-    uv_step(["pip", "install", "--python", python, "cffi"], TIMEOUT_S["uv install"], "install cffi")
+    uv_step(["pip", "install", "--python", python, "cffi", "packaging", "pytest"], TIMEOUT_S["uv install"],
+            "install cffi and pytest")
     return python
 
 
@@ -70,3 +72,50 @@ def test_the_per_call_buffer_twin_is_safe(tsan_python: str, tmp_path: Path) -> N
     record = _judge(tsan_python, tmp_path, "LocalBuffer")
     assert isinstance(record.tsan, Findings) and record.tsan.package == []
     assert (record.verdict, record.exit_code) == ("safe", 0), record.note_text
+
+
+PLUGIN_TESTS = """
+import threading
+
+from tests.corpus import tsan_race
+
+
+def _hammer(scenario_class):
+    scenario = scenario_class()
+    scenario.setup()
+    start = threading.Barrier(2)
+
+    def work(index):
+        start.wait()
+        for iteration in range(5000):
+            scenario.step(index, iteration)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_static_buffer():
+    _hammer(tsan_race.StaticBuffer)
+
+
+def test_local_buffer():
+    _hammer(tsan_race.LocalBuffer)
+"""
+
+
+def test_the_plugin_fails_the_test_during_which_a_race_appeared(tsan_python: str, tmp_path: Path) -> None:
+    (tmp_path / "test_races.py").write_text(PLUGIN_TESTS, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT),
+           "TSAN_OPTIONS": f"log_path={tmp_path / 'tsan'} halt_on_error=0 exitcode=0"}
+    done = subprocess.run([tsan_python, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+                           "-v", "test_races.py"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    out = done.stdout
+    assert "TSan findings per test" in out, out[-3000:]
+    assert re.search(r"test_races.py::test_static_buffer FAILED", out), out[-3000:]
+    assert re.search(r"test_races.py::test_local_buffer PASSED", out), out[-3000:]
+    assert "ThreadSanitizer found a race in the package's code during test_races.py::test_static_buffer" in out
+    assert re.search(r"data race x \d+ in scenario pytest:test_races.py::test_static_buffer", out)
+    assert done.returncode == 1
