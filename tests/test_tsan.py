@@ -171,6 +171,7 @@ def test_tsan_settings_raise_iterations_for_the_same_number_of_calls() -> None:
     plain = StressSettings(threads=2, rounds=100, iterations=400, timeout_s=60)
     raised = tsan_settings(plain)
     assert raised.iterations >= max(400, 1000) and raised.timeout_s > plain.timeout_s
+    assert raised.stall_s > plain.stall_s
     calls = plain.rounds * plain.iterations
     assert raised.rounds * raised.iterations >= calls > (raised.rounds - 1) * raised.iterations
 

@@ -5,7 +5,7 @@ Every scenario runs in its own child with ``TSAN_OPTIONS`` pointing its reports 
 suppressions plus the user's. Iterations per round are raised to :data:`MIN_ITERATIONS`, with fewer rounds for
 the same number of calls: a race shows only once TSan sees two accesses with no happens-before edge between
 them, and CPython's atomic reference counting on shared objects makes such edges in most short runs. The
-timeout grows with TSan's slowdown.
+timeout and the stall time grow with TSan's slowdown.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ class TSanRun:
 
 def tsan_settings(settings: StressSettings) -> StressSettings:
     """``settings`` with at least :data:`MIN_ITERATIONS` per round, fewer rounds for the same number of calls,
-    and room for TSan's slowdown."""
+    and room for TSan's slowdown (the timeout and the stall time: a thread waiting on a lock whose holder the
+    instrumented, loaded machine has not scheduled for half a second is no deadlock)."""
     iterations = max(settings.iterations, MIN_ITERATIONS)
     rounds = max(1, math.ceil(settings.rounds * settings.iterations / iterations))
-    return settings.replace(iterations=iterations, rounds=rounds, timeout_s=settings.timeout_s * TIMEOUT_FACTOR)
+    return settings.replace(iterations=iterations, rounds=rounds, timeout_s=settings.timeout_s * TIMEOUT_FACTOR,
+                            stall_s=settings.stall_s * TIMEOUT_FACTOR)

@@ -24,7 +24,9 @@ def build_wheel(python: str, source: Path, out_dir: Path) -> Path:
     if not (project or sdist):
         raise UsageError(f"{source} is neither an sdist (.tar.gz, .zip) nor a project directory "
                          "(pyproject.toml or setup.py)")
-    uv_step(["build", "--wheel", "--python", python, "--out-dir", str(out_dir), str(source)],
+    # A project is built through its sdist, never in its tree: a build/ folder left there by a build for
+    # another interpreter (instrumented or not) would be linked into this wheel.
+    uv_step(["build", *(["--wheel"] if sdist else []), "--python", python, "--out-dir", str(out_dir), str(source)],
             TIMEOUT_S["uv build"], f"build a wheel from {source} for {python}")
     wheels = sorted(out_dir.glob("*.whl"))
     if len(wheels) != 1:
