@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from harness.pipeline.record import RunRecord
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec, Target
 from harness.wheel.venv import create_venv, uv_step
+from tests.support.wheels import make_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = "tests.corpus.tsan_race:"
@@ -37,13 +39,18 @@ def _target(*names: str) -> Target:
 
 
 @pytest.fixture(scope="module")
-def tsan_python(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A venv of the TSan interpreter with cffi (the corpus builds its C there, instrumented)."""
+def tsan_base() -> str:
+    """The TSan interpreter, or a skip saying where it was looked for and how to build one."""
     try:
-        base = find.find_tsan()
+        return find.find_tsan()
     except UnfitError as exc:
         pytest.skip(str(exc))
-    python = create_venv(base, tmp_path_factory.mktemp("tsan") / "venv")
+
+
+@pytest.fixture(scope="module")
+def tsan_python(tsan_base: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A venv of the TSan interpreter with cffi (the corpus builds its C there, instrumented)."""
+    python = create_venv(tsan_base, tmp_path_factory.mktemp("tsan") / "venv")
     uv_step(["pip", "install", "--python", python, "cffi", "packaging", "pytest"], TIMEOUT_S["uv install"],
             "install cffi and pytest")
     return python
@@ -119,3 +126,14 @@ def test_the_plugin_fails_the_test_during_which_a_race_appeared(tsan_python: str
     assert "ThreadSanitizer found a race in the package's code during test_races.py::test_static_buffer" in out
     assert re.search(r"data race x \d+ in scenario pytest:test_races.py::test_static_buffer", out)
     assert done.returncode == 1
+
+
+def test_the_gate_refuses_a_prebuilt_wheels_binaries_under_tsan(tsan_base: str, tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "demo-1.0-cp314-cp314t-linux_x86_64.whl",
+                       files={"demo/__init__.py": b"", "demo/_speed.cpython-314t-x86_64-linux-gnu.so": b"\0"})
+    done = subprocess.run([sys.executable, "-m", "harness", "gate", "--tsan", "--wheel", str(wheel),
+                           "--report-dir", str(tmp_path / "reports")],
+                          capture_output=True, text=True, env={**os.environ, find.TSAN_ENV: tsan_base}, cwd=ROOT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "cannot judge the prebuilt binaries of demo-1.0-cp314-cp314t-linux_x86_64.whl" in done.stderr
+    assert "--sdist FILE" in done.stderr and "--project DIR" in done.stderr and "Traceback" not in done.stderr
