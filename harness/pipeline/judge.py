@@ -25,6 +25,8 @@ from harness.pipeline.tsan_mode import TSanRun, tsan_settings
 from harness.pipeline.verdict import decide
 from harness.targets import ScenarioSpec, Target
 
+AUDIT = "import-audit"  # the TSan log folder (and finding "scenario") of the import audit's children
+
 
 def check_fitness(ctx: RunContext, record: RunRecord) -> bool:
     """Probe the interpreter (unless the context or record already knows it) and note why it is unfit."""
@@ -56,25 +58,20 @@ def judge(
             ctx = _tsan_mode(ctx, record)
             modules = [*extra_modules, *(m for t in targets for m in t.modules)] if import_audit else []
             audited = _audit(ctx, record, list(dict.fromkeys(modules)))
-            if ctx.tsan is not None and record.tsan is not None:
-                ctx.tsan.collect(record.tsan, AUDIT, AUDIT, "unsafe")
+            _collect_tsan(ctx, record, AUDIT, AUDIT, "unsafe")
             if audited:
                 for target in targets:
                     for spec in target.scenarios:
                         ctx.progress(f"scenario {spec.name}: running")
                         result = run_scenario(spec, target.name, ctx)
                         record.scenarios.append(result)
-                        if ctx.tsan is not None and record.tsan is not None:
-                            ctx.tsan.collect(record.tsan, target.name, spec.name, spec.on_failure)
+                        _collect_tsan(ctx, record, target.name, spec.name, spec.on_failure)
                         ctx.progress(f"scenario {spec.name}: {result.status}")
     except HarnessError as exc:
         record.fail(exc.exit_code, str(exc))
     record.duration_s = round(record.duration_s + time.monotonic() - clock, 3)
     decide(record)
     return record
-
-
-AUDIT = "import-audit"
 
 
 def _tsan_mode(ctx: RunContext, record: RunRecord) -> RunContext:
@@ -89,6 +86,11 @@ def _tsan_mode(ctx: RunContext, record: RunRecord) -> RunContext:
         record.tsan = Findings(log_dir=str(run.log_dir))
         ctx.progress(f"TSan mode: reports under {run.log_dir}")
     return ctx
+
+
+def _collect_tsan(ctx: RunContext, record: RunRecord, target: str, scenario: str, on_failure: str) -> None:
+    if ctx.tsan is not None and record.tsan is not None:
+        ctx.tsan.collect(record.tsan, target, scenario, on_failure)
 
 
 def _audit(ctx: RunContext, record: RunRecord, modules: list[str]) -> bool:
