@@ -115,7 +115,7 @@ def test_local_buffer():
 
 def test_the_plugin_fails_the_test_during_which_a_race_appeared(tsan_python: str, tmp_path: Path) -> None:
     (tmp_path / "test_races.py").write_text(PLUGIN_TESTS, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only the -p plugin
            "TSAN_OPTIONS": f"log_path={tmp_path / 'tsan'} halt_on_error=0 exitcode=0"}
     done = subprocess.run([tsan_python, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
                            "-v", "test_races.py"], capture_output=True, text=True, env=env, cwd=tmp_path)

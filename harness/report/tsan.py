@@ -31,8 +31,9 @@ def sections(tsan: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]
 def terminal_lines(tsan: Mapping[str, Any]) -> list[str]:
     """The stress command's lines: counts, then each package finding in full and each interpreter one by title."""
     package, interpreter = (found for _, found in sections(tsan))
+    logs = f"; logs in {tsan['log_dir']}" if tsan.get("log_dir") else ""
     lines = [f"ThreadSanitizer: {len(package)} finding(s) in the package, {len(interpreter)} only in the "
-             f"interpreter; logs in {tsan.get('log_dir')}"]
+             f"interpreter{logs}"]
     for finding in package:
         lines += [f"  {finding_title(finding)}", *(f"    {line}" for line in finding_text(finding))]
     lines += [f"  (interpreter) {finding_title(finding)}: {finding['summary']}" for finding in interpreter]
