@@ -20,7 +20,8 @@ from tests.support.markers import needs_free_threading
 from tests.test_cli_core import ALLOW, REPO_ROOT, SMALL, harness, only_report
 from tests.test_gate import tiny_wheel
 
-SLOW = ["--threads", "2", "--rounds", "100000", "--iterations", "20", "--timeout", "30", "--seed", "5"]
+SLOW = ["--threads", "2", "--rounds", "100000", "--iterations", "20", "--timeout", "30", "--seed", "5",
+        "--budget", "60"]
 
 
 def test_a_report_dir_under_a_file_is_exit_2_before_any_stress(tmp_path: Path) -> None:

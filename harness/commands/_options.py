@@ -28,9 +28,31 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
+def add_tsan(parser: argparse.ArgumentParser) -> None:
+    """``--tsan`` (judge on a ThreadSanitizer build) and ``--tsan-suppressions FILE``."""
+    parser.add_argument("--tsan", action="store_true",
+                        help=f"judge on a ThreadSanitizer build (${interpreter_find.TSAN_ENV}, else "
+                             f"{interpreter_find.TSAN_DEFAULT}); any --python that is one turns TSan mode on too")
+    parser.add_argument("--tsan-suppressions", type=Path, metavar="FILE",
+                        help="more ThreadSanitizer suppressions (KIND:PATTERN lines) added to the shipped ones")
+
+
 def python_of(args: argparse.Namespace) -> str:
-    """The absolute path of the interpreter ``--python`` asks for (this one when not given)."""
+    """The absolute path of the interpreter ``--python`` asks for (this one when not given), or with ``--tsan``
+    the ThreadSanitizer build (``UnfitError``, exit 3, when there is none)."""
+    if getattr(args, "tsan", False):
+        if args.python:
+            raise UsageError("--tsan and --python both name the interpreter: give one (a TSan --python is enough)")
+        return interpreter_find.find_tsan()
     return interpreter_find.resolve(args.python)
+
+
+def tsan_suppressions_of(args: argparse.Namespace) -> Path | None:
+    """``--tsan-suppressions`` when given; a missing file is a usage error."""
+    path: Path | None = args.tsan_suppressions
+    if path is not None and not path.is_file():
+        raise UsageError(f"--tsan-suppressions {path}: no such file")
+    return path
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,8 @@
 """``gate --wheel WHEEL``: may this wheel ship? Tags, install, import audit, stress, report (JSON/MD/HTML).
 
+``--sdist FILE`` or ``--project DIR`` build the wheel first, with the judged interpreter: TSan mode (a
+ThreadSanitizer interpreter, ``--tsan``) needs that, since it cannot run a prebuilt wheel's binaries.
+
 Exit 0 safe, 1 unsafe, 2 bad input (wrong ABI, corrupt wheel, unknown target), 3 unfit interpreter or
 environment (GIL forced, uv missing, install failed).
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,10 +22,12 @@ from harness.commands._options import (
     add_ci_formats,
     add_common,
     add_settings,
+    add_tsan,
     check_outputs,
     python_of,
     rerun_with,
     settings_of,
+    tsan_suppressions_of,
     write_ci_formats,
     write_or_say,
 )
@@ -30,14 +36,22 @@ from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_g
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
 from harness.report.terminal import failures_and_table
+from harness.settings import StressSettings
+from harness.wheel.build import build_wheel
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gate", help="judge a wheel: exact ABI tags, fresh-venv install, import audit, stress, report"
     )
-    parser.add_argument("--wheel", required=True, type=Path, help="the wheel file to judge")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--wheel", type=Path, help="the wheel file to judge")
+    source.add_argument("--sdist", type=Path, metavar="FILE",
+                        help="build the wheel from this sdist with the judged interpreter, then judge it")
+    source.add_argument("--project", type=Path, metavar="DIR",
+                        help="build the wheel from this project directory with the judged interpreter, then judge it")
     add_common(parser)
+    add_tsan(parser)
     parser.add_argument(
         "--expect-abi", metavar="ABI", help="the ABI tag the wheel must carry exactly (default: the interpreter's own)"
     )
@@ -81,8 +95,19 @@ def run(args: argparse.Namespace) -> int:
     python = python_of(args)
     settings = settings_of(args)
     check_outputs(args, settings.report_dir)
+    source: Path | None = args.sdist or args.project
+    if source is None:
+        return _run(args, python, settings, args.wheel, None)
+    with tempfile.TemporaryDirectory(prefix="ft-harness-build-") as out_dir:
+        print(f"building a wheel from {source} with {python}", file=sys.stderr if args.json else sys.stdout,
+              flush=True)
+        return _run(args, python, settings, build_wheel(python, source, Path(out_dir)), source)
+
+
+def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel: Path, source: Path | None) -> int:
     options = GateOptions(
-        wheel=args.wheel,
+        wheel=wheel,
+        built_from=source,
         expect_abi=args.expect_abi,
         targets=tuple(args.target),
         scenarios=tuple(args.scenario),
@@ -90,13 +115,15 @@ def run(args: argparse.Namespace) -> int:
         keep_venv=args.keep_venv,
     )
     out = sys.stderr if args.json else sys.stdout
-    rerun_prefix = [sys.executable, "-m", "harness", "gate", "--wheel", str(options.wheel), "--python", python]
+    given = ["--wheel", str(wheel)] if source is None else ["--sdist" if args.sdist else "--project", str(source)]
+    rerun_prefix = [sys.executable, "-m", "harness", "gate", *given, "--python", python]
     ctx = RunContext(
         python=python,
         settings=settings,
         rerun=rerun_with(*rerun_prefix, *(["--expect-abi", options.expect_abi] if options.expect_abi else [])),
         progress=lambda line: print(line, file=out, flush=True),
         allow_gil_build=args.allow_gil_build,
+        tsan_suppressions=tsan_suppressions_of(args),
     )
     print(f"interpreter: {python}; seed: {settings.seed}", file=out, flush=True)
     record = run_gate(ctx, options)

@@ -14,16 +14,19 @@ from typing import TextIO
 from harness.commands._options import (
     add_common,
     add_settings,
+    add_tsan,
     check_outputs,
     python_of,
     settings_of,
     stress_rerun,
+    tsan_suppressions_of,
     write_or_say,
 )
 from harness.interpreter.facts import InterpreterFacts, probe
 from harness.pipeline.context import Progress, RunContext
 from harness.pipeline.judge import judge
 from harness.pipeline.record import RunRecord
+from harness.report import tsan as tsan_report
 from harness.report import write_reports
 from harness.report.terminal import plural, scenario_summary
 from harness.settings import StressSettings
@@ -38,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", required=True, help="built-in target name (e.g. nvx) or module:attribute")
     add_common(parser)
     add_settings(parser)
+    add_tsan(parser)
     parser.add_argument("--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable)")
     parser.add_argument("--no-import-audit", action="store_true",
                         help="skip the import audit and judge the scenarios only (what rerun commands use)")
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(header), file=out, flush=True)
     ctx = stress_context(settings, python=python, allow_gil_build=args.allow_gil_build, facts=facts,
                          progress=lambda line: print(line, file=out, flush=True))
+    ctx = ctx.replace(tsan_suppressions=tsan_suppressions_of(args))
     record = run_stress(ctx, target, import_audit=not args.no_import_audit)
     data = record.to_json()
     paths = write_or_say("stress", lambda: write_reports(data, settings.report_dir, record.run_id, REPORT_FORMATS))
@@ -108,6 +113,8 @@ def run_stress(ctx: RunContext, target: Target, *, import_audit: bool = True) ->
 def _print_summary(record: RunRecord, out: TextIO) -> None:
     for scenario in record.scenarios:
         print("\n".join(scenario_summary(scenario)), file=out)
+    if record.tsan is not None:
+        print("\n".join(tsan_report.terminal_lines(record.tsan.to_json())), file=out)
     if record.notes and record.verdict != "error":
         print(record.note_text, file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)

@@ -35,6 +35,7 @@ TIMEOUT_S = {
     "uv": 60.0,
     "uv venv": 300.0,
     "uv install": 900.0,
+    "uv build": 1800.0,  # a ThreadSanitizer build compiles slowly
 }
 _HARNESS_DIR = Path(__file__).resolve().parent.parent  # the harness package
 
@@ -125,6 +126,24 @@ def child_env(python: str, env: Mapping[str, str] | None = None) -> dict[str, st
         entries = [harness_only_path(), *user]
     result["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
     return result
+
+
+# ThreadSanitizer's settings for every child of a TSan build: keep going after a report, remember enough history
+# to print both stacks of a race, and exit normally (the reports are read from the log files, not the status).
+TSAN_HISTORY_SIZE = 7
+
+
+def tsan_env(env: Mapping[str, str], log_dir: Path, suppressions: Path) -> dict[str, str]:
+    """``env`` with ``TSAN_OPTIONS`` for a child whose reports go to ``log_dir/tsan.<pid>`` (the folder is made)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    options = {
+        "log_path": str(log_dir / "tsan"),
+        "halt_on_error": "0",
+        "history_size": str(TSAN_HISTORY_SIZE),
+        "exitcode": "0",
+        "suppressions": str(suppressions),
+    }
+    return {**env, "TSAN_OPTIONS": " ".join(f"{key}={value}" for key, value in options.items())}
 
 
 def harness_command(python: str, module: str, *args: str) -> list[str]:

@@ -35,6 +35,8 @@ print({_MARKER!r} + json.dumps({{
     "gil_forced": getattr(sys.flags, "gil", None),
     "cpu_count": cpus or 1,
     "cffi_version": cffi_version,
+    "thread_sanitizer": "--with-thread-sanitizer" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
+        or "-fsanitize=thread" in (sysconfig.get_config_var("CFLAGS") or ""),
 }}))
 """
 
@@ -73,6 +75,7 @@ class InterpreterFacts:
     gil_forced: int | None
     cpu_count: int
     cffi_version: str | None
+    thread_sanitizer: bool = False  # built with ThreadSanitizer: runs are in TSan mode
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,12 +112,14 @@ class InterpreterFacts:
             f"GIL forced: {forced}",
             f"CPUs: {self.cpu_count}",
             f"cffi: {self.cffi_version or 'not installed'}",
+            f"ThreadSanitizer build: {'yes (TSan mode)' if self.thread_sanitizer else 'no'}",
         ]
 
     @property
     def label(self) -> str:
         """One line for a session header: version, build, GIL state, path."""
         build = "free-threaded" if self.free_threaded else "GIL build"
+        build += ", ThreadSanitizer" if self.thread_sanitizer else ""
         gil = "on" if self.gil_enabled else "off"
         forced = "" if self.gil_forced is None or not self.free_threaded else f", forced={self.gil_forced}"
         return f"{self.implementation} {self.version} ({build}, GIL {gil}{forced}) at {self.executable}"

@@ -24,6 +24,12 @@ from harness.interpreter.children import run_uv
 from harness.interpreter.facts import InterpreterFacts, probe
 
 OPT_GLOB = "/opt/cpython-*/bin/python*"
+TSAN_ENV = "HARNESS_TSAN_PYTHON"
+TSAN_DEFAULT = "/opt/cpython-3.14t-tsan/bin/python3.14t"
+TSAN_HOW = (
+    "build one with /path/to/cpython/configure --disable-gil --with-thread-sanitizer --prefix=/opt/cpython-3.14t-tsan "
+    "&& make && make install (README: ThreadSanitizer mode), or set $HARNESS_TSAN_PYTHON"
+)
 
 _VERSION_RE = re.compile(
     r"(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<micro>\d+))?(?:(?P<level>a|b|rc)(?P<serial>\d+))?(?P<ft>_?t)?"
@@ -55,8 +61,8 @@ class VersionRequest:
 
     def matches(self, build: Build) -> bool:
         """Whether an interpreter's build satisfies this request (version parts given, and the build kind)."""
-        if build.implementation != "cpython" or build.free_threaded != self.free_threaded:
-            return False
+        if build.implementation != "cpython" or build.free_threaded != self.free_threaded or build.thread_sanitizer:
+            return False  # a TSan build is chosen only by path or --tsan: it is many times slower
         if (build.major, build.minor) != (self.major, self.minor):
             return False
         return self.micro is None or (build.micro == self.micro and build.pre == self.pre)
@@ -72,6 +78,7 @@ class Build:
     pre: tuple[str, int] | None
     free_threaded: bool
     implementation: str
+    thread_sanitizer: bool = False
 
     @classmethod
     def from_facts(cls, facts: InterpreterFacts) -> Build:
@@ -80,7 +87,7 @@ class Build:
             raise ValueError(f"unexpected version {facts.version!r}")
         pre = (match["level"], int(match["serial"])) if match["level"] else None
         major, minor, micro = int(match["major"]), int(match["minor"]), int(match["micro"])
-        return cls(major, minor, micro, pre, facts.free_threaded, facts.implementation)
+        return cls(major, minor, micro, pre, facts.free_threaded, facts.implementation, facts.thread_sanitizer)
 
     def __str__(self) -> str:
         name = str(VersionRequest(self.major, self.minor, self.micro, self.pre, self.free_threaded))
@@ -158,6 +165,21 @@ def resolve(spec: str | None) -> str:
         f"no interpreter matches {request} ({kind}): "
         + (f"found only {found}" if found else "none of that version on PATH, in /opt/cpython-* or in uv's list")
     )
+
+
+def find_tsan() -> str:
+    """A ThreadSanitizer build: ``$HARNESS_TSAN_PYTHON``, else :data:`TSAN_DEFAULT`; ``UnfitError`` (exit 3) when
+    neither exists or the one named is not a TSan build."""
+    configured = os.environ.get(TSAN_ENV, "").strip()
+    path = os.path.abspath(os.path.expanduser(configured or TSAN_DEFAULT))
+    where = f"${TSAN_ENV}={configured}" if configured else TSAN_DEFAULT
+    if not os.path.isfile(path):
+        raise UnfitError(f"no ThreadSanitizer interpreter at {where}: {TSAN_HOW}")
+    build = _ask(path)
+    if isinstance(build, str) or not build.thread_sanitizer:
+        why = build if isinstance(build, str) else f"it is {build}, not built --with-thread-sanitizer"
+        raise UnfitError(f"{where} is no ThreadSanitizer interpreter ({why}): {TSAN_HOW}")
+    return path
 
 
 def _candidates(request: VersionRequest) -> Iterator[str]:

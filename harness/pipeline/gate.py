@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import HarnessError, Interrupted
+from harness import EXIT_USAGE, HarnessError, Interrupted
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, interrupted, judge, run_scenario
 from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint, WheelSection
@@ -49,6 +49,7 @@ class GateOptions:
     scenarios: tuple[str, ...] = ()
     throughput_threads: tuple[int, ...] = DEFAULT_THROUGHPUT_THREADS
     keep_venv: bool = False
+    built_from: Path | None = None  # the sdist or project the wheel was built from here (TSan mode needs one)
 
 
 def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
@@ -71,6 +72,8 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     record.wheel = wheel = WheelSection(info, abi, audit_only=not targets,
                                         ignored_pythonpath=inherited.get("PYTHONPATH") or None)
     fit = check_fitness(ctx, record)
+    if fit and record.interpreter is not None and record.interpreter.thread_sanitizer:
+        fit = _tsan_can_run(record, options)
     ctx.progress("targets: " + (", ".join(names) or f"none judges {info.distribution}: import audit only"))
     if fit:
         try:
@@ -108,6 +111,18 @@ def _record_release_evidence(ctx: RunContext, record: RunRecord, wheel: WheelSec
     wheel.artifact, wheel.metadata_findings, wheel.fix_hints = artifact, findings, hints
 
 
+def _tsan_can_run(record: RunRecord, options: GateOptions) -> bool:
+    """A TSan interpreter judges only binaries compiled against it: a prebuilt wheel with extension modules is
+    bad input there (exit 2)."""
+    info = record.wheel.info if record.wheel else None
+    if options.built_from is not None or info is None or not info.extension_modules:
+        return True
+    record.fail(EXIT_USAGE, f"a ThreadSanitizer interpreter cannot judge the prebuilt binaries of {info.path.name} "
+                            f"({', '.join(info.extension_modules)}: not built with -fsanitize=thread); "
+                            "pass the sdist (--sdist FILE) or the project (--project DIR) to build it for TSan")
+    return False
+
+
 def without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:
     """The environment without PYTHONPATH: the gate's children import only what the venv has."""
     return {name: value for name, value in env.items() if name != "PYTHONPATH"}
@@ -128,7 +143,9 @@ def _judge_installed(
                      f"top level {', '.join(installed.top_level) or 'none'}")
         venv_ctx = ctx.replace(python=venv_python)
         judge(venv_ctx, record, targets, extra_modules=[*installed.extension_modules, *installed.top_level])
-        if record.verdict == "safe" and targets and options.throughput_threads:
+        if record.tsan is not None:
+            record.note("TSan mode: no throughput chart (ThreadSanitizer slows every call many times over)")
+        elif record.verdict == "safe" and targets and options.throughput_threads:
             _measure_throughput(venv_ctx, record, targets, options.throughput_threads)
     finally:
         if not options.keep_venv:

@@ -16,12 +16,16 @@ from harness.audit import audit
 from harness.engine import load_ref, run_in_process
 from harness.engine.isolation import run_isolated
 from harness.engine.result import ScenarioResult
+from harness.engine.tsan import Findings
 from harness.interpreter.children import same_interpreter
 from harness.interpreter.facts import probe
 from harness.pipeline.context import RunContext
 from harness.pipeline.record import RunRecord
+from harness.pipeline.tsan_mode import TSanRun, tsan_settings
 from harness.pipeline.verdict import decide
 from harness.targets import ScenarioSpec, Target
+
+AUDIT = "import-audit"  # the TSan log folder (and finding "scenario") of the import audit's children
 
 
 def check_fitness(ctx: RunContext, record: RunRecord) -> bool:
@@ -51,15 +55,19 @@ def judge(
     record.targets = [t.name for t in targets]
     try:
         if check_fitness(ctx, record):
+            ctx = _tsan_mode(ctx, record)
             modules = [*extra_modules, *(m for t in targets for m in t.modules)] if import_audit else []
             if import_audit:
                 modules = _require_packages(ctx, record, targets, modules)
-            if _audit(ctx, record, list(dict.fromkeys(modules))):
+            audited = _audit(ctx, record, list(dict.fromkeys(modules)))
+            _collect_tsan(ctx, record, AUDIT, AUDIT, "unsafe")
+            if audited:
                 for target in targets:
                     for spec in target.scenarios:
                         ctx.progress(f"scenario {spec.name}: running")
                         result = run_scenario(spec, target.name, ctx)
                         record.scenarios.append(result)
+                        _collect_tsan(ctx, record, target.name, spec.name, spec.on_failure)
                         ctx.progress(f"scenario {spec.name}: {result.status}")
     except HarnessError as exc:
         record.fail(exc.exit_code, str(exc))
@@ -97,6 +105,25 @@ def _require_packages(ctx: RunContext, record: RunRecord, targets: Sequence[Targ
     return [m for m in modules if m not in packages]
 
 
+def _tsan_mode(ctx: RunContext, record: RunRecord) -> RunContext:
+    """On a ThreadSanitizer build: a log folder for the run, findings on the record, the mode on the context."""
+    if record.interpreter is None or not record.interpreter.thread_sanitizer:
+        return ctx
+    run = ctx.tsan
+    if run is None:
+        run = TSanRun.start(ctx.settings.report_dir / f"{record.run_id}.tsan", ctx.tsan_suppressions)
+        ctx = ctx.replace(tsan=run, env=run.env(ctx.env, AUDIT, AUDIT))  # the import audit's children log there
+    if record.tsan is None:
+        record.tsan = Findings(log_dir=str(run.log_dir))
+        ctx.progress(f"TSan mode: reports under {run.log_dir}")
+    return ctx
+
+
+def _collect_tsan(ctx: RunContext, record: RunRecord, target: str, scenario: str, on_failure: str) -> None:
+    if ctx.tsan is not None and record.tsan is not None:
+        ctx.tsan.collect(record.tsan, target, scenario, on_failure)
+
+
 def _audit(ctx: RunContext, record: RunRecord, modules: list[str]) -> bool:
     """Audit ``modules`` into the record; False when one of them cannot be found (no scenario can run)."""
     results = audit(modules, python=ctx.python, env=ctx.env)
@@ -115,16 +142,19 @@ def run_scenario(spec: ScenarioSpec, target_name: str, ctx: RunContext) -> Scena
     another one, else in this process; the front end's rerun command is added to the result (replaying the
     schedule of a failure that exploration found).
 
-    The spec's sizes (threads, rounds, iterations) replace the run's settings for this scenario.
+    The spec's sizes (threads, rounds, iterations) replace the run's settings for this scenario. In TSan mode
+    it always runs in a child, with the TSan environment and sizes (:mod:`harness.pipeline.tsan_mode`).
     """
-    settings = ctx.settings.overridden(spec.threads, spec.rounds, spec.iterations)
-    if spec.isolate or not same_interpreter(ctx.python):
+    asked = ctx.settings.overridden(spec.threads, spec.rounds, spec.iterations)
+    settings = asked if ctx.tsan is None else tsan_settings(asked)
+    if spec.isolate or ctx.tsan is not None or not same_interpreter(ctx.python):
+        env = ctx.env if ctx.tsan is None else ctx.tsan.env(ctx.env, target_name, spec.name)
         result = run_isolated(
             spec.ref, name=spec.name, target_name=target_name, settings=settings, on_failure=spec.on_failure,
-            python=ctx.python, env=ctx.env,
+            python=ctx.python, env=env,
         )
     else:
         result = run_in_process(
             load_ref(spec.ref), name=spec.name, target=target_name, settings=settings, on_failure=spec.on_failure
         )
-    return dataclasses.replace(result, rerun=ctx.rerun(target_name, spec.name, result.rerun_settings(settings)))
+    return dataclasses.replace(result, rerun=ctx.rerun(target_name, spec.name, result.rerun_settings(asked)))

@@ -15,6 +15,7 @@ from typing import Any
 from harness import __version__
 from harness.audit import ImportResult
 from harness.engine.result import ScenarioResult
+from harness.engine.tsan import Findings
 from harness.interpreter.facts import InterpreterFacts
 from harness.settings import StressSettings
 from harness.wheel.fix_hints import FixHint
@@ -137,6 +138,7 @@ class RunRecord:
     failure: HarnessFailure | None = None
     interrupted: Interruption | None = None
     wheel: WheelSection | None = None
+    tsan: Findings | None = None  # set in TSan mode (the judged interpreter is a ThreadSanitizer build)
     verdict: str = "error"
     exit_code: int = 0
     duration_s: float = 0.0
@@ -188,6 +190,7 @@ class RunRecord:
                 "finished": [s.name for s in self.scenarios],
             },
             **(self.wheel.to_json() if self.wheel else {}),
+            **({"tsan": self.tsan.to_json()} if self.tsan is not None else {}),
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": self.duration_s,
         }

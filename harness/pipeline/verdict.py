@@ -4,7 +4,8 @@ A run stopped by SIGINT or SIGTERM is "interrupted" (exit 130 or 143), whatever 
 A usage or environment problem met mid-run decides by itself (its exit code), and so does an unfit
 interpreter (exit 3). A module that cannot be found makes the run bad input (exit 2) whatever else happened.
 Otherwise any import that raised, any module that turned the GIL on (when judging free-threading), any crash
-or timeout, and any failed scenario or throughput run classified ``unsafe`` make the verdict unsafe (exit 1).
+or timeout, any failed scenario or throughput run classified ``unsafe``, and (TSan mode) any ThreadSanitizer report
+in the package's own code make the verdict unsafe (exit 1); reports only in the interpreter do not.
 A failed ``shared-use-unsafe`` scenario is a finding that does not fail the verdict: the object is documented
 as unshareable.
 """
@@ -56,6 +57,7 @@ def _decide(record: RunRecord) -> Verdict:
         any(unsafe_import(r.status, free_threading=free_threading) for r in record.imports)
         or any(unsafe_status(s.status, s.on_failure) for s in record.scenarios)
         or any(unsafe_status(p.status, p.on_failure) for p in record.throughput)
+        or (record.tsan is not None and any(f.on_failure == "unsafe" for f in record.tsan.package))
     ):
         return Verdict("unsafe", EXIT_UNSAFE)
     return Verdict("safe", EXIT_SAFE)

@@ -1,6 +1,6 @@
 """The ft-harness plugin's per-session object: header, require-free-threading, the GIL watch (a checkpoint
-at each phase from plugin load to the session's end), the ``ft_stress`` marker, the multi-threaded floor,
-and the session report.
+at each phase from plugin load to the session's end), TSan findings per test on a ThreadSanitizer build, the
+``ft_stress`` marker, the multi-threaded floor, and the session report.
 
 Registered by :mod:`harness.pytest_plugin` once the options are resolved; the logic it wires up lives in
 :mod:`harness.pytest_plugin.gil_watch`, :mod:`harness.pytest_plugin.stress_fixture` and the engine.
@@ -8,6 +8,7 @@ Registered by :mod:`harness.pytest_plugin` once the options are resolved; the lo
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,8 @@ from harness.interpreter.facts import InterpreterFacts, probe
 from harness.pipeline.record import new_run_id
 from harness.pytest_plugin import gil_watch
 from harness.pytest_plugin.stress_fixture import MARKER, ScenarioRunner
+from harness.pytest_plugin.tsan_watch import HINT, TSanWatch
+from harness.report import tsan as tsan_report
 from harness.report import write_reports
 from harness.settings import StressSettings
 
@@ -56,6 +59,7 @@ class HarnessSession:
         self.report_paths: list[Path] = []
         self._facts: InterpreterFacts | None = None
         self._registry: dict[str, Any] | None = None
+        self._tsan: TSanWatch | None = None
 
     @property
     def facts(self) -> InterpreterFacts:
@@ -88,6 +92,10 @@ class HarnessSession:
         if self.took_over_run_parallel:
             lines.append("ft-harness: pytest-run-parallel's GIL check is off (--ignore-gil-enabled set by ft-harness): "
                          "ft-harness names every culprit and the suite runs to its end")
+        if self.facts.thread_sanitizer:
+            self._tsan = TSanWatch.from_env(os.environ)
+            lines.append("ft-harness: " + (HINT if self._tsan is None else
+                                           f"TSan findings per test, from {self._tsan.path}"))
         return lines
 
     @pytest.hookimpl(wrapper=True)
@@ -132,8 +140,10 @@ class HarnessSession:
         report = yield  # the final report (after xfail handling), which a finding turns into a failure
         finding = self._checkpoint(f"test {item.nodeid} ({call.when})", in_test=True)
         if finding is not None:
-            _fail_report(report, "ft-harness: " + finding.message())
+            _fail(report, "ft-harness: GIL re-enabled", "ft-harness: " + finding.message())
         self._note_parallel(item, call)
+        if self._tsan is not None:
+            self._check_tsan(item.nodeid, report)
         return report
 
     def _checkpoint(self, phase: str, *, in_test: bool = False) -> gil_watch.GilFinding | None:
@@ -145,6 +155,18 @@ class HarnessSession:
         if finding is not None and not in_test:
             self.problems.append("ft-harness: " + finding.message())
         return finding
+
+    def _check_tsan(self, nodeid: str, report: Any) -> None:
+        """A TSan report in the package's code during this test phase fails it; interpreter-only ones are shown."""
+        found = self._tsan.collect(nodeid) if self._tsan is not None else None
+        if found is None or not (found.package or found.interpreter):
+            return
+        text = "\n".join(tsan_report.terminal_lines(found.to_json()))
+        if found.package:
+            _fail(report, "ft-harness: ThreadSanitizer",
+                  f"ft-harness: ThreadSanitizer found a race in the package's code during {nodeid}\n{text}")
+        else:
+            report.sections.append(("ft-harness: ThreadSanitizer", text))
 
     # --- multi-threaded floor ---
 
@@ -259,6 +281,7 @@ class HarnessSession:
             "not_judged": self.not_judged,
             "multi_threaded": {"tests": len(judged), "run_parallel": len(self.ran_parallel & judged),
                                "scenarios": len(self.ran_scenarios & judged), "floor": self.min_parallel_tests},
+            **({"tsan": self._tsan.findings.to_json()} if self._tsan is not None else {}),
             "scenarios": [{"nodeid": nodeid, **result.to_json()} for nodeid, result in self.results],
             "finished": finished.isoformat(timespec="seconds"),
         }
@@ -285,10 +308,10 @@ def _marker_scenario(item: pytest.Item) -> object | None:
     return marker.args[0] if marker.args else marker.kwargs.get("scenario")
 
 
-def _fail_report(report: pytest.TestReport, message: str) -> None:
-    """Fail a test phase's report with ``message`` (added as a section when it failed already)."""
+def _fail(report: Any, title: str, message: str) -> None:
+    """Turn a passing report into a failure carrying ``message``; a failed one gets it as a section."""
     if report.failed:
-        report.sections.append(("ft-harness: GIL re-enabled", message))
+        report.sections.append((title, message))
         return
     report.outcome = "failed"
     report.longrepr = message

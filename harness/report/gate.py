@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.interpreter.facts import gil_forced_text
+from harness.report import tsan as tsan_report
 from harness.report.markdown import render_markdown
 from harness.report.terminal import status_label
 
@@ -124,6 +125,7 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("free-threaded build", interp.get("free_threaded")),
         ("GIL enabled at start", interp.get("gil_enabled")),
         ("GIL forced", gil_forced_text(interp.get("gil_forced"), free_threaded=interp.get("free_threaded"))),
+        ("ThreadSanitizer build", interp.get("thread_sanitizer", False)),
         ("CPUs", interp.get("cpu_count")),
         ("venv", (record.get("venv") or {}).get("python")),
         ("PYTHONPATH not passed on", record.get("ignored_pythonpath") or "(not set)"),
@@ -151,6 +153,13 @@ def render_html(record: Mapping[str, Any]) -> str:
             parts.append(f"<p>Rerun: <code>{_e(s.get('rerun'))}</code></p>")
             parts += [f"<pre>{_e(e['type'])} x {_e(e['count'])}\n{_e(e['first_traceback'])}</pre>"
                       for e in s.get("errors") or []]
+    if record.get("tsan") is not None:
+        parts += ["<h2>ThreadSanitizer</h2>", f"<p>Logs: <code>{_e(record['tsan'].get('log_dir'))}</code></p>"]
+        for heading, found in tsan_report.sections(record["tsan"]):
+            parts.append(f"<h3>{len(found)} finding(s) {_e(heading)}</h3>")
+            for finding in found:
+                text = "\n".join(tsan_report.finding_text(finding))
+                parts.append(f"<h4>{_e(tsan_report.finding_title(finding))}</h4><pre>{_e(text)}</pre>")
     throughput = record.get("throughput") or []
     if wheel:
         parts += ["<h2>Throughput against threads</h2>", throughput_svg(throughput)]

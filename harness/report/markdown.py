@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.interpreter.facts import gil_forced_text
+from harness.report import tsan as tsan_report
 from harness.report.terminal import head_lines, reproduced_line, status_label
 
 
@@ -30,7 +31,8 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         f"- target: `{record.get('target', '')}`",
         f"- interpreter: {interp.get('version', '?')} at `{interp.get('executable', '?')}`; "
         f"free-threaded: {interp.get('free_threaded')}; GIL enabled: {interp.get('gil_enabled')}; "
-        f"GIL forced: {gil_forced_text(interp.get('gil_forced'), free_threaded=interp.get('free_threaded'))}",
+        f"GIL forced: {gil_forced_text(interp.get('gil_forced'), free_threaded=interp.get('free_threaded'))}; "
+        f"ThreadSanitizer build: {interp.get('thread_sanitizer', False)}",
         f"- started: {record.get('started', '')}; duration: {record.get('duration_s', 0):.2f} s",
     ]
     settings = record.get("settings") or {}
@@ -68,6 +70,8 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         for error in s.get("errors") or []:
             shown = head_lines(error["first_traceback"].splitlines())
             lines += ["", f"`{error['type']}` x {error['count']}, first:", "", "```", *shown, "```"]
+    if record.get("tsan") is not None:
+        lines += tsan_report.markdown_lines(record["tsan"])
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from packaging.utils import canonicalize_name
-
 from harness import UsageError
 
 if TYPE_CHECKING:
@@ -114,6 +112,10 @@ def targets_for(names: Sequence[str], distribution: str, say: Callable[[str], No
     """The named targets, or every registered target whose ``distributions`` include the wheel's."""
     if names:
         return [resolve_target(name) for name in dict.fromkeys(names)]
+    # Here, not at the top: scenario children in a judged venv (which has only the package's own dependencies)
+    # import this module too.
+    from packaging.utils import canonicalize_name
+
     matches = []
     for name in sorted(available_targets()):
         try:

@@ -39,7 +39,7 @@ class InstalledDistribution:
 
 def create_venv(python: str, directory: Path) -> str:
     """A fresh venv of ``python`` at ``directory`` (which must not exist); returns its python."""
-    _uv(["venv", "--no-project", "--python", python, str(directory)], TIMEOUT_S["uv venv"], "create a venv")
+    uv_step(["venv", "--no-project", "--python", python, str(directory)], TIMEOUT_S["uv venv"], "create a venv")
     for candidate in (directory / "bin" / "python", directory / "Scripts" / "python.exe"):
         if candidate.is_file():
             return str(candidate)
@@ -48,7 +48,7 @@ def create_venv(python: str, directory: Path) -> str:
 
 def install(venv_python: str, wheel: Path) -> None:
     """Install the wheel and its dependencies (from the configured index) into the venv."""
-    _uv(["pip", "install", "--python", venv_python, str(wheel)], TIMEOUT_S["uv install"], f"install {wheel.name}")
+    uv_step(["pip", "install", "--python", venv_python, str(wheel)], TIMEOUT_S["uv install"], f"install {wheel.name}")
 
 
 def installed_distribution(venv_python: str, distribution: str) -> InstalledDistribution:
@@ -89,7 +89,8 @@ def modules_from_record(site_packages: Path, record_file_text: str) -> Installed
     return InstalledDistribution(site_packages, tuple(sorted(set(extensions))), tuple(sorted(set(top_level))))
 
 
-def _uv(args: list[str], timeout_s: float, what: str) -> None:
+def uv_step(args: list[str], timeout_s: float, what: str) -> None:
+    """Run ``uv ARGS``; ``UnfitError`` (exit 3) naming ``what`` and uv's last lines when it fails or times out."""
     try:
         done = run_uv(args, timeout_s=timeout_s)
     except subprocess.TimeoutExpired:

@@ -28,10 +28,11 @@ _SOURCES = Path(__file__).resolve().parent
 
 
 def cache_root() -> Path:
-    """Where built corpus modules live (per user; per interpreter ABI below it)."""
+    """Where built corpus modules live (per user; per interpreter ABI below it, a TSan build's apart)."""
     configured = os.environ.get(CACHE_ENV, "").strip()
     root = Path(configured) if configured else Path(tempfile.gettempdir()) / f"ft-harness-corpus-{os.getuid()}"
-    return root / sysconfig.get_config_var("SOABI")
+    tsan = "-tsan" if "--with-thread-sanitizer" in (sysconfig.get_config_var("CONFIG_ARGS") or "") else ""
+    return root / (sysconfig.get_config_var("SOABI") + tsan)
 
 
 def _cached_build(name: str, inputs: str, build: Callable[[Path], Path]) -> Path:

@@ -17,7 +17,9 @@ from functools import cache
 from pathlib import Path
 
 WARNINGS = ("-Wall", "-Wextra")
-_CONFIG_KEYS = ("CC", "INCLUDEPY", "EXT_SUFFIX")
+_CONFIG_KEYS = ("CC", "INCLUDEPY", "EXT_SUFFIX", "CONFIG_ARGS")
+# A ThreadSanitizer interpreter runs only instrumented code (and symbolises its frames with debug info).
+TSAN_FLAGS = ("-fsanitize=thread", "-g")
 
 
 class BuildError(RuntimeError):
@@ -26,7 +28,7 @@ class BuildError(RuntimeError):
 
 @cache
 def build_config(python: str = sys.executable) -> dict[str, str]:
-    """``CC``, ``INCLUDEPY`` and ``EXT_SUFFIX`` of ``python`` (asked of that interpreter)."""
+    """``CC``, ``INCLUDEPY``, ``EXT_SUFFIX`` and ``CONFIG_ARGS`` of ``python`` (asked of that interpreter)."""
     code = f"import json, sysconfig; print(json.dumps({{k: sysconfig.get_config_var(k) for k in {_CONFIG_KEYS!r}}}))"
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out)
@@ -50,6 +52,8 @@ def build_extension(
     target = Path(out_dir, *parts[:-1], parts[-1] + config["EXT_SUFFIX"])
     target.parent.mkdir(parents=True, exist_ok=True)
     flags = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items()]
+    if "--with-thread-sanitizer" in (config["CONFIG_ARGS"] or ""):
+        flags += TSAN_FLAGS
     cmd = [
         *shlex.split(config["CC"] or "cc"), "-shared", "-fPIC", "-O1", *WARNINGS, f"-I{config['INCLUDEPY']}",
         *flags, *map(str, sources), "-o", str(target),
