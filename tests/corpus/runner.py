@@ -6,6 +6,7 @@ failure is not the crash detector working); a twin is judged right only when it 
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -51,7 +52,10 @@ def prepare(case: Case) -> None:
         native.plain_module(free_threading=True)
         return
     for ref in (case.bug, case.twin):
-        scenario = load_ref(ref)()
+        scenario_type = load_ref(ref)
+        if not inspect.isclass(scenario_type):  # a Race or plain callable: nothing to build ahead
+            continue
+        scenario = scenario_type()
         scenario.threads, scenario.iterations, scenario.seed = 1, 1, 0
         if hasattr(scenario, "setup"):
             scenario.setup()
