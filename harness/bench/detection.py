@@ -68,14 +68,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 help=f"override the default: {field.expected}")
 
 
-def run(args: argparse.Namespace) -> int:
-    cases = _select_cases(args.case)
+def profile(args: argparse.Namespace) -> tuple[int, int, StressSettings]:
+    """Runs per bug, runs per twin and the stress settings the parsed flags ask for (full or quick profile)."""
     runs = args.runs or (QUICK_RUNS if args.quick else FULL_RUNS)
     twin_runs = args.twin_runs or (QUICK_RUNS if args.quick else FULL_TWIN_RUNS)
     overrides = {name: getattr(args, name) for name in _TUNABLE}
     if args.quick and overrides["timeout_s"] is None:
         overrides["timeout_s"] = QUICK_TIMEOUT_S
-    settings = settings_mod.resolve(overrides, env={})
+    return runs, twin_runs, settings_mod.resolve(overrides, env={})
+
+
+def run(args: argparse.Namespace) -> int:
+    cases = _select_cases(args.case)
+    runs, twin_runs, settings = profile(args)
     facts = probe(sys.executable)
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
@@ -137,12 +142,12 @@ def _measure(
         return {"case": case.name, "description": case.description, "skipped": case.ft_only}
     prepare(case)
     bug_jobs = hang_jobs if case.expect == "timeout" else 1
-    bug = _repeat(lambda s: run_case(case, "bug", s), settings, runs, bug_jobs)
-    twin = _repeat(lambda s: run_case(case, "twin", s), settings, twin_runs, 1)
+    bug = repeat(lambda s: run_case(case, "bug", s), settings, runs, bug_jobs)
+    twin = repeat(lambda s: run_case(case, "twin", s), settings, twin_runs, 1)
     return summarise(case, bug, twin, quick=quick)
 
 
-def _repeat(
+def repeat(
     once: Callable[[StressSettings], Outcome], settings: StressSettings, runs: int, jobs: int
 ) -> list[Outcome]:
     """``runs`` outcomes of ``once``, each with a fresh seed, ``jobs`` at a time.

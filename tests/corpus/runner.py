@@ -28,7 +28,8 @@ class Outcome:
     """One run of one side of a case.
 
     ``wall_s`` runs from the start of the run to its result in hand (child start-up included);
-    ``first_failure_s`` is the engine's own time to the first failure, when there was one.
+    ``first_failure_s`` is the engine's own time to the first failure, when there was one; ``schedule`` is
+    the interleaving the engine recorded for replay, when it recorded one (controlled exploration, issue 13).
     """
 
     case: str
@@ -40,6 +41,7 @@ class Outcome:
     seed: int | None
     detail: str
     rerun: str
+    schedule: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +83,7 @@ def _run_stress(case: Case, variant: Variant, settings: StressSettings) -> Outco
     detail = "; ".join(f"{e.type} x{e.count}" for e in result.errors) or result.detail
     return Outcome(
         case.name, variant, result.status, _judged(case, variant, result.status), round(wall, 4),
-        result.time_to_first_failure_s, result.seed, detail, result.rerun,
+        result.time_to_first_failure_s, result.seed, detail, result.rerun, getattr(result, "schedule", None),
     )
 
 
