@@ -12,7 +12,10 @@ import os
 
 import pytest
 
-from tests.corpus import benchmark
+from harness.results import ScenarioResult
+from harness.settings import resolve
+from tests.corpus import CASES as MAIN
+from tests.corpus import benchmark, runner
 from tests.corpus.busy import busy_processes
 from tests.corpus.runner import Outcome
 from tests.corpus_heldout import CASES as HELDOUT
@@ -90,7 +93,7 @@ def _outcome(schedule: object = None) -> Outcome:
 
 
 def test_replay_is_n_a_without_a_failure_or_a_scenario() -> None:
-    stress, audit = HELDOUT[0], benchmark.corpus.CASES[0]
+    stress, audit = HELDOUT[0], MAIN[0]
     assert audit.detector == "import-audit"
     for case, caught, times in ((stress, [], 5), (audit, [_outcome()], 5), (stress, [_outcome()], 0)):
         replay = benchmark.replay_failures(case, caught, times, 5.0)
@@ -105,3 +108,17 @@ def test_replay_counts_reruns_and_names_the_method(monkeypatch) -> None:
     monkeypatch.setattr(benchmark, "rerun_status", lambda rerun, timeout_s: "failed")
     by_schedule = benchmark.replay_failures(HELDOUT[0], [_outcome([[0, 1], [1, 3]])], 2, 5.0)
     assert (by_schedule["method"], by_schedule["rate"]) == ("schedule", 1.0)
+
+
+def test_outcome_carries_the_schedule_exploration_recorded(monkeypatch) -> None:
+    """Once the engine records an explored failure's schedule (issue 13), replay reports method 'schedule'."""
+    schedule = {"events": [[0, 3], [1, 2]], "seed": 5, "python": "3.14.7"}
+
+    def explored(spec, target, settings):
+        result = ScenarioResult(spec.name, target, 2, 1, 1, "failed", settings.seed, "rerun --replay X")
+        result.exploration = {"trials": 3, "schedule": schedule}
+        return result
+
+    monkeypatch.setattr(runner, "run_scenario", explored)
+    outcome = runner.run_case(HELDOUT[0], "bug", resolve({}, env={}))
+    assert outcome.correct and outcome.schedule == schedule

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     detection.add_arguments(parser)
     parser.add_argument("--corpus", choices=(*CORPORA, "both"), default="both", help="which corpus (default both)")
-    parser.add_argument("--replays", type=_count, metavar="K",
+    parser.add_argument("--replays", type=_whole_number, metavar="K",
                         help=f"reruns of caught failures per case (default {FULL_REPLAYS}; {QUICK_REPLAYS} with "
                              "--quick; 0 skips replay)")
     parser.add_argument("--load", type=_load_count, default=0, metavar="N",
@@ -289,14 +289,14 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _count(text: str) -> int:
+def _whole_number(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 0 or more")
     return int(text)
 
 
 def _load_count(text: str) -> int:
-    value = _count(text)
+    value = _whole_number(text)
     if value > MAX_PROCESSES:
         raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_PROCESSES} busy processes")
     return value

@@ -83,8 +83,13 @@ def _run_stress(case: Case, variant: Variant, settings: StressSettings) -> Outco
     detail = "; ".join(f"{e.type} x{e.count}" for e in result.errors) or result.detail
     return Outcome(
         case.name, variant, result.status, _judged(case, variant, result.status), round(wall, 4),
-        result.time_to_first_failure_s, result.seed, detail, result.rerun, getattr(result, "schedule", None),
+        result.time_to_first_failure_s, result.seed, detail, result.rerun, _schedule(result),
     )
+
+
+def _schedule(result: object) -> Any:
+    """The interleaving controlled exploration recorded for a failure it found (None before issue 13 landed)."""
+    return (getattr(result, "exploration", None) or {}).get("schedule")
 
 
 def _run_audit(case: Case, variant: Variant) -> Outcome:
