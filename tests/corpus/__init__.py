@@ -1,7 +1,8 @@
 """The detection corpus: deliberately broken targets, each paired with a correct twin the harness must pass.
 
 ``CASES`` lists them; :mod:`tests.corpus.runner` runs one side of a case once, for ``tests/test_corpus.py``
-(the fast CI form) and ``python -m harness bench detection`` (the benchmark). Stress scenarios are named by
+(the fast CI form), ``python -m harness bench detection`` (the benchmark) and ``python -m
+tests.corpus.benchmark`` (this corpus beside the held-out one, ``tests/corpus_heldout``). Stress scenarios are named by
 ``module:attribute`` refs under ``tests.corpus`` so the engine's child processes can load them: the
 repository root must be on ``sys.path`` (pytest's rootdir handling puts it there for the tests; the benchmark
 adds it itself) and the engine hands ``sys.path`` on to its children. C pieces are compiled at first use

@@ -82,11 +82,11 @@ def run(args: argparse.Namespace, *, command: str) -> int:
     facts = probe(sys.executable)
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
-    loads = [os.getloadavg()]
-    results: list[dict[str, Any]] = []
-    interrupted = False
     print(f"detection over {args.corpus} corpora on {facts.label}; {facts.cpu_count} CPUs; {args.load} busy "
           f"processes beside; {_NOTE}", flush=True)
+    results: list[dict[str, Any]] = []
+    loads = [os.getloadavg()]
+    interrupted = False
     try:
         with busy_processes(args.load):
             for corpus_name, case in cases:
