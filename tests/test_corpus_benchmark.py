@@ -135,7 +135,9 @@ def test_goal_needs_rate_speed_and_clean_twins() -> None:
     assert not benchmark.summarise(case, [outcome("bug", True, 1.5)] * 100, clean, quick=False)["goal_met"]
     one_false_positive = [*clean[:-1], outcome("twin", False, 1.0)]
     assert not benchmark.summarise(case, [outcome("bug", True, 0.5)] * 100, one_false_positive, quick=False)["goal_met"]
-    assert not benchmark.summarise(case, [outcome("bug", True, 0.5)] * 100, clean[:10], quick=False)["goal_met"]
+    short = benchmark.summarise(case, [outcome("bug", True, 0.5)] * 100, clean[:10], quick=False)
+    assert short["figures_met"] and short["too_few"] == ["10 twin runs < 50"] and not short["goal_met"]
+    assert benchmark._goal(short) == "too few runs"
 
 
 def test_outcome_carries_the_schedule_exploration_recorded(monkeypatch) -> None:
