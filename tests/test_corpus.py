@@ -8,7 +8,6 @@ benchmark's job (``python -m tests.corpus.benchmark``), and so are detection rat
 
 from __future__ import annotations
 
-import json
 import sysconfig
 
 import pytest
@@ -18,8 +17,7 @@ from harness.pipeline.judge import run_scenario
 from harness.settings import resolve
 from harness.targets import ScenarioSpec, Target
 from tests.corpus import CASES, Case
-from tests.corpus.benchmark import main, summarise
-from tests.corpus.runner import Outcome, prepare, run_case
+from tests.corpus.runner import prepare, run_case
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 # Under the GIL a first-use race (lazy-registry) shows in under half the runs: a thread switch is granted
@@ -96,29 +94,3 @@ def test_crash_is_attributed_and_the_run_goes_on() -> None:
     assert "tests/corpus/crash.py" in dump and "step" in dump, f"crash not attributed to the scenario:\n{dump}"
     assert locked["status"] == "passed", locked
     assert record["verdict"] == "unsafe" and record["exit_code"] == 1
-
-
-def test_benchmark_writes_json_and_markdown(tmp_path) -> None:
-    code = main(["--quick", "--case", "id-counter", "--report-dir", str(tmp_path)])
-    (json_path,) = tmp_path.glob("detection-*.json")
-    record = json.loads(json_path.read_text())
-    (case,) = record["cases"]
-    assert code == 0 and record["all_goals_met"], record
-    assert case["bug"]["caught"] == case["bug"]["runs"] == 3 and case["twin"]["passed"] == 3
-    assert "| id-counter | failed | 3/3 |" in json_path.with_suffix(".md").read_text()
-
-
-def test_benchmark_goal_needs_rate_speed_and_clean_twins() -> None:
-    def outcome(variant: str, correct: bool, wall_s: float) -> Outcome:
-        return Outcome("c", variant, "failed" if correct == (variant == "bug") else "passed", correct, wall_s,
-                       None, 1, "", "rerun")
-
-    case = BY_NAME["id-counter"]
-    clean = [outcome("twin", True, 1.0)] * 50
-    assert summarise(case, [outcome("bug", True, 0.5)] * 100, clean, quick=False)["goal_met"]
-    missed_one = [outcome("bug", True, 0.5)] * 98 + [outcome("bug", False, 9.0)] * 2
-    assert not summarise(case, missed_one, clean, quick=False)["goal_met"]
-    assert not summarise(case, [outcome("bug", True, 1.5)] * 100, clean, quick=False)["goal_met"]
-    one_false_positive = [*clean[:-1], outcome("twin", False, 1.0)]
-    assert not summarise(case, [outcome("bug", True, 0.5)] * 100, one_false_positive, quick=False)["goal_met"]
-    assert not summarise(case, [outcome("bug", True, 0.5)] * 100, clean[:10], quick=False)["goal_met"]

@@ -1,11 +1,12 @@
 """The detection corpus: deliberately broken targets, each paired with a correct twin the harness must pass.
 
 ``CASES`` lists them; :mod:`tests.corpus.runner` runs one side of a case once, for ``tests/test_corpus.py``
-(the fast CI form) and ``python -m harness bench detection`` (the benchmark). Stress scenarios are named by
-``module:attribute`` refs under ``tests.corpus`` so the engine's child processes can load them: the
-repository root must be on ``sys.path`` (pytest's rootdir handling puts it there for the tests; the benchmark
-adds it itself) and the engine hands ``sys.path`` on to its children. C pieces are compiled at first use
-into a cache shared by all processes (:mod:`tests.corpus.native`); nothing binary is committed.
+(the fast CI form) and ``python -m tests.corpus.benchmark`` (the benchmark, this corpus beside the held-out
+one, ``tests/corpus_heldout``). Stress scenarios are named by ``module:attribute`` refs under ``tests.corpus``
+so the engine's child processes can load them: the repository root must be on ``sys.path`` (pytest's rootdir
+handling puts it there for the tests; the benchmark adds it itself) and the engine hands ``sys.path`` on to
+its children. C pieces are compiled at first use into a cache shared by all processes
+(:mod:`tests.corpus.native`); nothing binary is committed.
 """
 
 from __future__ import annotations

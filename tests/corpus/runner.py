@@ -6,6 +6,7 @@ failure is not the crash detector working); a twin is judged right only when it 
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -29,7 +30,8 @@ class Outcome:
     """One run of one side of a case.
 
     ``wall_s`` runs from the start of the run to its result in hand (child start-up included);
-    ``first_failure_s`` is the engine's own time to the first failure, when there was one.
+    ``first_failure_s`` is the engine's own time to the first failure, when there was one; ``schedule`` is
+    the interleaving controlled exploration recorded for a failure it found (None when free-running found it).
     """
 
     case: str
@@ -41,6 +43,7 @@ class Outcome:
     seed: int | None
     detail: str
     rerun: str
+    schedule: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,7 +56,10 @@ def prepare(case: Case) -> None:
         native.plain_module(free_threading=True)
         return
     for ref in (case.bug, case.twin):
-        scenario = load_ref(ref)()
+        scenario_type = load_ref(ref)
+        if not inspect.isclass(scenario_type):  # a Race or plain callable: nothing to build ahead
+            continue
+        scenario = scenario_type()
         scenario.threads, scenario.iterations, scenario.seed = 1, 1, 0
         if hasattr(scenario, "setup"):
             scenario.setup()
@@ -79,7 +85,7 @@ def _run_stress(case: Case, variant: Variant, settings: StressSettings) -> Outco
     detail = "; ".join(f"{e.type} x{e.count}" for e in result.errors) or result.detail
     return Outcome(
         case.name, variant, result.status, _judged(case, variant, result.status), round(wall, 4),
-        result.time_to_first_failure_s, result.seed, detail, result.rerun,
+        result.time_to_first_failure_s, result.seed, detail, result.rerun, (result.exploration or {}).get("schedule"),
     )
 
 
