@@ -416,6 +416,28 @@ def test_the_budget_ends_a_passing_run_and_says_how_many_rounds_ran() -> None:
     assert result.rounds_run and result.rounds_run > 1 and result.rounds == FIND.rounds
 
 
+class SlowFirstTrial(LockedTally):
+    """Correct; its very first step blocks for longer than the whole budget (a cold cache on a busy machine),
+    so the first explored trial runs over exploration's share and the run's budget."""
+
+    slept = False
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        if not SlowFirstTrial.slept:
+            SlowFirstTrial.slept = True
+            time.sleep(0.5)
+        super().step(thread_index, iteration)
+
+
+def test_free_running_threads_keep_their_share_when_exploration_runs_over() -> None:
+    SlowFirstTrial.slept = False
+    result = run(SlowFirstTrial, FIND.replace(seed=4, budget_s=0.3))
+    assert result.status == "passed", result.detail
+    assert result.exploration["duration_s"] >= 0.3  # exploration alone used up the whole budget
+    # Without a share of their own, free-running threads got the one round that always runs.
+    assert result.rounds_run and result.rounds_run > 5, result.detail
+
+
 def test_rounds_cap_each_phase_before_the_budget() -> None:
     result = run(LockedTally, FIND.replace(seed=4, budget_s=30.0, rounds=3))
     assert result.status == "passed" and result.duration_s < 5
