@@ -1,13 +1,15 @@
 """``gate --wheel WHEEL``: may this wheel ship? Tags, install, import audit, stress, report (JSON/MD/HTML).
 
-Exit 0 safe, 1 unsafe, 2 bad input (wrong ABI, corrupt wheel, unknown target), 3 unfit interpreter or
-environment (GIL forced, uv missing, install failed).
+Exit 0 safe (or imports-only: nothing failed, nothing was stressed), 1 unsafe, 2 bad input (wrong ABI, corrupt
+wheel, unknown target), 3 unfit interpreter or environment (GIL forced, uv missing, install failed), 4 nothing
+was stressed under ``--require-stress``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,8 +27,10 @@ from harness.commands._options import (
 )
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
+from harness.pipeline.suite import SuiteOptions, default_threads
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
+from harness.report.terminal import scenario_summary, suite_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +50,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="target whose scenarios to run, repeatable (default: the registered target for the wheel's package)",
     )
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME", help="run only this scenario")
+    parser.add_argument(
+        "--scenario-path", action="append", default=[], type=Path, metavar="DIR",
+        help="folder made importable in the gate venv (only there) for --target module:attribute, repeatable",
+    )
+    parser.add_argument(
+        "--with", dest="requirements", action="append", default=[], metavar="REQ",
+        help="extra requirement installed into the gate venv (a target package, 'mypkg[test]'), repeatable",
+    )
+    parser.add_argument("--tests", type=Path, metavar="DIR",
+                        help="the package's own test folder: run it multi-threaded against the installed wheel")
+    parser.add_argument("--parallel-threads", type=int, metavar="N",
+                        help=f"threads per test with --tests (default: the CPU count, at least 2: {default_threads()})")
+    parser.add_argument("--pytest-args", default="", metavar="ARGS", help="more pytest arguments with --tests")
+    parser.add_argument("--min-parallel-tests", type=int, metavar="N",
+                        help="with --tests: fewer than N tests run multi-threaded is a failed gate")
+    parser.add_argument("--require-stress", action="store_true",
+                        help="exit 4 when nothing was stressed (no scenario and no test ran multi-threaded)")
     add_settings(parser)
     parser.add_argument(
         "--throughput-threads",
@@ -74,6 +95,22 @@ def parse_thread_counts(text: str) -> tuple[int, ...]:
     return counts
 
 
+def suite_options(args: argparse.Namespace) -> SuiteOptions | None:
+    """The ``--tests`` run asked for (None without ``--tests``); its other flags alone are a usage error."""
+    if args.tests is None:
+        if args.parallel_threads is not None or args.pytest_args or args.min_parallel_tests is not None:
+            raise UsageError("--parallel-threads, --pytest-args and --min-parallel-tests need --tests DIR")
+        return None
+    threads = default_threads() if args.parallel_threads is None else args.parallel_threads
+    if threads < 1 or (args.min_parallel_tests is not None and args.min_parallel_tests < 0):
+        raise UsageError("--parallel-threads must be at least 1 and --min-parallel-tests at least 0")
+    try:
+        pytest_args = tuple(shlex.split(args.pytest_args))
+    except ValueError as exc:
+        raise UsageError(f"bad --pytest-args {args.pytest_args!r}: {exc}") from None
+    return SuiteOptions(args.tests, threads, pytest_args, args.min_parallel_tests)
+
+
 def run(args: argparse.Namespace) -> int:
     python = python_of(args)
     settings = settings_of(args)
@@ -84,13 +121,20 @@ def run(args: argparse.Namespace) -> int:
         scenarios=tuple(args.scenario),
         throughput_threads=parse_thread_counts(args.throughput_threads),
         keep_venv=args.keep_venv,
+        scenario_paths=tuple(args.scenario_path),
+        requirements=tuple(args.requirements),
+        suite=suite_options(args),
+        require_stress=args.require_stress,
     )
     out = sys.stderr if args.json else sys.stdout
-    rerun_prefix = [sys.executable, "-m", "harness", "gate", "--wheel", str(options.wheel), "--python", python]
+    rerun_prefix = [sys.executable, "-m", "harness", "gate", "--wheel", str(options.wheel), "--python", python,
+                    *(["--expect-abi", options.expect_abi] if options.expect_abi else []),
+                    *(word for folder in options.scenario_paths for word in ("--scenario-path", str(folder.resolve()))),
+                    *(word for req in options.requirements for word in ("--with", req))]
     ctx = RunContext(
         python=python,
         settings=settings,
-        rerun=rerun_with(*rerun_prefix, *(["--expect-abi", options.expect_abi] if options.expect_abi else [])),
+        rerun=rerun_with(*rerun_prefix),
         progress=lambda line: print(line, file=out, flush=True),
         allow_gil_build=args.allow_gil_build,
     )
@@ -108,6 +152,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"metadata {item.level}: {item.message}; change: {item.change}", file=out)
         for hint in record.wheel.fix_hints:
             print(f"fix hint {hint.module} ({hint.builder}): {hint.change}. {hint.warning}", file=out)
+    for scenario in record.scenarios:
+        if scenario.status != "passed":
+            print("\n".join(scenario_summary(scenario)), file=out)
+    if record.tests is not None:
+        print("\n".join(suite_summary(record.tests)), file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
     print("report: " + ", ".join(str(path) for path in paths), file=out)
     if record.verdict == "error":

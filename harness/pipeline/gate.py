@@ -1,14 +1,15 @@
 """The release gate: a wheel in, a verdict record out.
 
 Pipeline: read and cross-check the wheel's tags (bad input: exit 2) -> interpreter fitness (exit 3) -> a fresh
-venv with the wheel and its dependencies installed (uv) -> :func:`~harness.pipeline.judge.judge` the matching
-targets against the installed code (one import audit of every extension module and top-level module the wheel
-installed and every target module, then the scenarios) -> throughput at a few thread counts -> the record,
-decided once -> the release evidence (the wheel's identity, its metadata findings against what was measured, a
-fix hint per module that re-enabled the GIL), which never changes the verdict. The venv lives in a temporary
-directory that is removed afterwards unless kept. The caller's PYTHONPATH is not passed on to any of the
-gate's child processes: it could put a source tree in front of the installed wheel, and the gate would then
-judge that tree instead.
+venv with the wheel, its dependencies and any ``--with`` requirements installed (uv), the user's scenario
+folders made importable there -> :func:`~harness.pipeline.judge.judge` the matching targets against the
+installed code (one import audit of every extension module and top-level module the wheel installed and every
+target module, then the scenarios) -> the package's own test suite, multi-threaded (``--tests``) -> throughput
+at a few thread counts -> the record, decided once -> the release evidence (the wheel's identity, its metadata
+findings against what was measured, a fix hint per module that re-enabled the GIL), which never changes the
+verdict. The venv lives in a temporary directory that is removed afterwards unless kept. The caller's
+PYTHONPATH is not passed on to any of the gate's child processes: it could put a source tree in front of the
+installed wheel, and the gate would then judge that tree instead.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import HarnessError
+from harness import HarnessError, UsageError
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, judge, run_scenario
 from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint, WheelSection
+from harness.pipeline.suite import SuiteOptions, run_suite
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
 from harness.wheel.fix_hints import hints_for_wheel
 from harness.wheel.metadata import Measured, read_metadata
 from harness.wheel.metadata import check_wheel as check_metadata
 from harness.wheel.tags import ask_interpreter, check_wheel, read_wheel
-from harness.wheel.venv import create_venv, install, installed_distribution
+from harness.wheel.venv import add_import_paths, create_venv, install, installed_distribution, registered_targets
 
 THROUGHPUT_ROUNDS = 3
 DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)
@@ -41,7 +43,9 @@ DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)
 @dataclass(frozen=True)
 class GateOptions:
     """What the gate judges beyond the run context: the wheel, the ABI it must carry, which targets and
-    scenarios, the throughput thread counts, and whether to keep the venv."""
+    scenarios, the throughput thread counts, whether to keep the venv; the user's scenario folders (importable
+    in the venv only) and extra requirements installed beside the wheel (whose registered targets count like
+    built-in ones); the package's own test suite; and whether a run that stressed nothing fails (exit 4)."""
 
     wheel: Path
     expect_abi: str | None = None
@@ -49,6 +53,10 @@ class GateOptions:
     scenarios: tuple[str, ...] = ()
     throughput_threads: tuple[int, ...] = DEFAULT_THROUGHPUT_THREADS
     keep_venv: bool = False
+    scenario_paths: tuple[Path, ...] = ()
+    requirements: tuple[str, ...] = ()
+    suite: SuiteOptions | None = None
+    require_stress: bool = False
 
 
 def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
@@ -60,26 +68,32 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     info = read_wheel(options.wheel)
     abi = check_wheel(info, python=ctx.python, expected_abi=options.expect_abi)
     ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
-    targets = only_scenarios(targets_for(options.targets, info.distribution, ctx.progress), options.scenarios)
+    for folder in options.scenario_paths:
+        if not folder.is_dir():
+            raise UsageError(f"--scenario-path {folder}: not a folder")
+    # With --with, targets may be registered by what is installed beside the wheel: resolved in the venv.
+    targets = [] if options.requirements else _targets(ctx, options, info.distribution, {})
     inherited = os.environ if ctx.env is None else ctx.env
     if "PYTHONPATH" in inherited:
         ctx.progress("PYTHONPATH is not passed on: the gate judges only what the wheel installs")
     ctx = ctx.replace(env=without_pythonpath(inherited))
     names = [t.name for t in targets]
     record = RunRecord.start("gate", ", ".join(names) or "(import audit only)", slug=info.distribution)
-    record.targets, record.settings = names, ctx.settings
-    record.wheel = wheel = WheelSection(info, abi, audit_only=not targets,
+    record.targets, record.settings, record.require_stress = names, ctx.settings, options.require_stress
+    record.wheel = wheel = WheelSection(info, abi, audit_only=not targets and options.suite is None,
                                         ignored_pythonpath=inherited.get("PYTHONPATH") or None)
     fit = check_fitness(ctx, record)
-    ctx.progress("targets: " + (", ".join(names) or f"none judges {info.distribution}: import audit only"))
     if fit:
         try:
             _judge_installed(ctx, record, wheel, options, targets)
         except HarnessError as exc:
             record.fail(exc.exit_code, str(exc))
     decide(record)
-    if not targets and record.verdict != "error":
-        record.note(f"no target judges {info.distribution}: import audit only, no stress")
+    if record.verdict == "imports-only":
+        wheel.audit_only = True
+        record.note(f"nothing was stressed: no target judges {info.distribution} and no test ran multi-threaded "
+                    "(bring scenarios with --target/--scenario-path or tests with --tests)"
+                    + ("; --require-stress: exit 4" if options.require_stress else ""))
     _record_release_evidence(ctx, record, wheel)
     record.duration_s = round(time.monotonic() - clock, 3)
     return record
@@ -105,6 +119,13 @@ def _record_release_evidence(ctx: RunContext, record: RunRecord, wheel: WheelSec
     wheel.artifact, wheel.metadata_findings, wheel.fix_hints = artifact, findings, hints
 
 
+def _targets(
+    ctx: RunContext, options: GateOptions, distribution: str, installed: Mapping[str, Target]
+) -> list[Target]:
+    found = targets_for(options.targets, distribution, ctx.progress, installed)
+    return only_scenarios(found, options.scenarios)
+
+
 def without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:
     """The environment without PYTHONPATH: the gate's children import only what the venv has."""
     return {name: value for name, value in env.items() if name != "PYTHONPATH"}
@@ -119,12 +140,24 @@ def _judge_installed(
         venv_python = create_venv(ctx.python, venv_root / "venv")
         wheel.venv_python, wheel.venv_kept = venv_python, options.keep_venv
         ctx.progress(f"venv: {venv_python}")
-        install(venv_python, info.path)
+        install(venv_python, info.path, options.requirements)
         installed = wheel.installed = installed_distribution(venv_python, info.distribution)
         ctx.progress(f"installed: extension modules {', '.join(installed.extension_modules) or 'none'}; "
                      f"top level {', '.join(installed.top_level) or 'none'}")
+        if options.scenario_paths:
+            pth = add_import_paths(venv_python, options.scenario_paths)
+            ctx.progress(f"scenario paths importable in the venv only: {pth}")
+        if options.requirements:
+            targets = _targets(ctx, options, info.distribution, registered_targets(venv_python, ctx.progress))
+            record.targets = [t.name for t in targets]
+            record.target = ", ".join(record.targets) or record.target
+            wheel.audit_only = not targets and options.suite is None
+        ctx.progress("targets: " + (", ".join(t.name for t in targets) or f"none judges {info.distribution}"))
         venv_ctx = ctx.replace(python=venv_python)
         judge(venv_ctx, record, targets, extra_modules=[*installed.extension_modules, *installed.top_level])
+        if options.suite is not None and record.verdict != "error":
+            record.tests = run_suite(venv_ctx, options.suite)
+            decide(record)
         if record.verdict == "safe" and targets and options.throughput_threads:
             _measure_throughput(venv_ctx, record, targets, options.throughput_threads)
     finally:

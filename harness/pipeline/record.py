@@ -102,6 +102,50 @@ class WheelSection:
 
 
 @dataclass(frozen=True)
+class TestFailure:
+    """A test of the package's own suite that failed multi-threaded, and what its single-threaded rerun said:
+    ``race`` (it passes alone) or ``fails without threads`` (not a race)."""
+
+    nodeid: str
+    first_lines: str
+    alone: str
+
+    @property
+    def race(self) -> bool:
+        return self.alone == "race"
+
+
+@dataclass
+class TestSuiteSection:
+    """The package's own test suite, run by the gate against the installed wheel under pytest-run-parallel."""
+
+    source: str
+    threads: int
+    run: int = 0
+    multi_threaded: int = 0
+    passed: int = 0
+    skipped: int = 0
+    failures: list[TestFailure] = field(default_factory=list)
+    thread_unsafe: dict[str, str] = field(default_factory=dict)
+    gil_culprits: list[str] = field(default_factory=list)
+    min_parallel_tests: int | None = None
+    wall_s: float = 0.0
+    command: str = ""
+
+    @property
+    def races(self) -> list[TestFailure]:
+        return [f for f in self.failures if f.race]
+
+    @property
+    def below_floor(self) -> bool:
+        return self.min_parallel_tests is not None and self.multi_threaded < self.min_parallel_tests
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "races": len(self.races),
+                "fails_without_threads": len(self.failures) - len(self.races), "below_floor": self.below_floor}
+
+
+@dataclass(frozen=True)
 class HarnessFailure:
     """A usage or environment problem met mid-run (a module not found, an unfit interpreter, a failed install)."""
 
@@ -128,6 +172,8 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     failure: HarnessFailure | None = None
     wheel: WheelSection | None = None
+    tests: TestSuiteSection | None = None
+    require_stress: bool = False
     verdict: str = "error"
     exit_code: int = 0
     duration_s: float = 0.0
@@ -170,6 +216,7 @@ class RunRecord:
             "scenarios": [asdict(r) for r in self.scenarios],
             "throughput": [asdict(p) for p in self.throughput],
             **(self.wheel.to_json() if self.wheel else {}),
+            **({"tests": self.tests.to_json()} if self.tests else {}),
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": self.duration_s,
         }

@@ -1,19 +1,24 @@
-"""The verdict: the one place a run record becomes "safe" / "unsafe" / "error" and an exit code.
+"""The verdict: the one place a run record becomes "safe" / "imports-only" / "unsafe" / "error" and an exit code.
 
 A usage or environment problem met mid-run decides by itself (its exit code), and so does an unfit
 interpreter (exit 3). A module that cannot be found makes the run bad input (exit 2) whatever else happened.
 Otherwise any import that raised, any module that turned the GIL on (when judging free-threading), any crash
-or timeout, and any failed scenario or throughput run classified ``unsafe`` make the verdict unsafe (exit 1).
+or timeout, any failed scenario or throughput run classified ``unsafe``, and a race, a GIL culprit or too little
+multi-threaded coverage in the package's own test suite make the verdict unsafe (exit 1).
 A failed ``shared-use-unsafe`` scenario is a finding that does not fail the verdict: the object is documented
 as unshareable.
+
+"safe" needs something to have really run multi-threaded (a passing scenario at two threads or more, or a
+test of the package's own suite); a run with nothing stressed and nothing wrong is ``imports-only``: exit 0,
+or exit 4 ("nothing was stressed") when the run requires stress.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from harness import EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
-from harness.pipeline.record import RunRecord
+from harness import EXIT_NOT_GATED, EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
+from harness.pipeline.record import RunRecord, TestSuiteSection
 
 
 class Verdict(NamedTuple):
@@ -32,6 +37,12 @@ def unsafe_import(status: str, *, free_threading: bool = True) -> bool:
 def unsafe_status(status: str, on_failure: str) -> bool:
     """Whether a scenario run with this status counts against the verdict."""
     return status in ("crashed", "timeout") or (status == "failed" and on_failure == "unsafe")
+
+
+def unsafe_suite(tests: TestSuiteSection, *, free_threading: bool = True) -> bool:
+    """Whether the package's own suite counts against the verdict: a race (a test failing threaded that passes
+    alone), a GIL culprit its watch found (when judging free threading), or too few multi-threaded tests."""
+    return bool(tests.races) or (free_threading and bool(tests.gil_culprits)) or tests.below_floor
 
 
 def decide(record: RunRecord) -> Verdict:
@@ -53,6 +64,16 @@ def _decide(record: RunRecord) -> Verdict:
         any(unsafe_import(r.status, free_threading=free_threading) for r in record.imports)
         or any(unsafe_status(s.status, s.on_failure) for s in record.scenarios)
         or any(unsafe_status(p.status, p.on_failure) for p in record.throughput)
+        or (record.tests is not None and unsafe_suite(record.tests, free_threading=free_threading))
     ):
         return Verdict("unsafe", EXIT_UNSAFE)
+    if not stressed(record):
+        return Verdict("imports-only", EXIT_NOT_GATED if record.require_stress else EXIT_SAFE)
     return Verdict("safe", EXIT_SAFE)
+
+
+def stressed(record: RunRecord) -> bool:
+    """Whether anything really ran multi-threaded: a passing scenario at two threads or more, or a test."""
+    return any(s.status == "passed" and s.threads >= 2 for s in record.scenarios) or (
+        record.tests is not None and record.tests.multi_threaded > 0
+    )
