@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 from packaging.utils import canonicalize_name
 
 from harness.engine import run_scenario
+from harness.extensions import file_is_extension
 from harness.errors import EXIT_UNFIT, EXIT_UNSAFE, HarnessError, UnfitError, UsageError
 from harness.interpreter import probe
 from harness.settings import StressSettings
@@ -269,7 +270,8 @@ def installed_distribution(venv_python: str, distribution: str) -> InstalledDist
 
 
 def modules_from_record(site_packages: Path, record_text: str) -> InstalledDistribution:
-    """Extension modules (dotted names) and top-level import names from a RECORD file's paths."""
+    """Extension modules (dotted names) and top-level import names from a RECORD file's paths; a shared object
+    without an init symbol (a ctypes library) is neither."""
     extensions: list[str] = []
     top_level: list[str] = []
     for row in csv.reader(io.StringIO(record_text)):
@@ -278,7 +280,7 @@ def modules_from_record(site_packages: Path, record_text: str) -> InstalledDistr
         parts = PurePosixPath(row[0]).parts
         if not parts or parts[0] == ".." or "__pycache__" in parts or parts[0].endswith((".dist-info", ".data")):
             continue
-        is_extension = is_extension_module(row[0])
+        is_extension = is_extension_module(row[0]) and file_is_extension(site_packages / row[0])
         if not (is_extension or parts[-1].endswith(".py")):
             continue
         dotted = [*parts[:-1], parts[-1].split(".", 1)[0]]

@@ -1,18 +1,22 @@
-"""Import audit: import each module alone in a fresh interpreter and record whether the GIL stayed off.
+"""Import audit: import each module alone in a fresh process and record whether the GIL stayed off.
 
 CPython warns only once per process when an extension without the free-threading declaration turns the
 GIL back on, so a shared process would name only the first culprit; one process per module names them all.
-The subprocesses run concurrently (bounded), since each spends most of its time starting up.
+On Linux the processes are forked from one clean zygote (:mod:`harness.audit_zygote`), elsewhere each is a
+new interpreter; either way they run concurrently (bounded). A gil-enabled module is told apart from one
+that only imported a culprit by importing the culprit named in CPython's warning alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
+from harness import audit_zygote
 from harness.interpreter import inherited_flags
 from harness.isolation import child_env, exit_description
 from harness.results import ImportResult
@@ -20,27 +24,35 @@ from harness.results import ImportResult
 DEFAULT_TIMEOUT_S = 60.0
 _MARKER = "FT-HARNESS-IMPORT:"
 _OUTPUT_TAIL = 2000
+AuditMethod = Literal["auto", "fork", "spawn"]
 
-# Runs inside the interpreter under test with the module name as argv[1].
-CHILD_SOURCE = f"""
+# Defines ``classify(name) -> dict`` (import ``name``, say what happened to the GIL) and ``MARKER``; shared by
+# the one-process-per-module child below and the zygote's grandchildren (:mod:`harness.audit_zygote`).
+CLASSIFIER_SOURCE = f"""
 import importlib, json, sys, traceback, warnings
-name = sys.argv[1]
-status, error = "ok", None
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name is not None and (name == exc.name or name.startswith(exc.name + "."))
-        status, error = ("not-found" if missing else "error"), f"{{type(exc).__name__}}: {{exc}}"
-    except BaseException as exc:
-        status, error = "error", "".join(traceback.format_exception_only(type(exc), exc)).strip()
-is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
-warning = next((str(w.message) for w in caught
-                if issubclass(w.category, RuntimeWarning) and "GIL" in str(w.message)), None)
-print({_MARKER!r} + json.dumps({{"status": status, "error": error, "warning": warning,
-    "gil_enabled": True if is_gil_enabled is None else bool(is_gil_enabled())}}), flush=True)
+MARKER = {_MARKER!r}
+
+def classify(name):
+    status, error = "ok", None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name is not None and (name == exc.name or name.startswith(exc.name + "."))
+            status, error = ("not-found" if missing else "error"), f"{{type(exc).__name__}}: {{exc}}"
+        except BaseException as exc:
+            status, error = "error", "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    warning = next((str(w.message) for w in caught
+                    if issubclass(w.category, RuntimeWarning) and "GIL" in str(w.message)), None)
+    return {{"status": status, "error": error, "warning": warning,
+             "gil_enabled": True if is_gil_enabled is None else bool(is_gil_enabled())}}
 """
+# Runs inside the interpreter under test with the module name as argv[1].
+CHILD_SOURCE = CLASSIFIER_SOURCE + "print(MARKER + json.dumps(classify(sys.argv[1])), flush=True)\n"
+# CPython's warning names the extension module whose loading turned the GIL on.
+_CULPRIT_RE = re.compile(r"to load module '([^']+)'")
 
 
 def audit(
@@ -50,16 +62,70 @@ def audit(
     env: Mapping[str, str] | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     jobs: int | None = None,
+    method: AuditMethod = "auto",
 ) -> list[ImportResult]:
-    """Audit each module in its own subprocess of ``python``; results come back in the order given.
+    """Audit each module alone in a fresh process of ``python``; results come back in the order given.
 
-    The subprocesses see the modules a scenario child would (:func:`harness.isolation.child_env`).
+    The processes see the modules a scenario child would (:func:`harness.isolation.child_env`). ``method``
+    "fork" forks them from one clean zygote (:mod:`harness.audit_zygote`, Linux), "spawn" starts one
+    interpreter per module, "auto" forks where it can and spawns whatever the zygote did not answer.
+    Each gil-enabled result says what caused it (:func:`attribute_causes`).
     """
+    def each(names: Sequence[str]) -> list[ImportResult]:
+        return _audit_each(names, python=python, env=env, timeout_s=timeout_s, jobs=jobs, method=method)
+
+    return attribute_causes(each(modules), each)
+
+
+def attribute_causes(
+    results: list[ImportResult], audit_alone: Callable[[Sequence[str]], list[ImportResult]]
+) -> list[ImportResult]:
+    """Set ``caused_by`` on each gil-enabled result: the module itself when CPython's warning names it, else
+    the module the warning names, once importing that module alone (``audit_alone``) turns the GIL on too."""
+    named = {r.module: _culprit(r) for r in results if r.status == "gil-enabled"}
+    known = {r.module: r for r in results}
+    others = [c for c in dict.fromkeys(named.values()) if c is not None and c not in known]
+    known.update({r.module: r for r in audit_alone(others)} if others else {})
+    for result in results:
+        culprit = named.get(result.module)
+        if culprit is not None and known[culprit].status == "gil-enabled" and _culprit(known[culprit]) == culprit:
+            result.caused_by = culprit
+    return results
+
+
+def _culprit(result: ImportResult) -> str | None:
+    match = _CULPRIT_RE.search(result.warning or "")
+    return match[1] if match else None
+
+
+def _audit_each(
+    modules: Sequence[str],
+    *,
+    python: str,
+    env: Mapping[str, str] | None,
+    timeout_s: float,
+    jobs: int | None,
+    method: AuditMethod,
+) -> list[ImportResult]:
     if not modules:
         return []
-    workers = max(1, min(len(modules), jobs or (os.cpu_count() or 1) * 2))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ft-harness-audit") as pool:
-        return list(pool.map(lambda m: audit_one(m, python=python, env=env, timeout_s=timeout_s), modules))
+    found: dict[str, ImportResult] = {}
+    if method == "fork" or (method == "auto" and audit_zygote.available()):
+        outcomes = audit_zygote.fork_each(
+            modules, python=python, classifier_source=CLASSIFIER_SOURCE, env=env, timeout_s=timeout_s,
+            jobs=max(1, jobs or os.cpu_count() or 1), tail=_OUTPUT_TAIL,
+        )
+        for module, outcome in outcomes.items():
+            death = f"import did not finish within {timeout_s:g} s" if outcome.timed_out else _death(
+                outcome.returncode, outcome.output)
+            found[module] = _result(module, outcome.report, death)
+    rest = [m for m in modules if m not in found]
+    if rest and method != "fork":
+        workers = max(1, min(len(rest), jobs or (os.cpu_count() or 1) * 2))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ft-harness-audit") as pool:
+            spawned = pool.map(lambda m: audit_one(m, python=python, env=env, timeout_s=timeout_s), rest)
+            found.update(zip(rest, spawned))
+    return [found.get(m) or ImportResult(m, "error", None, error="the audit zygote did not answer") for m in modules]
 
 
 def audit_one(
@@ -78,9 +144,12 @@ def audit_one(
         )
     except subprocess.TimeoutExpired:
         return ImportResult(module, "error", None, error=f"import did not finish within {timeout_s:g} s")
-    report = _find_report(proc.stdout)
+    return _result(module, _find_report(proc.stdout), _death(proc.returncode, proc.stderr))
+
+
+def _result(module: str, report: dict | None, death: str) -> ImportResult:
     if report is None:
-        return ImportResult(module, "error", None, error=_death(proc))
+        return ImportResult(module, "error", None, error=death)
     gil_enabled = report["gil_enabled"]
     if report["status"] != "ok":
         return ImportResult(module, report["status"], gil_enabled, error=report["error"], warning=report["warning"])
@@ -95,8 +164,8 @@ def _find_report(stdout: str) -> dict | None:
     return None
 
 
-def _death(proc: subprocess.CompletedProcess[str]) -> str:
-    """Describe an import subprocess that died before reporting (a crash in the module's init, usually)."""
-    how = exit_description(proc.returncode)
-    tail = proc.stderr.strip()[-_OUTPUT_TAIL:]
+def _death(returncode: int, output: str) -> str:
+    """Describe an import process that died before reporting (a crash in the module's init, usually)."""
+    how = exit_description(returncode)
+    tail = output.strip()[-_OUTPUT_TAIL:]
     return f"import process {how}" + (f": {tail}" if tail else "")

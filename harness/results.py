@@ -18,6 +18,9 @@ class ImportResult:
     gil_enabled_after: bool | None
     error: str | None = None
     warning: str | None = None
+    # For gil-enabled: the extension module that turned the GIL on (this module itself if it lacks the
+    # declaration), confirmed by importing it alone; None when that could not be confirmed.
+    caused_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

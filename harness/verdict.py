@@ -1,9 +1,9 @@
 """The verdict: from import-audit and scenario results to "safe" / "unsafe" / "error" and an exit code.
 
-A module that cannot be found makes the run bad input (exit 2) whatever else happened. Otherwise any import
-that raised, any module that turned the GIL on (when judging free-threading), any crash or timeout, and any
-failed scenario classified ``unsafe`` make the verdict unsafe (exit 1). A failed ``shared-use-unsafe``
-scenario is reported as a finding but does not fail the verdict: the object is documented as unshareable.
+Any import that raised, any module that turned the GIL on (when judging free-threading), any crash or
+timeout, and any failed scenario classified ``unsafe`` make the verdict unsafe (exit 1), also when another
+module could not be found; otherwise a module that cannot be found makes the run bad input (exit 2). A
+failed ``shared-use-unsafe`` scenario is reported as a finding but does not fail the verdict: the object is documented as unshareable.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def decide(
     imports: Sequence[ImportResult], scenarios: Sequence[ScenarioResult], *, free_threading: bool = True
 ) -> tuple[str, int]:
     """``(verdict, exit_code)``; ``free_threading=False`` (an allowed GIL-build run) ignores GIL re-enabling."""
-    if any(r.status == "not-found" for r in imports):
-        return "error", EXIT_USAGE
     if any(unsafe_import(r, free_threading=free_threading) for r in imports) or any(
         unsafe_scenario(r) for r in scenarios
     ):
         return "unsafe", EXIT_UNSAFE
+    if any(r.status == "not-found" for r in imports):
+        return "error", EXIT_USAGE
     return "safe", EXIT_SAFE

@@ -19,6 +19,7 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from harness.errors import UsageError
+from harness.extensions import is_python_extension, module_name_of
 
 ASK_TIMEOUT_S = 60.0
 _MARKER = "FT-HARNESS-TAGS:"
@@ -51,6 +52,7 @@ class WheelInfo:
     version: str
     tags: frozenset[Tag]
     extension_modules: tuple[str, ...]
+    libraries: tuple[str, ...] = ()  # shared objects without an init symbol: ctypes/cffi libraries, not judged
 
     @property
     def abis(self) -> frozenset[str]:
@@ -68,6 +70,7 @@ class WheelInfo:
             "version": self.version,
             "tags": sorted(str(tag) for tag in self.tags),
             "extension_modules": list(self.extension_modules),
+            "libraries": list(self.libraries),
         }
 
 
@@ -98,6 +101,8 @@ def read_wheel(path: Path) -> WheelInfo:
             dist_info = _dist_info_dir(name, members, distribution)
             wheel_text = archive.read(f"{dist_info}/WHEEL").decode("utf-8")
             metadata_text = archive.read(f"{dist_info}/METADATA").decode("utf-8")
+            shared = [m for m in members if is_extension_module(m)]
+            libraries = {m for m in shared if is_python_extension(archive.read(m), module_name_of(m)) is False}
     except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError, KeyError) as exc:
         raise UsageError(f"{name} is not a readable wheel: {_one_line(exc)}") from None
     metadata_name = email.parser.Parser().parsestr(metadata_text, headersonly=True).get("Name")
@@ -114,12 +119,14 @@ def read_wheel(path: Path) -> WheelInfo:
         distribution=str(distribution),
         version=str(version),
         tags=frozenset(filename_tags),
-        extension_modules=tuple(sorted(m for m in members if is_extension_module(m))),
+        extension_modules=tuple(sorted(m for m in shared if m not in libraries)),
+        libraries=tuple(sorted(libraries)),
     )
 
 
 def is_extension_module(member: str) -> bool:
-    """Whether an archive or RECORD path is an importable extension module (not a vendored ``*.libs`` library)."""
+    """Whether an archive or RECORD path may be an importable extension module: a shared object outside the
+    vendored ``*.libs`` folders (whether it exports an init symbol is :mod:`harness.extensions`' question)."""
     pure = PurePosixPath(member)
     if pure.suffix not in (".so", ".pyd"):
         return False

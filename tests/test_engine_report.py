@@ -28,7 +28,9 @@ OK_IMPORT = ImportResult("m", "gil-free", False)
         ([OK_IMPORT], [scenario("passed")], ("safe", 0)),
         ([ImportResult("m", "gil-enabled", True, warning="w")], [], ("unsafe", 1)),
         ([ImportResult("m", "error", None, error="boom")], [], ("unsafe", 1)),
-        ([OK_IMPORT, ImportResult("x", "not-found", None)], [scenario("failed")], ("error", 2)),
+        ([OK_IMPORT, ImportResult("x", "not-found", None)], [scenario("passed")], ("error", 2)),
+        ([ImportResult("c", "gil-enabled", True, warning="w"), ImportResult("x", "not-found", None)], [],
+         ("unsafe", 1)),  # a real culprit is not hidden by a module that was not found
         ([], [scenario("failed")], ("unsafe", 1)),
         ([], [scenario("crashed")], ("unsafe", 1)),
         ([], [scenario("timeout")], ("unsafe", 1)),

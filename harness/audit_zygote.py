@@ -1,0 +1,133 @@
+"""The import audit's fast path on Linux: one clean zygote of the judged interpreter forks one child per module.
+
+The zygote is a child of the judged interpreter that imports only what a one-process-per-module audit child
+imports (a few GIL-free stdlib modules) and starts no thread. For each module it forks a grandchild (``os.fork``
+from a single-threaded process) that imports the module alone, prints its report and exits, so every module
+is still imported alone in a process where nothing that could turn the GIL on was imported first; only the
+interpreter start-up is shared. The zygote runs up to ``jobs`` grandchildren at once, kills one that outlives
+``timeout_s``, and answers one line per module. Anything else (no ``os.fork``, a zygote that dies) returns
+None for the modules it did not answer, and the caller falls back to spawning.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from harness.interpreter import inherited_flags
+from harness.isolation import child_env
+
+_ANSWER = "FT-HARNESS-ZYGOTE:"
+_SLACK_S = 30.0
+
+# Appended to the audit's classifier (which defines ``classify(name) -> dict`` and ``MARKER``). Reads the
+# module names as JSON on stdin; argv: jobs, per-module timeout (s), output tail (chars).
+_ZYGOTE_LOOP = f"""
+import os, select, signal, time
+jobs, timeout, tail = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+queue = list(json.load(sys.stdin))
+running = {{}}
+
+def answer(fd, timed_out):
+    pid, name, chunks, _ = running.pop(fd)
+    os.close(fd)
+    if timed_out:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    output = b"".join(chunks).decode("utf-8", "replace")
+    report = None
+    for line in reversed(output.splitlines()):
+        if line.startswith(MARKER):
+            report = json.loads(line[len(MARKER):])
+            break
+    print({_ANSWER!r} + json.dumps({{"module": name, "report": report, "output": output[-tail:],
+        "returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out}}), flush=True)
+
+while queue or running:
+    while queue and len(running) < jobs:
+        name = queue.pop(0)
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_end)
+                os.dup2(write_end, 1)
+                os.dup2(write_end, 2)
+                os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+                os.write(1, (MARKER + json.dumps(classify(name)) + "\\n").encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        running[read_end] = (pid, name, [], time.monotonic() + timeout)
+    ready, _, _ = select.select(list(running), [], [], 0.1)
+    for fd in ready:
+        chunk = os.read(fd, 65536)
+        if chunk:
+            running[fd][2].append(chunk)
+        else:
+            answer(fd, False)
+    now = time.monotonic()
+    for fd in [fd for fd, entry in running.items() if entry[3] < now]:
+        answer(fd, True)
+"""
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """What one grandchild left: its report (None if it died first), its output's tail and exit status."""
+
+    report: dict | None
+    output: str
+    returncode: int
+    timed_out: bool
+
+
+def available() -> bool:
+    """Whether the zygote can be used here (Linux: fork is safe in a single-threaded process)."""
+    return sys.platform.startswith("linux")
+
+
+def zygote_command(python: str, classifier_source: str, *, jobs: int, timeout_s: float, tail: int) -> list[str]:
+    """The command line that starts a zygote of ``python`` (``-P``: the working directory stays off sys.path)."""
+    return [python, *inherited_flags(python), "-P", "-c", classifier_source + _ZYGOTE_LOOP,
+            str(jobs), repr(timeout_s), str(tail)]
+
+
+def fork_each(
+    modules: Sequence[str],
+    *,
+    python: str,
+    classifier_source: str,
+    env: Mapping[str, str] | None,
+    timeout_s: float,
+    jobs: int,
+    tail: int,
+) -> dict[str, ChildOutcome]:
+    """Import each module in its own grandchild of one zygote; the modules it did not answer are missing."""
+    rounds = -(-len(modules) // max(1, jobs))
+    try:
+        proc = subprocess.run(
+            zygote_command(python, classifier_source, jobs=jobs, timeout_s=timeout_s, tail=tail),
+            input=json.dumps(list(modules)),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=rounds * timeout_s + _SLACK_S,
+            env=child_env(python, env),
+        )
+        stdout = proc.stdout
+    except subprocess.TimeoutExpired as exc:
+        stdout = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+    except OSError:
+        return {}
+    outcomes: dict[str, ChildOutcome] = {}
+    for line in stdout.splitlines():
+        if line.startswith(_ANSWER):
+            data = json.loads(line[len(_ANSWER) :])
+            module = data.pop("module")
+            outcomes[module] = ChildOutcome(**data)
+    return outcomes
