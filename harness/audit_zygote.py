@@ -21,12 +21,15 @@ from harness.interpreter import inherited_flags
 from harness.isolation import child_env
 
 _ANSWER = "FT-HARNESS-ZYGOTE:"
+# All the zygote imports besides the classifier's own (a spawned audit child's) imports: GIL-free stdlib.
+ZYGOTE_IMPORTS = ("os", "select", "time")
+_SIGKILL = 9
 _SLACK_S = 30.0
 
 # Appended to the audit's classifier (which defines ``classify(name) -> dict`` and ``MARKER``). Reads the
 # module names as JSON on stdin; argv: jobs, per-module timeout (s), output tail (chars).
 _ZYGOTE_LOOP = f"""
-import os, select, signal, time
+import {", ".join(ZYGOTE_IMPORTS)}
 jobs, timeout, tail = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 queue = list(json.load(sys.stdin))
 running = {{}}
@@ -35,7 +38,7 @@ def answer(fd, timed_out):
     pid, name, chunks, _ = running.pop(fd)
     os.close(fd)
     if timed_out:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, {_SIGKILL})
     _, status = os.waitpid(pid, 0)
     output = b"".join(chunks).decode("utf-8", "replace")
     report = None

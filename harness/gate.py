@@ -34,9 +34,11 @@ from packaging.utils import canonicalize_name
 from harness.engine import run_scenario
 from harness.extensions import file_is_extension
 from harness.errors import EXIT_UNFIT, EXIT_UNSAFE, HarnessError, UnfitError, UsageError
+from harness.import_audit import audit
 from harness.interpreter import probe
+from harness.module_filter import split_modules
 from harness.settings import StressSettings
-from harness.stress_run import join_notes, resolve_target, run_stress
+from harness.stress_run import import_line, join_notes, resolve_target, run_stress
 from harness.targets import Target, available_targets, load_target
 from harness.uv_tool import run_uv
 from harness.verdict import unsafe_scenario
@@ -67,6 +69,8 @@ class GateOptions:
     throughput_threads: tuple[int, ...] = DEFAULT_THROUGHPUT_THREADS
     allow_gil_build: bool = False
     keep_venv: bool = False
+    exclude_modules: tuple[str, ...] = ()
+    include_tests: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,11 @@ def _judge_installed(
         }
         say(f"installed: extension modules {', '.join(installed.extension_modules) or 'none'}; "
             f"top level {', '.join(installed.top_level) or 'none'}")
-        _audit_and_stress(record, options, info, installed, targets, venv_python, say, env)
+        wheel_modules = split_modules([*installed.extension_modules, *installed.top_level],
+                                      exclude=options.exclude_modules, include_tests=options.include_tests)
+        record["excluded_modules"] = list(wheel_modules.excluded)
+        _audit_and_stress(record, options, info, wheel_modules.judged, targets, venv_python, say, env)
+        _audit_test_only(record, wheel_modules.test_only, venv_python, say, env)
         if record["verdict"] == "safe" and targets and options.throughput_threads:
             _measure_throughput(record, options, targets, venv_python, say, env)
     finally:
@@ -168,19 +176,19 @@ def _audit_and_stress(
     record: dict[str, Any],
     options: GateOptions,
     info: WheelInfo,
-    installed: InstalledDistribution,
+    wheel_modules: Sequence[str],
     targets: list[Target],
     venv_python: str,
     say: Progress,
     env: Mapping[str, str],
 ) -> None:
-    """One ``run_stress`` per target; the first also audits everything the wheel installed."""
+    """One ``run_stress`` per target; the first also audits the wheel's judged modules."""
     audit_only = Target(name=f"{info.distribution} (import audit only)", description="", modules=(), scenarios=())
     runs = targets or [audit_only]
     audited: list[str] = []
     subs = []
     for index, target in enumerate(runs):
-        first = [*installed.extension_modules, *installed.top_level] if index == 0 else []
+        first = list(wheel_modules) if index == 0 else []
         modules = [m for m in dict.fromkeys([*first, *target.modules]) if m not in audited]
         audited += modules
         sub = run_stress(
@@ -198,6 +206,20 @@ def _audit_and_stress(
     worst = max(subs, key=lambda sub: _VERDICT_RANK[sub["verdict"]])
     record["verdict"], record["exit_code"] = worst["verdict"], worst["exit_code"]
     record["note"] = "; ".join(dict.fromkeys(n for n in (record["note"], *(sub["note"] for sub in subs)) if n))
+
+
+def _audit_test_only(
+    record: dict[str, Any], modules: Sequence[str], venv_python: str, say: Progress, env: Mapping[str, str]
+) -> None:
+    """Audit the wheel's test-only modules apart: what they do on import is a finding, not the verdict."""
+    results = audit(modules, python=venv_python, env=env) if modules else []
+    record["test_imports"] = [r.to_json() for r in results]
+    for result in results:
+        say(import_line(result, "test-only import"))
+    findings = [r.module for r in results if r.status != "gil-free"]
+    if findings:
+        record["note"] = join_notes(record["note"], f"test-only modules not GIL-free (a finding, not the verdict; "
+                                                    f"--include-tests judges them): {', '.join(findings)}")
 
 
 def _measure_throughput(
@@ -323,6 +345,8 @@ def _only_scenarios(targets: list[Target], names: Sequence[str]) -> list[Target]
 def _rerun_prefix(options: GateOptions) -> str:
     prefix = f"{shlex.quote(sys.executable)} -m harness gate --wheel {shlex.quote(str(options.wheel))}"
     prefix += f" --python {shlex.quote(options.python)}"
+    prefix += "".join(f" --exclude-module {shlex.quote(pattern)}" for pattern in options.exclude_modules)
+    prefix += " --include-tests" if options.include_tests else ""
     return prefix + (f" --expect-abi {options.expect_abi}" if options.expect_abi else "")
 
 

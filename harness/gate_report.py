@@ -11,7 +11,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from harness.report import register_renderer, render_markdown, status_label, write_reports
+from harness.report import (
+    IMPORT_HEADERS,
+    TEST_ONLY_TITLE,
+    import_rows,
+    import_summary,
+    register_renderer,
+    render_markdown,
+    status_label,
+    write_reports,
+)
 
 FORMATS = ("json", "gate-md", "html")
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -39,6 +48,8 @@ def render_gate_markdown(record: Mapping[str, Any]) -> str:
         f"- distribution: {wheel.get('distribution')} {wheel.get('version')}",
         f"- tags: {tags}; expected ABI `{wheel.get('expected_abi')}`",
         f"- extension modules in the wheel: {extensions}",
+        f"- shared libraries (no init symbol, not judged): "
+        + (", ".join(f"`{m}`" for m in wheel.get("libraries", [])) or "none"),
         f"- judged by: {record.get('target')}",
     ]
     if record.get("ignored_pythonpath"):
@@ -75,6 +86,7 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("tags", ", ".join(wheel.get("tags", []))),
         ("expected ABI", wheel.get("expected_abi")),
         ("extension modules", ", ".join(wheel.get("extension_modules", [])) or "none"),
+        ("shared libraries (no init symbol, not judged)", ", ".join(wheel.get("libraries", [])) or "none"),
         ("judged by", record.get("target")),
     ])]
     parts += ["<h2>Interpreter</h2>", _key_values([
@@ -89,12 +101,11 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("started", record.get("started")),
         ("duration (s)", record.get("duration_s")),
     ])]
-    parts += ["<h2>Import audit</h2>", _table(
-        ("module", "status", "GIL enabled after", "detail"),
-        [(i["module"], i["status"], i.get("gil_enabled_after"), i.get("error") or i.get("warning") or "")
-         for i in record.get("imports") or []],
-        status_column=1,
-    )]
+    for title, key in (("Import audit", "imports"), (TEST_ONLY_TITLE, "test_imports")):
+        rows = record.get(key) or []
+        if rows or key == "imports":
+            parts += [f"<h2>{_e(title)}</h2>", f"<p>{_e(import_summary(rows))}</p>",
+                      _table(IMPORT_HEADERS, import_rows(rows), status_column=1)]
     scenarios = record.get("scenarios") or []
     parts += ["<h2>Scenarios</h2>", _table(
         ("target", "scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "duration (s)"),

@@ -17,6 +17,8 @@ from harness.engine import run_scenario, stress_rerun_prefix
 from harness.errors import EXIT_UNFIT, HarnessError, UsageError
 from harness.import_audit import audit
 from harness.interpreter import InterpreterFacts, probe, same_interpreter
+from harness.report import import_summary
+from harness.results import ImportResult
 from harness.settings import StressSettings
 from harness.targets import ScenarioSpec, Target, load_target
 from harness.verdict import decide
@@ -28,6 +30,13 @@ SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers t
 def join_notes(*notes: str) -> str:
     """The non-empty notes of a record, in order, as one line."""
     return "; ".join(note for note in notes if note)
+
+
+def import_line(result: ImportResult, prefix: str = "import") -> str:
+    """``import m: gil-enabled, caused by c (warning)``: one audited module on the terminal."""
+    cause = f", caused by {result.caused_by}" if result.caused_by and result.caused_by != result.module else ""
+    detail = result.error or result.warning
+    return f"{prefix} {result.module}: {result.status}{cause}" + (f" ({detail})" if detail else "")
 
 
 def resolve_target(name: str) -> Target:
@@ -129,8 +138,9 @@ def _judge(
     imports = audit(target.modules, python=python, env=env)
     record["imports"] = [r.to_json() for r in imports]
     for result in imports:
-        say(f"import {result.module}: {result.status}" + (f" ({result.error or result.warning})"
-                                                          if result.error or result.warning else ""))
+        say(import_line(result))
+    if imports:
+        say("import audit: " + import_summary(record["imports"]))
     results = []
     missing = [r.module for r in imports if r.status == "not-found"]
     if missing:

@@ -201,10 +201,13 @@ def ask_interpreter(python: str, tags: frozenset[Tag]) -> InterpreterTags:
 def check_wheel(info: WheelInfo, *, python: str, expected_abi: str | None = None) -> str:
     """All checks of a wheel against a target interpreter; returns the ABI it was held to.
 
-    ``expected_abi`` defaults to the interpreter's own ABI (``cp314t`` on 3.14t).
+    ``expected_abi`` defaults to the interpreter's own ABI (``cp314t`` on 3.14t), or ``none`` for a pure-Python
+    wheel (``py3-none-any``).
     """
     answer = ask_interpreter(python, info.tags)
     abi = expected_abi or answer.abi
+    if expected_abi is None and info.abis == {"none"}:
+        abi = "none"  # a pure-Python wheel fits any ABI; its modules are still audited (and stressed)
     check_abi(info, abi)
     check_installable(info, answer, python)
     check_extension_suffixes(info, abi)

@@ -45,6 +45,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--allow-gil-build", action="store_true", help="judge on a GIL build; the report then gives no FT verdict"
     )
     parser.add_argument("--keep-venv", action="store_true", help="keep the venv the wheel was installed into")
+    parser.add_argument(
+        "--exclude-module",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave the wheel's modules matching this fnmatch pattern (dotted name, e.g. 'pkg.tests.*') out of "
+        "the import audit, repeatable",
+    )
+    parser.add_argument(
+        "--include-tests",
+        action="store_true",
+        help="judge the wheel's test-only modules (*/tests/*, */testing/*, *_test*, test_*) like the others "
+        "(default: audited apart, their failures are findings, not the verdict)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -72,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         throughput_threads=parse_thread_counts(args.throughput_threads),
         allow_gil_build=args.allow_gil_build,
         keep_venv=args.keep_venv,
+        exclude_modules=tuple(args.exclude_module),
+        include_tests=args.include_tests,
     )
     out = sys.stderr if args.json else sys.stdout
     print(f"interpreter: {options.python}; seed: {options.settings.seed}", file=out, flush=True)
