@@ -80,6 +80,7 @@ class InstalledDistribution:
     site_packages: Path
     extension_modules: tuple[str, ...]
     top_level: tuple[str, ...]
+    modules: tuple[str, ...] = ()  # every importable module, packages included (the audit benchmark's list)
 
 
 def run_gate(options: GateOptions, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -296,6 +297,7 @@ def modules_from_record(site_packages: Path, record_text: str) -> InstalledDistr
     without an init symbol (a ctypes library) is neither."""
     extensions: list[str] = []
     top_level: list[str] = []
+    modules: list[str] = []
     for row in csv.reader(io.StringIO(record_text)):
         if not row:
             continue
@@ -311,7 +313,9 @@ def modules_from_record(site_packages: Path, record_text: str) -> InstalledDistr
         if is_extension:
             extensions.append(".".join(dotted))
         top_level.append(dotted[0])
-    return InstalledDistribution(site_packages, tuple(sorted(set(extensions))), tuple(sorted(set(top_level))))
+        modules.append(".".join(dotted[:-1] if dotted[-1] == "__init__" and len(dotted) > 1 else dotted))
+    return InstalledDistribution(site_packages, tuple(sorted(set(extensions))), tuple(sorted(set(top_level))),
+                                 tuple(sorted(set(modules))))
 
 
 def _targets_for(names: Sequence[str], distribution: str, say: Progress) -> list[Target]:

@@ -63,16 +63,19 @@ def audit(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     jobs: int | None = None,
     method: AuditMethod = "auto",
+    preload: bool = True,
 ) -> list[ImportResult]:
     """Audit each module alone in a fresh process of ``python``; results come back in the order given.
 
     The processes see the modules a scenario child would (:func:`harness.isolation.child_env`). ``method``
     "fork" forks them from one clean zygote (:mod:`harness.audit_zygote`, Linux), "spawn" starts one
     interpreter per module, "auto" forks where it can and spawns whatever the zygote did not answer.
+    ``preload`` lets the zygote import a shared ancestor package first (:func:`harness.audit_zygote.fork_each`).
     Each gil-enabled result says what caused it (:func:`attribute_causes`).
     """
     def each(names: Sequence[str]) -> list[ImportResult]:
-        return _audit_each(names, python=python, env=env, timeout_s=timeout_s, jobs=jobs, method=method)
+        return _audit_each(names, python=python, env=env, timeout_s=timeout_s, jobs=jobs, method=method,
+                           preload=preload)
 
     return attribute_causes(each(modules), each)
 
@@ -106,6 +109,7 @@ def _audit_each(
     timeout_s: float,
     jobs: int | None,
     method: AuditMethod,
+    preload: bool,
 ) -> list[ImportResult]:
     if not modules:
         return []
@@ -113,7 +117,7 @@ def _audit_each(
     if method == "fork" or (method == "auto" and audit_zygote.available()):
         outcomes = audit_zygote.fork_each(
             modules, python=python, classifier_source=CLASSIFIER_SOURCE, env=env, timeout_s=timeout_s,
-            jobs=max(1, jobs or os.cpu_count() or 1), tail=_OUTPUT_TAIL,
+            jobs=max(1, jobs or os.cpu_count() or 1), tail=_OUTPUT_TAIL, preload=preload,
         )
         for module, outcome in outcomes.items():
             death = f"import did not finish within {timeout_s:g} s" if outcome.timed_out else _death(

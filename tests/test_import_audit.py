@@ -34,6 +34,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     probe += "    json.dump({'parent': os.getppid(), 'modules': sorted(sys.modules)}, f)\n"
     for name in ("probe_a", "probe_b"):
         (folder / f"{name}.py").write_text(probe)
+    packages = {
+        "prepkg": "VALUE = 1\n",
+        "threadpkg": "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n",
+        "culpritpkg": "import undeclared_two\n",
+    }
+    for package, init in packages.items():
+        (folder / package).mkdir()
+        (folder / package / "__init__.py").write_text(init)
+        for name in ("a", "b"):
+            (folder / package / f"{name}.py").write_text(probe)
     return folder
 
 
@@ -135,3 +145,30 @@ def test_zygote_children_share_one_clean_parent(built: Path, tmp_path: Path) -> 
     assert spawned[0]["parent"] == spawned[1]["parent"] == os.getpid()
     extra = set(forked[0]["modules"]) - set(spawned[0]["modules"])
     assert extra <= set(audit_zygote.ZYGOTE_IMPORTS), extra  # nothing else was imported before the module
+
+
+def test_preload_groups_modules_under_a_shared_ancestor() -> None:
+    groups = audit_zygote.preload_groups(["a", "a.b", "a.b.c", "a.b.d", "a.x", "z", "q.r"])
+    assert groups == [(None, ["a", "z", "q.r"]), ("a", ["a.b", "a.x"]), ("a.b", ["a.b.c", "a.b.d"])]
+
+
+@needs_free_threading
+@pytest.mark.skipif(not audit_zygote.available(), reason="the zygote forks (Linux)")
+def test_preloaded_ancestor_only_when_gil_free_and_single_threaded(built: Path, tmp_path: Path) -> None:
+    modules = ["probe_a", "prepkg.a", "prepkg.b", "threadpkg.a", "threadpkg.b", "culpritpkg.a", "culpritpkg.b"]
+    seen, verdicts = {}, {}
+    for method in ("fork", "spawn"):
+        out = tmp_path / method
+        out.mkdir()
+        results = audit(modules, python=sys.executable, method=method,
+                        env={"PYTHONPATH": str(built), "PROBE_OUT": str(out)})
+        verdicts[method] = [(r.module, r.status, r.caused_by, r.error) for r in results]
+        seen[method] = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    assert verdicts["fork"] == verdicts["spawn"]
+    assert [v[1:3] for v in verdicts["fork"][-2:]] == [("gil-enabled", "undeclared_two")] * 2
+    forked = seen["fork"]
+    root = forked["probe_a"]["parent"]
+    assert forked["prepkg.a"]["parent"] == forked["prepkg.b"]["parent"] != root  # a zygote that imported prepkg
+    assert forked["threadpkg.a"]["parent"] == root  # prepkg started a thread: no fork from there
+    extra = set(forked["prepkg.a"]["modules"]) - set(seen["spawn"]["prepkg.a"]["modules"])
+    assert extra <= set(audit_zygote.ZYGOTE_IMPORTS), extra
