@@ -120,8 +120,7 @@ def _audit_each(
             jobs=max(1, jobs or os.cpu_count() or 1), tail=_OUTPUT_TAIL, preload=preload,
         )
         for module, outcome in outcomes.items():
-            death = f"import did not finish within {timeout_s:g} s" if outcome.timed_out else _death(
-                outcome.returncode, outcome.output)
+            death = _late(timeout_s) if outcome.timed_out else _death(outcome.returncode, outcome.output)
             found[module] = _result(module, outcome.report, death)
     rest = [m for m in modules if m not in found]
     if rest and method != "fork":
@@ -147,7 +146,7 @@ def audit_one(
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        return ImportResult(module, "error", None, error=f"import did not finish within {timeout_s:g} s")
+        return ImportResult(module, "error", None, error=_late(timeout_s))
     return _result(module, _find_report(proc.stdout), _death(proc.returncode, proc.stderr))
 
 
@@ -166,6 +165,10 @@ def _find_report(stdout: str) -> dict | None:
         if line.startswith(_MARKER):
             return json.loads(line[len(_MARKER) :])
     return None
+
+
+def _late(timeout_s: float) -> str:
+    return f"import did not finish within {timeout_s:g} s"
 
 
 def _death(returncode: int, output: str) -> str:
