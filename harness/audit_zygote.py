@@ -5,8 +5,10 @@ imports (a few GIL-free stdlib modules) and starts no thread. For each module it
 from a single-threaded process) that imports the module alone, prints its report and exits, so every module
 is still imported alone in a process where nothing that could turn the GIL on was imported first; only the
 interpreter start-up is shared. The zygote runs up to ``jobs`` grandchildren at once, kills one that outlives
-``timeout_s``, and answers one line per module. Anything else (no ``os.fork``, a zygote that dies) returns
-None for the modules it did not answer, and the caller falls back to spawning.
+``timeout_s``, and answers one line per module. Modules under a package that at least two of them share are
+forked from a sub-zygote that imported that package first (importing them imports it anyway), if importing it
+alone kept the GIL off, warned nothing and started no thread; otherwise from the clean zygote. A module the
+zygote did not answer (it died) is left out of the answer, and the caller spawns it instead.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def available() -> bool:
     return sys.platform.startswith("linux")
 
 
-def zygote_command(python: str, classifier_source: str, *, jobs: int, timeout_s: float, tail: int) -> list[str]:
+def _zygote_command(python: str, classifier_source: str, *, jobs: int, timeout_s: float, tail: int) -> list[str]:
     """The command line that starts a zygote of ``python`` (``-P``: the working directory stays off sys.path)."""
     return [python, *inherited_flags(python), "-P", "-c", classifier_source + _ZYGOTE_LOOP,
             str(jobs), repr(timeout_s), str(tail)]
@@ -164,7 +166,7 @@ def fork_each(
     rounds = sum(1 + -(-len(group) // max(1, jobs)) for _, group in groups)
     try:
         proc = subprocess.run(
-            zygote_command(python, classifier_source, jobs=jobs, timeout_s=timeout_s, tail=tail),
+            _zygote_command(python, classifier_source, jobs=jobs, timeout_s=timeout_s, tail=tail),
             input=json.dumps(groups),
             capture_output=True,
             text=True,

@@ -3,7 +3,8 @@
 Any import that raised, any module that turned the GIL on (when judging free-threading), any crash or
 timeout, and any failed scenario classified ``unsafe`` make the verdict unsafe (exit 1), also when another
 module could not be found; otherwise a module that cannot be found makes the run bad input (exit 2). A
-failed ``shared-use-unsafe`` scenario is reported as a finding but does not fail the verdict: the object is documented as unshareable.
+failed ``shared-use-unsafe`` scenario is reported as a finding but does not fail the verdict: the object is
+documented as unshareable.
 """
 
 from __future__ import annotations

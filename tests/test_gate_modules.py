@@ -70,10 +70,12 @@ def test_ctypes_library_in_a_wheel_is_neither_refused_nor_audited(
     suffix = build_config()["EXT_SUFFIX"]
     files = {"demo/__init__.py": LOADS_LIBRARY, f"demo/_speed{suffix}": c_modules["_speed"],
              "demo/_raw_ecb.abi3.so": c_modules["library"]}
-    code, output = gate(capsys, "--wheel", str(tiny_wheel(tmp_path, files)), "--report-dir", str(tmp_path / "r"), *SMALL)
+    wheel = tiny_wheel(tmp_path, files)
+    code, output = gate(capsys, "--wheel", str(wheel), "--report-dir", str(tmp_path / "r"), *SMALL)
     assert code == 0, output
     record = record_of(tmp_path / "r")
-    assert {row["module"]: row["status"] for row in record["imports"]} == {"demo": "gil-free", "demo._speed": "gil-free"}
+    statuses = {row["module"]: row["status"] for row in record["imports"]}
+    assert statuses == {"demo": "gil-free", "demo._speed": "gil-free"}
     assert record["wheel"]["libraries"] == ["demo/_raw_ecb.abi3.so"]
     assert "demo/_raw_ecb.abi3.so" in reports(tmp_path / "r")[".md"].read_text()
 
@@ -84,7 +86,8 @@ def test_gil_enabled_rows_name_their_cause(
 ) -> None:
     suffix = build_config()["EXT_SUFFIX"]
     files = {"demo/__init__.py": b"from demo import _legacy\n", f"demo/_legacy{suffix}": c_modules["_legacy"]}
-    code, output = gate(capsys, "--wheel", str(tiny_wheel(tmp_path, files)), "--report-dir", str(tmp_path / "r"), *SMALL)
+    wheel = tiny_wheel(tmp_path, files)
+    code, output = gate(capsys, "--wheel", str(wheel), "--report-dir", str(tmp_path / "r"), *SMALL)
     assert code == 1, output
     causes = {row["module"]: row["caused_by"] for row in record_of(tmp_path / "r")["imports"]}
     assert causes == {"demo": "demo._legacy", "demo._legacy": "demo._legacy"}

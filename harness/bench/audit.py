@@ -3,10 +3,10 @@
 For each module set (a target's modules, or every module a distribution installed, test-only ones left out)
 three methods audit the same modules of the same interpreter in interleaved rounds: one spawned interpreter
 per module, forks of one clean zygote, and forks with shared ancestor packages preloaded. The benchmark
-prints modules/s of each (best of the rounds), the ratio to spawning, and whether the verdicts (status, GIL state, cause,
-first line of the error) are identical. Exit 0 when every set gives identical verdicts, else 1. The
-interpreter is typically a scratch venv: ``uv venv --python 3.14t /tmp/v && uv pip install --python
-/tmp/v/bin/python autobahn numpy`` then ``bench audit --python /tmp/v/bin/python --target autobahn
+prints modules/s of each (best of the rounds), the ratio to spawning, and whether the verdicts (status, GIL
+state, cause, first line of the error) are identical. Exit 0 when every set gives identical verdicts, else
+1. The interpreter is typically a scratch venv: ``uv venv --python 3.14t /tmp/v && uv pip install --python
+/tmp/v/bin/python autobahn numpy``, then ``bench audit --python /tmp/v/bin/python --target autobahn
 --distribution numpy``.
 """
 

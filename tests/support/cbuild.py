@@ -69,7 +69,8 @@ def build_library(path: Path, source: str) -> Path:
     c_file = path.with_name(path.name.split(".", 1)[0] + "_lib_src.c")
     path.parent.mkdir(parents=True, exist_ok=True)
     c_file.write_text(source, encoding="utf-8")
-    cmd = [*shlex.split(build_config()["CC"] or "cc"), "-shared", "-fPIC", "-O1", *WARNINGS, str(c_file), "-o", str(path)]
+    compiler = shlex.split(build_config()["CC"] or "cc")
+    cmd = [*compiler, "-shared", "-fPIC", "-O1", *WARNINGS, str(c_file), "-o", str(path)]
     return _compile(cmd, path)
 
 
