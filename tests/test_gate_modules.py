@@ -141,7 +141,9 @@ def test_pure_python_wheel_is_gated_and_audited(
     assert row["module"] == "demo" and row["status"] == ("gil-free" if exit_code == 0 else "error")
 
 
-def test_pure_python_wheel_held_to_an_explicit_abi_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pure_python_wheel_held_to_an_explicit_abi_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     wheel = make_wheel(tmp_path, PURE_WHEEL, files={"demo/__init__.py": b""})
     code, output = gate(capsys, "--wheel", str(wheel), "--expect-abi", OWN_TAG.abi)
     assert code == 2 and f"ABI tag none, expected exactly {OWN_TAG.abi}" in output
