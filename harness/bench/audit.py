@@ -4,7 +4,9 @@ For each module set (a target's modules, or every module a distribution installe
 three methods audit the same modules of the same interpreter in interleaved rounds: one spawned interpreter
 per module, forks of one clean zygote, and forks with shared ancestor packages preloaded. The benchmark
 prints modules/s of each (best of the rounds), the ratio to spawning, and whether the verdicts (status, GIL
-state, cause, first line of the error) are identical. Exit 0 when every set gives identical verdicts, else
+state, cause, first line of the error) are identical. On a shared machine the wall-clock rate depends on
+how many processes each method runs at once against the neighbours' load; the CPU seconds per module
+(children's rusage) are the steadier comparison, and both are printed. Exit 0 when every set gives identical verdicts, else
 1. The interpreter is typically a scratch venv: ``uv venv --python 3.14t /tmp/v && uv pip install --python
 /tmp/v/bin/python autobahn numpy``, then ``bench audit --python /tmp/v/bin/python --target autobahn
 --distribution numpy``.
@@ -13,7 +15,8 @@ state, cause, first line of the error) are identical. Exit 0 when every set give
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+import resource
+from typing import Callable, Sequence
 
 from harness import audit_zygote
 from harness.bench import positive_count
@@ -61,11 +64,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare(label: str, modules: Sequence[str], python: str, env: dict[str, str], args: argparse.Namespace) -> bool:
     results: dict[str, list[ImportResult]] = {}
+    cpu: dict[str, list[float]] = {name: [] for name in METHODS}
 
-    def by(name: str):
+    def by(name: str) -> Callable[[], None]:
         method, preload = METHODS[name]
-        return lambda: results.__setitem__(name, audit(modules, python=python, env=env, jobs=args.jobs,
-                                                       method=method, preload=preload))
+
+        def work() -> None:
+            before = _children_cpu_s()
+            results[name] = audit(modules, python=python, env=env, jobs=args.jobs, method=method, preload=preload)
+            cpu[name].append((_children_cpu_s() - before) / len(modules))
+
+        return work
 
     timings = interleaved({method: by(method) for method in METHODS}, rounds=args.rounds, units=len(modules))
     rate = {method: 1.0 / timings[method].best_s for method in METHODS}
@@ -74,11 +83,20 @@ def _compare(label: str, modules: Sequence[str], python: str, env: dict[str, str
     statuses = ", ".join(f"{status} {sum(r.status == status for r in results['spawn'])}"
                          for status in ("gil-free", "gil-enabled", "error", "not-found"))
     print(f"{label}: {len(modules)} modules ({statuses})")
+    cpu_per_module = {name: min(samples) for name, samples in cpu.items()}
     for name in METHODS:
         print(f"  {name:12}: {rate[name]:6.2f} modules/s, {rate[name] / rate['spawn']:.2f}x spawn "
-              f"(best of {timings[name].rounds}, median +{timings[name].spread_pct:.0f}%)")
+              f"(best of {timings[name].rounds}, median +{timings[name].spread_pct:.0f}%); "
+              f"CPU {cpu_per_module[name] * 1000:.0f} ms/module, "
+              f"{cpu_per_module['spawn'] / cpu_per_module[name]:.2f}x less than spawn")
     print("  verdicts " + ("identical" if not differences else f"DIFFER: {differences}"))
     return not differences
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU of every finished child process and its waited-for descendants (zygote grandchildren)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _verdict(result: ImportResult) -> tuple[object, ...]:
