@@ -217,9 +217,9 @@ def _audit_test_only(
     record["test_imports"] = [r.to_json() for r in results]
     for result in results:
         say(import_line(result, "test-only import"))
-    findings = [r.module for r in results if r.status != "gil-free"]
+    findings = [f"{r.module} {r.status}" for r in results if r.status != "gil-free"]
     if findings:
-        record["note"] = join_notes(record["note"], f"test-only modules not GIL-free (a finding, not the verdict; "
+        record["note"] = join_notes(record["note"], f"test-only module findings (not the verdict; "
                                                     f"--include-tests judges them): {', '.join(findings)}")
 
 
