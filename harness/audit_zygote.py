@@ -89,7 +89,10 @@ def preloaded(base):
 
 groups = json.load(sys.stdin)
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+refused = set()
 for base, group in groups:
+    if base is not None and any(base.startswith(r + ".") for r in refused):
+        base = None  # importing it imports a refused package first: it would be refused too
     if base is not None:
         sys.stdout.flush()
         pid = os.fork()
@@ -105,19 +108,22 @@ for base, group in groups:
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) == 0:
             continue
+        refused.add(base)
     serve(list(group))
 """
 
 
 def preload_groups(modules: Sequence[str]) -> list[tuple[str | None, list[str]]]:
     """Each module under the deepest of its ancestor packages that at least two modules share (importing a
-    module imports its ancestors first anyway), else under None: the clean zygote. Order kept within groups."""
+    module imports its ancestors first anyway), else under None: the clean zygote. Shallow bases come first, so
+    that a refused package (one that starts a thread) spares the zygote trying the packages under it.
+    Order kept within groups."""
     counts = Counter(ancestor for module in modules for ancestor in _ancestors(module))
     groups: dict[str | None, list[str]] = {}
     for module in modules:
         base = next((a for a in reversed(_ancestors(module)) if counts[a] >= 2), None)
         groups.setdefault(base, []).append(module)
-    return list(groups.items())
+    return sorted(groups.items(), key=lambda item: -1 if item[0] is None else item[0].count("."))
 
 
 def _ancestors(module: str) -> list[str]:
