@@ -16,7 +16,8 @@ from tests.support.wheels import make_wheel
 
 SMALL = ["--threads", "4", "--rounds", "3", "--iterations", "50", "--timeout", "60", "--seed", "7",
          "--throughput-threads", "none"]
-# A counter whose add() reads, yields, then writes: lost updates whenever two threads add at once.
+# A counter whose add() reads, yields, then writes: lost updates whenever two threads add at once; and whose
+# pair, set one field at a time, is torn whenever another thread sets it meanwhile.
 DEMO = b'''
 import time
 
@@ -26,12 +27,17 @@ VERSION = "1"
 class Counter:
     def __init__(self):
         self.value = 0
-        self.log = []
+        self.pair = (None, None)
 
-    def add(self, caller=None):
-        value, log = self.value, [*self.log, caller]
+    def add(self):
+        value = self.value
         time.sleep(0.0001)
-        self.value, self.log = value + 1, log
+        self.value = value + 1
+
+    def set_pair(self, item):
+        self.pair = (item, self.pair[1])
+        time.sleep(0.0005)
+        self.pair = (self.pair[0], item)
 
 
 COUNTER = Counter()
@@ -69,9 +75,9 @@ def test_counter_exists():
 
 def test_shared_counter():
     me = threading.get_ident()
-    for _ in range(50):
-        demo.COUNTER.add(me)
-    assert demo.COUNTER.log.count(me) == 50
+    for _ in range(100):
+        demo.COUNTER.set_pair(me)
+        assert demo.COUNTER.pair == (me, me)
 
 
 def test_version_is_two():

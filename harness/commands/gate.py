@@ -79,6 +79,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--keep-venv", action="store_true", help="keep the venv the wheel was installed into")
     add_ci_formats(parser)
+    parser.add_argument(
+        "--exclude-module",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave the wheel's modules matching this fnmatch pattern (dotted name, e.g. 'pkg.tests.*') out of "
+        "the import audit, repeatable",
+    )
+    parser.add_argument(
+        "--include-tests",
+        action="store_true",
+        help="judge the wheel's test-only modules (*/tests/*, */testing/*, *_test*, test_*) like the others "
+        "(default: audited apart, their failures are findings, not the verdict)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -125,12 +139,16 @@ def run(args: argparse.Namespace) -> int:
         requirements=tuple(args.requirements),
         suite=suite_options(args),
         require_stress=args.require_stress,
+        exclude_modules=tuple(args.exclude_module),
+        include_tests=args.include_tests,
     )
     out = sys.stderr if args.json else sys.stdout
     rerun_prefix = [sys.executable, "-m", "harness", "gate", "--wheel", str(options.wheel), "--python", python,
                     *(["--expect-abi", options.expect_abi] if options.expect_abi else []),
                     *(word for folder in options.scenario_paths for word in ("--scenario-path", str(folder.resolve()))),
-                    *(word for req in options.requirements for word in ("--with", req))]
+                    *(word for req in options.requirements for word in ("--with", req)),
+                    *(word for pattern in options.exclude_modules for word in ("--exclude-module", pattern)),
+                    *(["--include-tests"] if options.include_tests else [])]
     ctx = RunContext(
         python=python,
         settings=settings,

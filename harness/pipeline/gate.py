@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import HarnessError, UsageError
+from harness.audit import audit, import_line
+from harness.audit.module_filter import split_modules
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, judge, run_scenario
 from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint, WheelSection
@@ -45,7 +47,8 @@ class GateOptions:
     """What the gate judges beyond the run context: the wheel, the ABI it must carry, which targets and
     scenarios, the throughput thread counts, whether to keep the venv; the user's scenario folders (importable
     in the venv only) and extra requirements installed beside the wheel (whose registered targets count like
-    built-in ones); the package's own test suite; and whether a run that stressed nothing fails (exit 4)."""
+    built-in ones); the package's own test suite; whether a run that stressed nothing fails (exit 4); and which
+    of the wheel's modules to leave out of the audit (patterns) or to judge although test-only."""
 
     wheel: Path
     expect_abi: str | None = None
@@ -57,6 +60,8 @@ class GateOptions:
     requirements: tuple[str, ...] = ()
     suite: SuiteOptions | None = None
     require_stress: bool = False
+    exclude_modules: tuple[str, ...] = ()
+    include_tests: bool = False
 
 
 def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
@@ -154,7 +159,11 @@ def _judge_installed(
             wheel.audit_only = not targets and options.suite is None
         ctx.progress("targets: " + (", ".join(t.name for t in targets) or f"none judges {info.distribution}"))
         venv_ctx = ctx.replace(python=venv_python)
-        judge(venv_ctx, record, targets, extra_modules=[*installed.extension_modules, *installed.top_level])
+        wheel_modules = split_modules([*installed.extension_modules, *installed.top_level],
+                                      exclude=options.exclude_modules, include_tests=options.include_tests)
+        wheel.excluded_modules = wheel_modules.excluded
+        judge(venv_ctx, record, targets, extra_modules=wheel_modules.judged)
+        _audit_test_only(venv_ctx, record, wheel, wheel_modules.test_only)
         if options.suite is not None and record.verdict != "error":
             record.tests = run_suite(venv_ctx, options.suite)
             decide(record)
@@ -163,6 +172,16 @@ def _judge_installed(
     finally:
         if not options.keep_venv:
             shutil.rmtree(venv_root, ignore_errors=True)
+
+
+def _audit_test_only(ctx: RunContext, record: RunRecord, wheel: WheelSection, modules: Sequence[str]) -> None:
+    """Audit the wheel's test-only modules apart: what they do on import is a finding, not the verdict."""
+    wheel.test_imports = audit(modules, python=ctx.python, env=ctx.env) if modules else []
+    for result in wheel.test_imports:
+        ctx.progress(import_line(result, "test-only import"))
+    findings = [f"{r.module} {r.status}" for r in wheel.test_imports if r.status != "gil-free"]
+    if findings:
+        record.note(f"test-only module findings (not the verdict; --include-tests judges them): {', '.join(findings)}")
 
 
 def _measure_throughput(

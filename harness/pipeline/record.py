@@ -86,6 +86,8 @@ class WheelSection:
     artifact: ArtifactIdentity | None = None
     metadata_findings: list[Finding] = field(default_factory=list)
     fix_hints: list[FixHint] = field(default_factory=list)
+    test_imports: list[ImportResult] = field(default_factory=list)  # test-only modules: findings, not the verdict
+    excluded_modules: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         venv = None if self.venv_python is None else {"python": self.venv_python, "kept": self.venv_kept}
@@ -98,11 +100,13 @@ class WheelSection:
             **({"artifact": self.artifact.to_json()} if self.artifact else {}),
             "metadata_findings": [f.to_json() for f in self.metadata_findings],
             "fix_hints": [h.to_json() for h in self.fix_hints],
+            "test_imports": [r.to_json() for r in self.test_imports],
+            "excluded_modules": list(self.excluded_modules),
         }
 
 
 @dataclass(frozen=True)
-class TestFailure:
+class SuiteFailure:
     """A test of the package's own suite that failed multi-threaded, and what its single-threaded rerun said:
     ``race`` (it passes alone) or ``fails without threads`` (not a race)."""
 
@@ -116,7 +120,7 @@ class TestFailure:
 
 
 @dataclass
-class TestSuiteSection:
+class SuiteSection:
     """The package's own test suite, run by the gate against the installed wheel under pytest-run-parallel."""
 
     source: str
@@ -125,7 +129,7 @@ class TestSuiteSection:
     multi_threaded: int = 0
     passed: int = 0
     skipped: int = 0
-    failures: list[TestFailure] = field(default_factory=list)
+    failures: list[SuiteFailure] = field(default_factory=list)
     thread_unsafe: dict[str, str] = field(default_factory=dict)
     gil_culprits: list[str] = field(default_factory=list)
     min_parallel_tests: int | None = None
@@ -133,7 +137,7 @@ class TestSuiteSection:
     command: str = ""
 
     @property
-    def races(self) -> list[TestFailure]:
+    def races(self) -> list[SuiteFailure]:
         return [f for f in self.failures if f.race]
 
     @property
@@ -172,7 +176,7 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     failure: HarnessFailure | None = None
     wheel: WheelSection | None = None
-    tests: TestSuiteSection | None = None
+    tests: SuiteSection | None = None
     require_stress: bool = False
     verdict: str = "error"
     exit_code: int = 0

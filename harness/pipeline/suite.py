@@ -25,7 +25,7 @@ from typing import Any
 from harness import UnfitError, UsageError
 from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.pipeline.context import RunContext
-from harness.pipeline.record import TestFailure, TestSuiteSection
+from harness.pipeline.record import SuiteFailure, SuiteSection
 from harness.wheel.venv import install_requirements
 
 SUITE_REQUIREMENTS = ("pytest", "pytest-run-parallel", "pytest-timeout")
@@ -49,13 +49,13 @@ def default_threads() -> int:
     return max(2, os.cpu_count() or 2)
 
 
-def run_suite(ctx: RunContext, options: SuiteOptions) -> TestSuiteSection:
+def run_suite(ctx: RunContext, options: SuiteOptions) -> SuiteSection:
     """Run the suite in ``ctx.python`` (the gate venv's) and read back what it found."""
     if not options.folder.is_dir():
         raise UsageError(f"--tests {options.folder}: not a folder")
     ctx.progress(f"tests: installing {', '.join(SUITE_REQUIREMENTS)} into the venv")
     install_requirements(ctx.python, SUITE_REQUIREMENTS)
-    section = TestSuiteSection(source=str(options.folder), threads=options.threads,
+    section = SuiteSection(source=str(options.folder), threads=options.threads,
                                min_parallel_tests=options.min_parallel_tests)
     clock = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ft-harness-tests-") as tmp:
@@ -79,7 +79,7 @@ def run_suite(ctx: RunContext, options: SuiteOptions) -> TestSuiteSection:
                                   or {f["where"] for f in threaded["gil_findings"]})
     for nodeid in failed:
         again = alone["tests"].get(nodeid, {}).get("outcome", "failed")
-        section.failures.append(TestFailure(nodeid, tests[nodeid]["first_lines"],
+        section.failures.append(SuiteFailure(nodeid, tests[nodeid]["first_lines"],
                                             "fails without threads" if again == "failed" else "race"))
     ctx.progress(f"tests: {section.run} run, {section.multi_threaded} multi-threaded, {len(section.races)} races, "
                  f"{len(failed) - len(section.races)} failing without threads ({section.wall_s:.1f} s)")

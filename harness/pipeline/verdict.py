@@ -1,15 +1,15 @@
 """The verdict: the one place a run record becomes "safe" / "imports-only" / "unsafe" / "error" and an exit code.
 
 A usage or environment problem met mid-run decides by itself (its exit code), and so does an unfit
-interpreter (exit 3). A module that cannot be found makes the run bad input (exit 2) whatever else happened.
-Otherwise any import that raised, any module that turned the GIL on (when judging free-threading), any crash
-or timeout, any failed scenario or throughput run classified ``unsafe``, and a race, a GIL culprit or too little
-multi-threaded coverage in the package's own test suite make the verdict unsafe (exit 1).
+interpreter (exit 3). Otherwise any import that raised, any module that turned the GIL on (when judging
+free-threading), any crash or timeout, any failed scenario or throughput run classified ``unsafe``, and a race,
+a GIL culprit or too little multi-threaded coverage in the package's own test suite make the verdict unsafe
+(exit 1), also when another module could not be found; else a module not found is bad input (exit 2).
 A failed ``shared-use-unsafe`` scenario is a finding that does not fail the verdict: the object is documented
 as unshareable.
 
-"safe" needs something to have really run multi-threaded (a passing scenario at two threads or more, or a
-test of the package's own suite); a run with nothing stressed and nothing wrong is ``imports-only``: exit 0,
+"safe" needs something to have really run multi-threaded (a scenario at two threads or more, or a test of the
+package's own suite); a run with nothing stressed and nothing wrong is ``imports-only``: exit 0,
 or exit 4 ("nothing was stressed") when the run requires stress.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from harness import EXIT_NOT_GATED, EXIT_SAFE, EXIT_UNFIT, EXIT_UNSAFE, EXIT_USAGE
-from harness.pipeline.record import RunRecord, TestSuiteSection
+from harness.pipeline.record import RunRecord, SuiteSection
 
 
 class Verdict(NamedTuple):
@@ -39,7 +39,7 @@ def unsafe_status(status: str, on_failure: str) -> bool:
     return status in ("crashed", "timeout") or (status == "failed" and on_failure == "unsafe")
 
 
-def unsafe_suite(tests: TestSuiteSection, *, free_threading: bool = True) -> bool:
+def unsafe_suite(tests: SuiteSection, *, free_threading: bool = True) -> bool:
     """Whether the package's own suite counts against the verdict: a race (a test failing threaded that passes
     alone), a GIL culprit its watch found (when judging free threading), or too few multi-threaded tests."""
     return bool(tests.races) or (free_threading and bool(tests.gil_culprits)) or tests.below_floor
@@ -57,8 +57,6 @@ def _decide(record: RunRecord) -> Verdict:
         return Verdict("error", record.failure.exit_code)
     if not record.fit:
         return Verdict("error", EXIT_UNFIT)
-    if any(r.status == "not-found" for r in record.imports):
-        return Verdict("error", EXIT_USAGE)
     free_threading = record.free_threading
     if (
         any(unsafe_import(r.status, free_threading=free_threading) for r in record.imports)
@@ -67,13 +65,15 @@ def _decide(record: RunRecord) -> Verdict:
         or (record.tests is not None and unsafe_suite(record.tests, free_threading=free_threading))
     ):
         return Verdict("unsafe", EXIT_UNSAFE)
+    if any(r.status == "not-found" for r in record.imports):
+        return Verdict("error", EXIT_USAGE)
     if not stressed(record):
         return Verdict("imports-only", EXIT_NOT_GATED if record.require_stress else EXIT_SAFE)
     return Verdict("safe", EXIT_SAFE)
 
 
 def stressed(record: RunRecord) -> bool:
-    """Whether anything really ran multi-threaded: a passing scenario at two threads or more, or a test."""
-    return any(s.status == "passed" and s.threads >= 2 for s in record.scenarios) or (
+    """Whether anything really ran multi-threaded: a scenario at two threads or more, or a test."""
+    return any(s.threads >= 2 for s in record.scenarios) or (
         record.tests is not None and record.tests.multi_threaded > 0
     )

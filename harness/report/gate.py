@@ -10,7 +10,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.report.markdown import render_markdown
+from harness.audit import import_summary
+from harness.report.markdown import IMPORT_HEADERS, TEST_ONLY_TITLE, import_rows, render_markdown
 from harness.report.terminal import status_label
 
 FORMATS = ("json", "gate-md", "html")
@@ -39,6 +40,8 @@ def render_gate_markdown(record: Mapping[str, Any]) -> str:
         f"- distribution: {wheel.get('distribution')} {wheel.get('version')}",
         f"- tags: {tags}; expected ABI `{wheel.get('expected_abi')}`",
         f"- extension modules in the wheel: {extensions}",
+        "- shared libraries (no init symbol, not judged): "
+        + (", ".join(f"`{m}`" for m in wheel.get("libraries", [])) or "none"),
         f"- judged by: {record.get('target')}",
     ]
     if record.get("ignored_pythonpath"):
@@ -152,6 +155,7 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("tags", ", ".join(wheel.get("tags", []))),
         ("expected ABI", wheel.get("expected_abi")),
         ("extension modules", ", ".join(wheel.get("extension_modules", [])) or "none"),
+        ("shared libraries (no init symbol, not judged)", ", ".join(wheel.get("libraries", [])) or "none"),
         ("judged by", record.get("target")),
     ])]
     parts += ["<h2>Interpreter</h2>", _key_values([
@@ -166,12 +170,11 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("started", record.get("started")),
         ("duration (s)", record.get("duration_s")),
     ])]
-    parts += ["<h2>Import audit</h2>", _table(
-        ("module", "status", "GIL enabled after", "detail"),
-        [(i["module"], i["status"], i.get("gil_enabled_after"), i.get("error") or i.get("warning") or "")
-         for i in record.get("imports") or []],
-        status_column=1,
-    )]
+    for title, key in (("Import audit", "imports"), (TEST_ONLY_TITLE, "test_imports")):
+        rows = record.get(key) or []
+        if rows or key == "imports":
+            parts += [f"<h2>{_e(title)}</h2>", f"<p>{_e(import_summary(rows))}</p>",
+                      _table(IMPORT_HEADERS, import_rows(rows), status_column=1)]
     scenarios = record.get("scenarios") or []
     parts += ["<h2>Scenarios</h2>", _table(
         ("target", "scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "duration (s)"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.engine.result import ScenarioResult
-from harness.pipeline.record import TestSuiteSection
+from harness.pipeline.record import SuiteSection
 
 TRACEBACK_LINES = 30
 
@@ -58,7 +58,7 @@ def fixture_failure(result: ScenarioResult, *, test_rerun: str, runs_alone: bool
     return "\n".join(lines)
 
 
-def suite_summary(tests: TestSuiteSection) -> list[str]:
+def suite_summary(tests: SuiteSection) -> list[str]:
     """The gate's lines for the package's own test suite: counts, each failure with its single-threaded rerun's
     finding and first lines, the tests kept single-threaded and why, and the GIL culprits."""
     floor = "" if tests.min_parallel_tests is None else f" (floor {tests.min_parallel_tests}" + (

@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 from harness import UnfitError, UsageError
 from harness.interpreter.children import TIMEOUT_S, ask, child_env, run_uv
 from harness.targets import ENTRY_POINT_GROUP, ScenarioSpec, Target
+from harness.wheel.extensions import file_is_extension
 from harness.wheel.tags import is_extension_module
 
 _SITE_MARKER = "FT-HARNESS-SITE:"
@@ -48,6 +49,7 @@ class InstalledDistribution:
     site_packages: Path
     extension_modules: tuple[str, ...]
     top_level: tuple[str, ...]
+    modules: tuple[str, ...] = ()  # every importable module, packages included (the audit benchmark's list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -129,16 +131,18 @@ def installed_distribution(venv_python: str, distribution: str) -> InstalledDist
 
 
 def modules_from_record(site_packages: Path, record_file_text: str) -> InstalledDistribution:
-    """Extension modules (dotted names) and top-level import names from a RECORD file's paths."""
+    """Extension modules (dotted names) and top-level import names from a RECORD file's paths; a shared object
+    without an init symbol (a ctypes library) is neither."""
     extensions: list[str] = []
     top_level: list[str] = []
+    modules: list[str] = []
     for row in csv.reader(io.StringIO(record_file_text)):
         if not row:
             continue
         parts = PurePosixPath(row[0]).parts
         if not parts or parts[0] == ".." or "__pycache__" in parts or parts[0].endswith((".dist-info", ".data")):
             continue
-        is_extension = is_extension_module(row[0])
+        is_extension = is_extension_module(row[0]) and file_is_extension(site_packages / row[0])
         if not (is_extension or parts[-1].endswith(".py")):
             continue
         dotted = [*parts[:-1], parts[-1].split(".", 1)[0]]
@@ -147,7 +151,9 @@ def modules_from_record(site_packages: Path, record_file_text: str) -> Installed
         if is_extension:
             extensions.append(".".join(dotted))
         top_level.append(dotted[0])
-    return InstalledDistribution(site_packages, tuple(sorted(set(extensions))), tuple(sorted(set(top_level))))
+        modules.append(".".join(dotted[:-1] if dotted[-1] == "__init__" and len(dotted) > 1 else dotted))
+    return InstalledDistribution(site_packages, tuple(sorted(set(extensions))), tuple(sorted(set(top_level))),
+                                 tuple(sorted(set(modules))))
 
 
 def _uv(args: list[str], timeout_s: float, what: str) -> None:
