@@ -217,3 +217,27 @@ def test_own_tests_passing_threaded_make_the_gate_safe_above_the_floor(
     assert (code, record["verdict"]) == (exit_code, verdict), output
     assert (record["tests"]["run"], record["tests"]["multi_threaded"], record["tests"]["failures"]) == (2, 1, [])
     assert record["tests"]["below_floor"] is (verdict == "unsafe")
+
+
+STRESS_SCENARIO = '''
+def broken(thread_index, iteration):
+    if thread_index == 1 and iteration == 3:
+        raise ValueError("thread 1 broke")
+'''
+
+
+@needs_free_threading
+def test_stress_scenario_path_reaches_the_children_and_the_rerun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "my_stress_scenarios.py").write_text(STRESS_SCENARIO)
+    monkeypatch.chdir(tmp_path)
+    args = ["stress", "--target", "my_stress_scenarios:broken", "--report-dir", str(tmp_path / "r"),
+            "--threads", "2", "--rounds", "1", "--iterations", "10", "--seed", "3"]
+    assert main(args) == 2  # the module is not importable: the working directory is not on the path by itself
+    assert "my_stress_scenarios" in capsys.readouterr().err
+    assert main([*args, "--scenario-path", str(folder)]) == 1
+    rerun = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("rerun:"))
+    assert f"--scenario-path {folder}" in rerun and "--no-import-audit" in rerun
