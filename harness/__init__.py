@@ -13,7 +13,9 @@ EXIT_SAFE = 0
 EXIT_UNSAFE = 1
 EXIT_USAGE = 2
 EXIT_UNFIT = 3
-EXIT_NOT_GATED = 4  # release only: nothing failed, but a free-threaded cell has no safe gate report
+# Nothing failed, but nothing was gated: a gate run that stressed nothing under ``--require-stress``, or a
+# release whose free-threaded cell has no safe gate report.
+EXIT_NOT_GATED = 4
 # A run stopped by a signal exits as a shell reports a process killed by it: 128 + the signal number.
 EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 

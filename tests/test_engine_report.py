@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -12,7 +13,7 @@ import pytest
 from harness import UsageError
 from harness.audit import ImportResult
 from harness.engine.result import ErrorSummary, ScenarioResult
-from harness.pipeline.record import RunRecord
+from harness.pipeline.record import RunRecord, SuiteFailure, SuiteSection
 from harness.pipeline.verdict import decide
 from harness.report import render_markdown, write_reports
 
@@ -38,20 +39,49 @@ def judged(imports: list, scenarios: list, *, free_threading: bool = True) -> Ru
         ([OK_IMPORT], [scenario("passed")], ("safe", 0)),
         ([ImportResult("m", "gil-enabled", True, warning="w")], [], ("unsafe", 1)),
         ([ImportResult("m", "error", None, error="boom")], [], ("unsafe", 1)),
-        ([OK_IMPORT, ImportResult("x", "not-found", None)], [scenario("failed")], ("error", 2)),
+        ([OK_IMPORT, ImportResult("x", "not-found", None)], [scenario("passed")], ("error", 2)),
+        ([ImportResult("c", "gil-enabled", True, warning="w"), ImportResult("x", "not-found", None)], [],
+         ("unsafe", 1)),  # a real culprit is not hidden by a module that was not found
         ([], [scenario("failed")], ("unsafe", 1)),
         ([], [scenario("crashed")], ("unsafe", 1)),
         ([], [scenario("timeout")], ("unsafe", 1)),
         ([], [scenario("failed", "shared-use-unsafe")], ("safe", 0)),
         ([], [scenario("crashed", "shared-use-unsafe")], ("unsafe", 1)),
+        ([OK_IMPORT], [], ("imports-only", 0)),  # nothing ran multi-threaded: not "safe"
+        ([OK_IMPORT], [dataclasses.replace(scenario("passed"), threads=1)], ("imports-only", 0)),
     ],
 )
 def test_decide(imports: list, scenarios: list, expected: tuple[str, int]) -> None:
     assert decide(judged(imports, scenarios)) == expected
 
 
+def suite(**counts: object) -> SuiteSection:
+    return SuiteSection(**{"source": "tests", "threads": 4, "run": 10, "multi_threaded": 8, **counts})
+
+
+@pytest.mark.parametrize(
+    ("tests", "require_stress", "expected"),
+    [
+        (None, True, ("imports-only", 4)),  # --require-stress: nothing was stressed
+        (suite(), True, ("safe", 0)),
+        (suite(multi_threaded=0), False, ("imports-only", 0)),
+        (suite(failures=[SuiteFailure("t::a", "E", "race")]), False, ("unsafe", 1)),
+        (suite(failures=[SuiteFailure("t::a", "E", "fails without threads")]), False, ("safe", 0)),
+        (suite(gil_culprits=["ext"]), False, ("unsafe", 1)),
+        (suite(min_parallel_tests=9), False, ("unsafe", 1)),
+        (suite(min_parallel_tests=8), False, ("safe", 0)),
+    ],
+)
+def test_decide_own_tests_and_required_stress(
+    tests: SuiteSection | None, require_stress: bool, expected: tuple[str, int]
+) -> None:
+    record = judged([OK_IMPORT], [])
+    record.tests, record.require_stress = tests, require_stress
+    assert decide(record) == expected
+
+
 def test_gil_build_run_ignores_gil_enabled_imports() -> None:
-    gil_build_run = judged([ImportResult("m", "gil-enabled", True)], [], free_threading=False)
+    gil_build_run = judged([ImportResult("m", "gil-enabled", True)], [scenario("passed")], free_threading=False)
     assert decide(gil_build_run) == ("safe", 0)
 
 

@@ -206,22 +206,28 @@ def test_reports_are_written_atomically_and_summary_is_appended(
 
 @needs_free_threading
 @pytest.mark.parametrize(
-    ("source", "exit_code", "line"),
+    ("source", "flags", "exit_code", "verdict", "line"),
     [
-        (b"VALUE = 1\n", 0, "import demo: gil-free"),
-        (b"raise ImportError('demo is broken')\n", 1, "import demo: error (ImportError: demo is broken)"),
+        (b"VALUE = 1\n", [], 0, "imports-only", "import demo: gil-free"),
+        (b"VALUE = 1\n", ["--require-stress"], 4, "imports-only", "--require-stress: exit 4"),
+        (b"raise ImportError('demo is broken')\n", [], 1, "unsafe", "import demo: error (ImportError: demo is broken)"),
     ],
 )
 def test_gate_import_audit_of_installed_wheel(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: bytes, exit_code: int, line: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: bytes, flags: list[str], exit_code: int,
+    verdict: str, line: str,
 ) -> None:
     wheel = tiny_wheel(tmp_path, {"demo/__init__.py": source})
-    code, output = gate(capsys, "--wheel", str(wheel), "--report-dir", str(tmp_path / "r"), *SMALL)
+    code, output = gate(capsys, "--wheel", str(wheel), "--report-dir", str(tmp_path / "r"), *SMALL, *flags)
     assert code == exit_code, output
-    assert line in output and "no target judges demo: import audit only" in output
+    assert line in output and f"verdict: {verdict} (exit {exit_code})" in output
+    assert ("nothing was stressed: no target judges demo" in output) == (verdict == "imports-only")
     assert set(reports(tmp_path / "r")) == {".json", ".md", ".html"}
     record = json.loads(reports(tmp_path / "r")[".json"].read_text())
-    assert record["audit_only"] is True and record["wheel"]["expected_abi"] == OWN_TAG.abi
+    assert record["verdict"] == verdict and record["wheel"]["expected_abi"] == OWN_TAG.abi
+    assert record["audit_only"] is True  # no target, no tests
+    assert f"## Verdict: {verdict}" in reports(tmp_path / "r")[".md"].read_text()
+    assert f'class="verdict {verdict}"' in reports(tmp_path / "r")[".html"].read_text()
     assert record["venv"]["kept"] is False and not Path(record["venv"]["python"]).exists()
 
 

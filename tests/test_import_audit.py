@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness.audit import audit
+from harness.audit import audit, zygote
+from harness.commands import main
 from tests.support.cbuild import build_plain_module
 from tests.support.markers import FREE_THREADED, needs_free_threading
 
@@ -22,6 +25,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "raises_on_import.py").write_text("raise ValueError('refusing to import')\n")
     (folder / "imports_missing.py").write_text("import no_such_dependency_xyz\n")
     (folder / "plain_python.py").write_text("VALUE = 1\n")
+    (folder / "pure_importer.py").write_text("import undeclared_one\n")
+    (folder / "imports_declared.py").write_text("import declared\n")
+    (folder / "aborts.py").write_text("import os\nos.abort()\n")
+    (folder / "hangs.py").write_text("import time\ntime.sleep(60)\n")
+    probe = "import json, os, sys\nwith open(os.path.join(os.environ['PROBE_OUT'], __name__ + '.json'), 'w') as f:\n"
+    probe += "    json.dump({'parent': os.getppid(), 'modules': sorted(sys.modules)}, f)\n"
+    for name in ("probe_a", "probe_b"):
+        (folder / f"{name}.py").write_text(probe)
+    packages = {
+        "prepkg": "VALUE = 1\n",
+        "threadpkg": "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n",
+        "culpritpkg": "import undeclared_two\n",
+    }
+    for package, init in packages.items():
+        (folder / package).mkdir()
+        (folder / package / "__init__.py").write_text(init)
+        for name in ("a", "b"):
+            (folder / package / f"{name}.py").write_text(probe)
     return folder
 
 
@@ -65,3 +86,88 @@ def test_clean_stdlib_modules_are_gil_free() -> None:
 def test_results_keep_the_order_given() -> None:
     modules = ["os", "no_such_module_abc", "json"]
     assert [r.module for r in audit(modules, python=sys.executable)] == modules
+
+
+@needs_free_threading
+def test_caused_by_names_the_culprit_confirmed_alone(built: Path) -> None:
+    results = run_audit(built, "pure_importer", "imports_declared", "declared")
+    assert results["pure_importer"].status == "gil-enabled"
+    assert results["pure_importer"].caused_by == "undeclared_one"  # imported alone, not in the list given
+    assert results["imports_declared"].status == "gil-free" and results["imports_declared"].caused_by is None
+    assert run_audit(built, "undeclared_one")["undeclared_one"].caused_by == "undeclared_one"
+
+
+@needs_free_threading
+def test_a_culprit_beside_a_missing_module_still_exits_1(
+    built: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(built))
+    assert main(["imports", "undeclared_one", "no_such_module_abc", "raises_on_import", "pure_importer"]) == 1
+    out = capsys.readouterr().out
+    assert "pure_importer: gil-enabled, caused by undeclared_one" in out
+    assert ("unsafe: 4 modules: 0 GIL-free; 2 GIL-enabled by 1 GIL culprit(s) (undeclared_one); "
+            "1 import error(s) (raises_on_import); 1 not found (no_such_module_abc)") in out
+    assert main(["imports", "declared", "no_such_module_abc"]) == (2 if FREE_THREADED else 1)
+
+
+@needs_free_threading
+@pytest.mark.skipif(not zygote.available(), reason="the zygote forks (Linux)")
+def test_zygote_gives_the_same_verdicts_as_one_process_per_module(built: Path) -> None:
+    modules = ["declared", "undeclared_one", "pure_importer", "raises_on_import", "no_such_module_abc",
+               "imports_missing", "aborts", "hangs"]
+    env = {"PYTHONPATH": str(built)}
+    forked = audit(modules, python=sys.executable, env=env, timeout_s=3, method="fork")
+    spawned = audit(modules, python=sys.executable, env=env, timeout_s=3, method="spawn")
+
+    def verdicts(results):
+        return [(r.module, r.status, r.gil_enabled_after, r.caused_by, r.warning, (r.error or "")[:40])
+                for r in results]
+
+    assert verdicts(forked) == verdicts(spawned)
+    assert [r.status for r in forked] == ["gil-free", "gil-enabled", "gil-enabled", "error", "not-found", "error",
+                                          "error", "error"]
+    assert "killed by SIGABRT" in forked[6].error and "did not finish within 3 s" in forked[7].error
+
+
+@needs_free_threading
+@pytest.mark.skipif(not zygote.available(), reason="the zygote forks (Linux)")
+def test_zygote_children_share_one_clean_parent(built: Path, tmp_path: Path) -> None:
+    seen = {}
+    for method in ("fork", "spawn"):
+        out = tmp_path / method
+        out.mkdir()
+        audit(["probe_a", "probe_b"], python=sys.executable, env={"PYTHONPATH": str(built), "PROBE_OUT": str(out)},
+              method=method)
+        seen[method] = [json.loads((out / f"{name}.json").read_text()) for name in ("probe_a", "probe_b")]
+    forked, spawned = seen["fork"], seen["spawn"]
+    assert forked[0]["parent"] == forked[1]["parent"] != os.getpid()  # one zygote forked both
+    assert spawned[0]["parent"] == spawned[1]["parent"] == os.getpid()
+    extra = set(forked[0]["modules"]) - set(spawned[0]["modules"])
+    assert extra <= set(zygote.ZYGOTE_IMPORTS), extra  # nothing else was imported before the module
+
+
+def test_preload_groups_modules_under_a_shared_ancestor() -> None:
+    groups = zygote.preload_groups(["a", "a.b", "a.b.c", "a.b.d", "a.x", "z", "q.r"])
+    assert groups == [(None, ["a", "z", "q.r"]), ("a", ["a.b", "a.x"]), ("a.b", ["a.b.c", "a.b.d"])]
+
+
+@needs_free_threading
+@pytest.mark.skipif(not zygote.available(), reason="the zygote forks (Linux)")
+def test_preloaded_ancestor_only_when_gil_free_and_single_threaded(built: Path, tmp_path: Path) -> None:
+    modules = ["probe_a", "prepkg.a", "prepkg.b", "threadpkg.a", "threadpkg.b", "culpritpkg.a", "culpritpkg.b"]
+    seen, verdicts = {}, {}
+    for method in ("fork", "spawn"):
+        out = tmp_path / method
+        out.mkdir()
+        results = audit(modules, python=sys.executable, method=method,
+                        env={"PYTHONPATH": str(built), "PROBE_OUT": str(out)})
+        verdicts[method] = [(r.module, r.status, r.caused_by, r.error) for r in results]
+        seen[method] = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    assert verdicts["fork"] == verdicts["spawn"]
+    assert [v[1:3] for v in verdicts["fork"][-2:]] == [("gil-enabled", "undeclared_two")] * 2
+    forked = seen["fork"]
+    root = forked["probe_a"]["parent"]
+    assert forked["prepkg.a"]["parent"] == forked["prepkg.b"]["parent"] != root  # a zygote that imported prepkg
+    assert forked["threadpkg.a"]["parent"] == root  # prepkg started a thread: no fork from there
+    extra = set(forked["prepkg.a"]["modules"]) - set(seen["spawn"]["prepkg.a"]["modules"])
+    assert extra <= set(zygote.ZYGOTE_IMPORTS), extra

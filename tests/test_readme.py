@@ -44,6 +44,13 @@ EXERCISED = {
     "ft-harness stress --tsan --target nvx": ("tests/test_tsan.py", '"stress", "--tsan", "--target", "nvx"'),
     'TSAN_OPTIONS="log_path=$PWD/tsan-logs/tsan halt_on_error=0 exitcode=0" python3.14t -m pytest':
         ("tests/test_tsan_e2e.py", '"TSAN_OPTIONS": f"log_path='),
+    # The msgpack recipe's gate forms, run on a demo wheel built in the test (msgpack itself comes from PyPI).
+    "ft-harness gate --wheel msgpack-*-cp314t-*.whl --python 3.14t --tests msgpack-*/test --min-parallel-tests 100":
+        ("tests/test_gate_own_stress.py", '"--min-parallel-tests", floor'),
+    "ft-harness gate --wheel msgpack-*-cp314t-*.whl --python 3.14t":
+        ("tests/test_gate.py", '(b"VALUE = 1\\n", [], 0, "imports-only", "import demo: gil-free")'),
+    "ft-harness gate --wheel msgpack-*-cp314t-*.whl --python 3.14t --require-stress":
+        ("tests/test_gate.py", '(b"VALUE = 1\\n", ["--require-stress"], 4, "imports-only"'),
 }
 
 # README commands no test or CI step runs, each with the reason; they must still be in README.
@@ -58,6 +65,10 @@ NOT_RUN = {
         "wheel and TSan mode on a built extension are tested in tests/test_tsan_e2e.py",
     "ft-harness gate --tsan --project . --tsan-suppressions my-tsan.supp":
         "as the --sdist form",
+    "pip download --only-binary :all: --python-version 3.14 --abi cp314t --platform manylinux_2_17_x86_64 --no-deps "
+    "msgpack": "downloads from PyPI (the test suite runs offline); the recipe's gate forms run on a demo wheel",
+    "pip download --no-binary :all: --no-deps msgpack && tar xzf msgpack-*.tar.gz":
+        "downloads from PyPI (the test suite runs offline); --tests runs a demo wheel's own test folder instead",
 }
 
 

@@ -103,5 +103,5 @@ def test_a_failure_while_recording_release_evidence_keeps_the_verdict(
     code, output = run(capsys, "gate", "--wheel", wheel, "--report-dir", tmp_path / "gate", *SMALL)
     assert code == 0, output
     record = json.loads(next((tmp_path / "gate").glob("*.json")).read_text())
-    assert record["verdict"] == "safe" and "artifact" not in record
+    assert record["verdict"] == "imports-only" and "artifact" not in record  # nothing stressed
     assert "no release evidence recorded: cannot ask the interpreter" in record["note"]

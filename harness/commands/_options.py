@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +92,12 @@ def rerun_with(*command: str) -> Rerun:
     return rerun
 
 
-def stress_rerun(python: str | None = None) -> Rerun:
-    """``<this python> -m harness stress --no-import-audit [--python P] ...``: a rerun reproduces one
-    scenario, so it skips the import audit (for a large target, most of a run's time)."""
+def stress_rerun(python: str | None = None, scenario_paths: Sequence[str] = ()) -> Rerun:
+    """``<this python> -m harness stress --no-import-audit [--python P] [--scenario-path DIR] ...``: a rerun
+    reproduces one scenario, so it skips the import audit (for a large target, most of a run's time)."""
     other = ["--python", python] if python and not same_interpreter(python) else []
-    return rerun_with(sys.executable, "-m", "harness", "stress", "--no-import-audit", *other)
+    paths = [word for folder in scenario_paths for word in ("--scenario-path", folder)]
+    return rerun_with(sys.executable, "-m", "harness", "stress", "--no-import-audit", *other, *paths)
 
 
 def add_ci_formats(parser: argparse.ArgumentParser) -> None:

@@ -3,14 +3,16 @@
 ``--sdist FILE`` or ``--project DIR`` build the wheel first, with the judged interpreter: TSan mode (a
 ThreadSanitizer interpreter, ``--tsan``) needs that, since it cannot run a prebuilt wheel's binaries.
 
-Exit 0 safe, 1 unsafe, 2 bad input (wrong ABI, corrupt wheel, unknown target), 3 unfit interpreter or
-environment (GIL forced, uv missing, install failed).
+Exit 0 safe (or imports-only: nothing failed, nothing was stressed), 1 unsafe, 2 bad input (wrong ABI, corrupt
+wheel, unknown target), 3 unfit interpreter or environment (GIL forced, uv missing, install failed), 4 nothing
+was stressed under ``--require-stress``, 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -33,9 +35,10 @@ from harness.commands._options import (
 )
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
+from harness.pipeline.suite import SuiteOptions, default_threads
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
-from harness.report.terminal import failures_and_table
+from harness.report.terminal import failures_and_table, suite_summary
 from harness.settings import StressSettings
 from harness.wheel.build import build_wheel
 
@@ -63,6 +66,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="target whose scenarios to run, repeatable (default: the registered target for the wheel's package)",
     )
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME", help="run only this scenario")
+    parser.add_argument(
+        "--scenario-path", action="append", default=[], type=Path, metavar="DIR",
+        help="folder made importable in the gate venv (only there) for --target module:attribute, repeatable",
+    )
+    parser.add_argument(
+        "--with", dest="requirements", action="append", default=[], metavar="REQ",
+        help="extra requirement installed into the gate venv (a target package, 'mypkg[test]'), repeatable",
+    )
+    parser.add_argument("--tests", type=Path, metavar="DIR",
+                        help="the package's own test folder: run it multi-threaded against the installed wheel")
+    parser.add_argument("--parallel-threads", type=int, metavar="N",
+                        help=f"threads per test with --tests (default: the CPU count, at least 2: {default_threads()})")
+    parser.add_argument("--pytest-args", default="", metavar="ARGS", help="more pytest arguments with --tests")
+    parser.add_argument("--min-parallel-tests", type=int, metavar="N",
+                        help="with --tests: fewer than N tests run multi-threaded is a failed gate")
+    parser.add_argument("--require-stress", action="store_true",
+                        help="exit 4 when nothing was stressed (no scenario and no test ran multi-threaded)")
     add_settings(parser)
     parser.add_argument(
         "--throughput-threads",
@@ -75,6 +95,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--keep-venv", action="store_true", help="keep the venv the wheel was installed into")
     add_ci_formats(parser)
+    parser.add_argument(
+        "--exclude-module",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave the wheel's modules matching this fnmatch pattern (dotted name, e.g. 'pkg.tests.*') out of "
+        "the import audit, repeatable",
+    )
+    parser.add_argument(
+        "--include-tests",
+        action="store_true",
+        help="judge the wheel's test-only modules (*/tests/*, */testing/*, *_test*, test_*) like the others "
+        "(default: audited apart, their failures are findings, not the verdict)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -89,6 +123,22 @@ def parse_thread_counts(text: str) -> tuple[int, ...]:
     if not counts or min(counts) < 1:
         raise UsageError(f"bad --throughput-threads {text!r}: expected positive integers like 1,2,4 or 'none'")
     return counts
+
+
+def suite_options(args: argparse.Namespace) -> SuiteOptions | None:
+    """The ``--tests`` run asked for (None without ``--tests``); its other flags alone are a usage error."""
+    if args.tests is None:
+        if args.parallel_threads is not None or args.pytest_args or args.min_parallel_tests is not None:
+            raise UsageError("--parallel-threads, --pytest-args and --min-parallel-tests need --tests DIR")
+        return None
+    threads = default_threads() if args.parallel_threads is None else args.parallel_threads
+    if threads < 1 or (args.min_parallel_tests is not None and args.min_parallel_tests < 0):
+        raise UsageError("--parallel-threads must be at least 1 and --min-parallel-tests at least 0")
+    try:
+        pytest_args = tuple(shlex.split(args.pytest_args))
+    except ValueError as exc:
+        raise UsageError(f"bad --pytest-args {args.pytest_args!r}: {exc}") from None
+    return SuiteOptions(args.tests, threads, pytest_args, args.min_parallel_tests)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,14 +163,25 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
         scenarios=tuple(args.scenario),
         throughput_threads=parse_thread_counts(args.throughput_threads),
         keep_venv=args.keep_venv,
+        scenario_paths=tuple(args.scenario_path),
+        requirements=tuple(args.requirements),
+        suite=suite_options(args),
+        require_stress=args.require_stress,
+        exclude_modules=tuple(args.exclude_module),
+        include_tests=args.include_tests,
     )
     out = sys.stderr if args.json else sys.stdout
     given = ["--wheel", str(wheel)] if source is None else ["--sdist" if args.sdist else "--project", str(source)]
-    rerun_prefix = [sys.executable, "-m", "harness", "gate", *given, "--python", python]
+    rerun_prefix = [sys.executable, "-m", "harness", "gate", *given, "--python", python,
+                    *(["--expect-abi", options.expect_abi] if options.expect_abi else []),
+                    *(word for folder in options.scenario_paths for word in ("--scenario-path", str(folder.resolve()))),
+                    *(word for req in options.requirements for word in ("--with", req)),
+                    *(word for pattern in options.exclude_modules for word in ("--exclude-module", pattern)),
+                    *(["--include-tests"] if options.include_tests else [])]
     ctx = RunContext(
         python=python,
         settings=settings,
-        rerun=rerun_with(*rerun_prefix, *(["--expect-abi", options.expect_abi] if options.expect_abi else [])),
+        rerun=rerun_with(*rerun_prefix),
         progress=lambda line: print(line, file=out, flush=True),
         allow_gil_build=args.allow_gil_build,
         tsan_suppressions=tsan_suppressions_of(args),
@@ -141,6 +202,8 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
             print(f"metadata {item.level}: {item.message}; change: {item.change}", file=out)
         for hint in record.wheel.fix_hints:
             print(f"fix hint {hint.module} ({hint.builder}): {hint.change}. {hint.warning}", file=out)
+    if record.tests is not None:
+        print("\n".join(suite_summary(record.tests)), file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
     if paths:
         print("report: " + ", ".join(str(path) for path in paths), file=out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.audit import audit
+from harness.audit import audit, import_summary
 from harness.commands._options import add_common, python_of
 from harness.interpreter.facts import probe
 from harness.pipeline.record import RunRecord
@@ -31,11 +31,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(record.to_json(), indent=2))
         return exit_code
     for result in results:
-        print(f"{result.module}: {result.status}")
+        cause = f", caused by {result.caused_by}" if result.caused_by and result.caused_by != result.module else ""
+        print(f"{result.module}: {result.status}{cause}")
         detail = result.error or result.warning
         if detail:
             print("    " + detail.replace("\n", "\n    "))
-    culprits = [r.module for r in results if r.status != "gil-free"]
-    print(f"{verdict}: " + (f"{len(culprits)} of {len(results)} modules not GIL-free: {', '.join(culprits)}"
-                            if culprits else f"all {len(results)} modules keep the GIL off"))
+    print(f"{verdict}: {import_summary([r.to_json() for r in results])}")
     return exit_code

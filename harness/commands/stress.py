@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
+from harness import UsageError
 from harness.commands._options import (
     add_common,
     add_settings,
@@ -43,6 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_settings(parser)
     add_tsan(parser)
     parser.add_argument("--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable)")
+    parser.add_argument("--scenario-path", action="append", default=[], type=Path, metavar="DIR",
+                        help="folder importable for the target's modules (repeatable); the current directory is not")
     parser.add_argument("--no-import-audit", action="store_true",
                         help="skip the import audit and judge the scenarios only (what rerun commands use)")
     parser.add_argument("--allow-gil-build", action="store_true",
@@ -69,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     print("\n".join(header), file=out, flush=True)
     ctx = stress_context(settings, python=python, allow_gil_build=args.allow_gil_build, facts=facts,
-                         progress=lambda line: print(line, file=out, flush=True))
+                         progress=lambda line: print(line, file=out, flush=True), scenario_paths=args.scenario_path)
     ctx = ctx.replace(tsan_suppressions=tsan_suppressions_of(args))
     record = run_stress(ctx, target, import_audit=not args.no_import_audit)
     data = record.to_json()
@@ -94,11 +100,23 @@ def stress_context(
     allow_gil_build: bool = False,
     facts: InterpreterFacts | None = None,
     progress: Progress | None = None,
+    scenario_paths: Sequence[Path] = (),
 ) -> RunContext:
-    """The run context of a stress run: its reruns are ``stress`` command lines (default: this interpreter)."""
+    """The run context of a stress run: its reruns are ``stress`` command lines (default: this interpreter).
+
+    ``scenario_paths`` go first on the PYTHONPATH of every child, whichever the interpreter, and into the rerun.
+    """
     python = python or sys.executable
-    ctx = RunContext(python=python, settings=settings, rerun=stress_rerun(python), allow_gil_build=allow_gil_build,
-                     facts=facts)
+    folders = [str(folder.resolve()) for folder in scenario_paths]
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--scenario-path {folder}: not a folder")
+    env = None
+    if folders:
+        inherited = os.environ.get("PYTHONPATH", "")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([*folders, *filter(None, [inherited])])}
+    ctx = RunContext(python=python, settings=settings, rerun=stress_rerun(python, folders),
+                     allow_gil_build=allow_gil_build, facts=facts, env=env)
     return ctx.replace(progress=progress) if progress else ctx
 
 

@@ -112,16 +112,17 @@ def harness_only_path() -> str:
 def child_env(python: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a harness child of ``python``.
 
-    Same interpreter: ``env``'s PYTHONPATH, then the working directory (as ``python -c`` has it) and this
-    process's ``sys.path``, so what is importable here is importable there. Another interpreter: only this
-    harness package (first, so no other copy wins), then ``env``'s PYTHONPATH.
+    Same interpreter: ``env``'s PYTHONPATH, then this process's ``sys.path`` (absolute entries), so what is
+    importable here is importable there. Another interpreter: only this harness package (first, so no other copy
+    wins), then ``env``'s PYTHONPATH. Neither adds the working directory of its own: a scenario folder is given
+    as ``--scenario-path``.
     """
     result = dict(os.environ if env is None else env)
     user = list(filter(None, result.get("PYTHONPATH", "").split(os.pathsep)))
     if same_interpreter(python):
         # Only real paths: import-hook markers (editable installs) come back through the child's own site.
-        here = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
-        entries = [*user, os.getcwd(), *filter(os.path.exists, here)]
+        here = [p for p in sys.path if p and os.path.isabs(p)]
+        entries = [*user, *filter(os.path.exists, here)]
     else:
         entries = [harness_only_path(), *user]
     result["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))

@@ -1,14 +1,15 @@
 """The release gate: a wheel in, a verdict record out.
 
 Pipeline: read and cross-check the wheel's tags (bad input: exit 2) -> interpreter fitness (exit 3) -> a fresh
-venv with the wheel and its dependencies installed (uv) -> :func:`~harness.pipeline.judge.judge` the matching
-targets against the installed code (one import audit of every extension module and top-level module the wheel
-installed and every target module, then the scenarios) -> throughput at a few thread counts -> the record,
-decided once -> the release evidence (the wheel's identity, its metadata findings against what was measured, a
-fix hint per module that re-enabled the GIL), which never changes the verdict. The venv lives in a temporary
-directory that is removed afterwards unless kept. The caller's PYTHONPATH is not passed on to any of the
-gate's child processes: it could put a source tree in front of the installed wheel, and the gate would then
-judge that tree instead.
+venv with the wheel, its dependencies and any ``--with`` requirements installed (uv), the user's scenario
+folders made importable there -> :func:`~harness.pipeline.judge.judge` the matching targets against the
+installed code (one import audit of every extension module and top-level module the wheel installed and every
+target module, then the scenarios) -> the package's own test suite, multi-threaded (``--tests``) -> throughput
+at a few thread counts -> the record, decided once -> the release evidence (the wheel's identity, its metadata
+findings against what was measured, a fix hint per module that re-enabled the GIL), which never changes the
+verdict. The venv lives in a temporary directory that is removed afterwards unless kept. The caller's
+PYTHONPATH is not passed on to any of the gate's child processes: it could put a source tree in front of the
+installed wheel, and the gate would then judge that tree instead.
 """
 
 from __future__ import annotations
@@ -22,17 +23,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import EXIT_USAGE, HarnessError, Interrupted
+from harness import EXIT_USAGE, HarnessError, Interrupted, UsageError
+from harness.audit import audit, import_line
+from harness.audit.module_filter import split_modules
 from harness.pipeline.context import RunContext
 from harness.pipeline.judge import check_fitness, interrupted, judge, run_scenario
 from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint, WheelSection
+from harness.pipeline.suite import SuiteOptions, run_suite
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
 from harness.wheel.fix_hints import hints_for_wheel
 from harness.wheel.metadata import Measured, read_metadata
 from harness.wheel.metadata import check_wheel as check_metadata
 from harness.wheel.tags import ask_interpreter, check_wheel, read_wheel
-from harness.wheel.venv import create_venv, install, installed_distribution
+from harness.wheel.venv import add_import_paths, create_venv, install, installed_distribution, registered_targets
 
 THROUGHPUT_ROUNDS = 3
 DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)
@@ -41,7 +45,10 @@ DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)
 @dataclass(frozen=True)
 class GateOptions:
     """What the gate judges beyond the run context: the wheel, the ABI it must carry, which targets and
-    scenarios, the throughput thread counts, and whether to keep the venv."""
+    scenarios, the throughput thread counts, whether to keep the venv; the user's scenario folders (importable
+    in the venv only) and extra requirements installed beside the wheel (whose registered targets count like
+    built-in ones); the package's own test suite; whether a run that stressed nothing fails (exit 4); and which
+    of the wheel's modules to leave out of the audit (patterns) or to judge although test-only."""
 
     wheel: Path
     expect_abi: str | None = None
@@ -50,6 +57,12 @@ class GateOptions:
     throughput_threads: tuple[int, ...] = DEFAULT_THROUGHPUT_THREADS
     keep_venv: bool = False
     built_from: Path | None = None  # the sdist or project the wheel was built from here (TSan mode needs one)
+    scenario_paths: tuple[Path, ...] = ()
+    requirements: tuple[str, ...] = ()
+    suite: SuiteOptions | None = None
+    require_stress: bool = False
+    exclude_modules: tuple[str, ...] = ()
+    include_tests: bool = False
 
 
 def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
@@ -61,20 +74,23 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     info = read_wheel(options.wheel)
     abi = check_wheel(info, python=ctx.python, expected_abi=options.expect_abi)
     ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
-    targets = only_scenarios(targets_for(options.targets, info.distribution, ctx.progress), options.scenarios)
+    for folder in options.scenario_paths:
+        if not folder.is_dir():
+            raise UsageError(f"--scenario-path {folder}: not a folder")
+    # With --with, targets may be registered by what is installed beside the wheel: resolved in the venv.
+    targets = [] if options.requirements else _targets(ctx, options, info.distribution, {})
     inherited = os.environ if ctx.env is None else ctx.env
     if "PYTHONPATH" in inherited:
         ctx.progress("PYTHONPATH is not passed on: the gate judges only what the wheel installs")
     ctx = ctx.replace(env=without_pythonpath(inherited))
     names = [t.name for t in targets]
     record = RunRecord.start("gate", ", ".join(names) or "(import audit only)", slug=info.distribution)
-    record.targets, record.settings = names, ctx.settings
-    record.wheel = wheel = WheelSection(info, abi, audit_only=not targets,
+    record.targets, record.settings, record.require_stress = names, ctx.settings, options.require_stress
+    record.wheel = wheel = WheelSection(info, abi, audit_only=not targets and options.suite is None,
                                         ignored_pythonpath=inherited.get("PYTHONPATH") or None)
     fit = check_fitness(ctx, record)
     if fit and record.interpreter is not None and record.interpreter.thread_sanitizer:
         fit = _tsan_can_run(record, options)
-    ctx.progress("targets: " + (", ".join(names) or f"none judges {info.distribution}: import audit only"))
     if fit:
         try:
             _judge_installed(ctx, record, wheel, options, targets)
@@ -84,8 +100,11 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
             if record.interrupted is None:
                 interrupted(record, exc, targets)
     decide(record)
-    if not targets and record.verdict != "error":
-        record.note(f"no target judges {info.distribution}: import audit only, no stress")
+    if record.verdict == "imports-only":
+        wheel.audit_only = True
+        record.note(f"nothing was stressed: no target judges {info.distribution} and no test ran multi-threaded "
+                    "(bring scenarios with --target/--scenario-path or tests with --tests)"
+                    + ("; --require-stress: exit 4" if options.require_stress else ""))
     _record_release_evidence(ctx, record, wheel)
     record.duration_s = round(time.monotonic() - clock, 3)
     return record
@@ -123,6 +142,13 @@ def _tsan_can_run(record: RunRecord, options: GateOptions) -> bool:
     return False
 
 
+def _targets(
+    ctx: RunContext, options: GateOptions, distribution: str, installed: Mapping[str, Target]
+) -> list[Target]:
+    found = targets_for(options.targets, distribution, ctx.progress, installed)
+    return only_scenarios(found, options.scenarios)
+
+
 def without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:
     """The environment without PYTHONPATH: the gate's children import only what the venv has."""
     return {name: value for name, value in env.items() if name != "PYTHONPATH"}
@@ -137,12 +163,28 @@ def _judge_installed(
         venv_python = create_venv(ctx.python, venv_root / "venv")
         wheel.venv_python, wheel.venv_kept = venv_python, options.keep_venv
         ctx.progress(f"venv: {venv_python}")
-        install(venv_python, info.path)
+        install(venv_python, info.path, options.requirements)
         installed = wheel.installed = installed_distribution(venv_python, info.distribution)
         ctx.progress(f"installed: extension modules {', '.join(installed.extension_modules) or 'none'}; "
                      f"top level {', '.join(installed.top_level) or 'none'}")
+        if options.scenario_paths:
+            pth = add_import_paths(venv_python, options.scenario_paths)
+            ctx.progress(f"scenario paths importable in the venv only: {pth}")
+        if options.requirements:
+            targets = _targets(ctx, options, info.distribution, registered_targets(venv_python, ctx.progress))
+            record.targets = [t.name for t in targets]
+            record.target = ", ".join(record.targets) or record.target
+            wheel.audit_only = not targets and options.suite is None
+        ctx.progress("targets: " + (", ".join(t.name for t in targets) or f"none judges {info.distribution}"))
         venv_ctx = ctx.replace(python=venv_python)
-        judge(venv_ctx, record, targets, extra_modules=[*installed.extension_modules, *installed.top_level])
+        wheel_modules = split_modules([*installed.extension_modules, *installed.top_level],
+                                      exclude=options.exclude_modules, include_tests=options.include_tests)
+        wheel.excluded_modules = wheel_modules.excluded
+        judge(venv_ctx, record, targets, extra_modules=wheel_modules.judged)
+        _audit_test_only(venv_ctx, record, wheel, wheel_modules.test_only)
+        if options.suite is not None and record.verdict != "error":
+            record.tests = run_suite(venv_ctx, options.suite)
+            decide(record)
         if record.tsan is not None:
             record.note("TSan mode: no throughput chart (ThreadSanitizer slows every call many times over)")
         elif record.verdict == "safe" and targets and options.throughput_threads:
@@ -150,6 +192,16 @@ def _judge_installed(
     finally:
         if not options.keep_venv:
             shutil.rmtree(venv_root, ignore_errors=True)
+
+
+def _audit_test_only(ctx: RunContext, record: RunRecord, wheel: WheelSection, modules: Sequence[str]) -> None:
+    """Audit the wheel's test-only modules apart: what they do on import is a finding, not the verdict."""
+    wheel.test_imports = audit(modules, python=ctx.python, env=ctx.env) if modules else []
+    for result in wheel.test_imports:
+        ctx.progress(import_line(result, "test-only import"))
+    findings = [f"{r.module} {r.status}" for r in wheel.test_imports if r.status != "gil-free"]
+    if findings:
+        record.note(f"test-only module findings (not the verdict; --include-tests judges them): {', '.join(findings)}")
 
 
 def _measure_throughput(

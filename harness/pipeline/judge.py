@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from harness import HarnessError, Interrupted, UsageError
-from harness.audit import audit
+from harness.audit import audit, import_line, import_summary
 from harness.engine import load_ref, run_in_process
 from harness.engine.isolation import run_isolated
 from harness.engine.result import ScenarioResult
@@ -101,7 +101,7 @@ def _require_packages(ctx: RunContext, record: RunRecord, targets: Sequence[Targ
             raise UsageError(target.install_hint())
     record.imports += results
     for result in results:
-        ctx.progress(f"import {result.module}: {result.status}")
+        ctx.progress(import_line(result))
     return [m for m in modules if m not in packages]
 
 
@@ -129,8 +129,9 @@ def _audit(ctx: RunContext, record: RunRecord, modules: list[str]) -> bool:
     results = audit(modules, python=ctx.python, env=ctx.env)
     record.imports += results
     for result in results:
-        detail = result.error or result.warning
-        ctx.progress(f"import {result.module}: {result.status}" + (f" ({detail})" if detail else ""))
+        ctx.progress(import_line(result))
+    if results:
+        ctx.progress("import audit: " + import_summary([r.to_json() for r in results]))
     missing = [r.module for r in results if r.status == "not-found"]
     if missing:
         record.note(f"module not found by {ctx.python}: {', '.join(missing)} (check its PYTHONPATH)")

@@ -87,6 +87,8 @@ class WheelSection:
     artifact: ArtifactIdentity | None = None
     metadata_findings: list[Finding] = field(default_factory=list)
     fix_hints: list[FixHint] = field(default_factory=list)
+    test_imports: list[ImportResult] = field(default_factory=list)  # test-only modules: findings, not the verdict
+    excluded_modules: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         venv = None if self.venv_python is None else {"python": self.venv_python, "kept": self.venv_kept}
@@ -99,7 +101,53 @@ class WheelSection:
             **({"artifact": self.artifact.to_json()} if self.artifact else {}),
             "metadata_findings": [f.to_json() for f in self.metadata_findings],
             "fix_hints": [h.to_json() for h in self.fix_hints],
+            "test_imports": [r.to_json() for r in self.test_imports],
+            "excluded_modules": list(self.excluded_modules),
         }
+
+
+@dataclass(frozen=True)
+class SuiteFailure:
+    """A test of the package's own suite that failed multi-threaded, and what its single-threaded rerun said:
+    ``race`` (it passes alone) or ``fails without threads`` (not a race)."""
+
+    nodeid: str
+    first_lines: str
+    alone: str
+
+    @property
+    def race(self) -> bool:
+        return self.alone == "race"
+
+
+@dataclass
+class SuiteSection:
+    """The package's own test suite, run by the gate against the installed wheel under pytest-run-parallel."""
+
+    source: str
+    threads: int
+    run: int = 0
+    multi_threaded: int = 0
+    passed: int = 0
+    skipped: int = 0
+    failures: list[SuiteFailure] = field(default_factory=list)
+    thread_unsafe: dict[str, str] = field(default_factory=dict)
+    gil_culprits: list[str] = field(default_factory=list)
+    min_parallel_tests: int | None = None
+    wall_s: float = 0.0
+    command: str = ""
+
+    @property
+    def races(self) -> list[SuiteFailure]:
+        return [f for f in self.failures if f.race]
+
+    @property
+    def below_floor(self) -> bool:
+        return self.min_parallel_tests is not None and self.multi_threaded < self.min_parallel_tests
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "races": len(self.races),
+                "fails_without_threads": len(self.failures) - len(self.races), "below_floor": self.below_floor}
 
 
 @dataclass(frozen=True)
@@ -139,6 +187,8 @@ class RunRecord:
     interrupted: Interruption | None = None
     wheel: WheelSection | None = None
     tsan: Findings | None = None  # set in TSan mode (the judged interpreter is a ThreadSanitizer build)
+    tests: SuiteSection | None = None
+    require_stress: bool = False
     verdict: str = "error"
     exit_code: int = 0
     duration_s: float = 0.0
@@ -191,6 +241,7 @@ class RunRecord:
             },
             **(self.wheel.to_json() if self.wheel else {}),
             **({"tsan": self.tsan.to_json()} if self.tsan is not None else {}),
+            **({"tests": self.tests.to_json()} if self.tests else {}),
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": self.duration_s,
         }

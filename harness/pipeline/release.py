@@ -66,10 +66,10 @@ class GateReport:
     @property
     def outcome(self) -> str:
         """safe, imports-only, unsafe, error or gil-build (a run that gave no free-threading verdict)."""
-        verdict = self.record.get("verdict")
-        if verdict == "safe" and not self.record.get("free_threading_verdict", False):
+        verdict = self.record.get("verdict")  # "imports-only" since issue 12; "safe" with audit_only before it
+        if verdict in ("safe", "imports-only") and not self.record.get("free_threading_verdict", False):
             return "gil-build"
-        if verdict == "safe" and self.record.get("audit_only"):
+        if verdict == "imports-only" or (verdict == "safe" and self.record.get("audit_only")):
             return "imports-only"
         return str(verdict)
 

@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.audit import import_summary
 from harness.interpreter.facts import gil_forced_text
 from harness.report import tsan as tsan_report
-from harness.report.markdown import render_markdown
+from harness.report.markdown import IMPORT_HEADERS, TEST_ONLY_TITLE, import_rows, render_markdown
 from harness.report.terminal import status_label
 
 FORMATS = ("json", "gate-md", "html")
@@ -26,7 +27,7 @@ th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:
 th{background:#f4f4f4}code,pre{font-family:ui-monospace,monospace;font-size:.85rem}
 pre{background:#f7f7f7;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 .verdict{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;color:#fff;font-weight:bold}
-.safe{background:#2e7d32}.unsafe{background:#c62828}.error{background:#6d4c41}
+.safe{background:#2e7d32}.unsafe{background:#c62828}.error{background:#6d4c41}.imports-only{background:#f9a825}
 .passed,.gil-free{color:#2e7d32}.failed,.crashed,.timeout,.error-status,.gil-enabled,.not-found{color:#c62828}
 """
 
@@ -42,6 +43,8 @@ def render_gate_markdown(record: Mapping[str, Any]) -> str:
         f"- distribution: {wheel.get('distribution')} {wheel.get('version')}",
         f"- tags: {tags}; expected ABI `{wheel.get('expected_abi')}`",
         f"- extension modules in the wheel: {extensions}",
+        "- shared libraries (no init symbol, not judged): "
+        + (", ".join(f"`{m}`" for m in wheel.get("libraries", [])) or "none"),
         f"- judged by: {record.get('target')}",
     ]
     if record.get("ignored_pythonpath"):
@@ -49,6 +52,8 @@ def render_gate_markdown(record: Mapping[str, Any]) -> str:
     lines.append("")
     # The engine's Markdown, one heading level down, under the wheel's title.
     lines.append(render_markdown(record).replace("# ft-harness:", "## Verdict:", 1).replace("\n## ", "\n### "))
+    if record.get("tests"):
+        lines += ["### The package's own tests", "", *tests_markdown(record["tests"]), ""]
     series = _series(record.get("throughput") or [])
     if series:
         lines += ["### Throughput (ops/s by thread count)", ""]
@@ -65,6 +70,44 @@ def render_gate_markdown(record: Mapping[str, Any]) -> str:
     if record.get("fix_hints"):
         lines += ["### Fix hints", "", *fix_hints_markdown(record["fix_hints"])]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _suite_counts(tests: Mapping[str, Any]) -> list[tuple[str, object]]:
+    floor = tests.get("min_parallel_tests")
+    return [
+        ("folder", tests["source"]),
+        ("tests run", tests["run"]),
+        ("run multi-threaded", f"{tests['multi_threaded']} at {tests['threads']} threads"
+         + ("" if floor is None else f" (floor {floor}{', below it' if tests['below_floor'] else ''})")),
+        ("passed / skipped", f"{tests['passed']} / {tests['skipped']}"),
+        ("races (fail threaded, pass alone)", tests["races"]),
+        ("fail without threads (not races)", tests["fails_without_threads"]),
+        ("GIL culprits (the plugin's watch)", ", ".join(tests["gil_culprits"]) or "none"),
+        ("wall time (s)", tests["wall_s"]),
+    ]
+
+
+def tests_markdown(tests: Mapping[str, Any]) -> list[str]:
+    """The package's own suite: counts, each failure (race or not) with its first lines, tests kept
+    single-threaded and why."""
+    lines = [f"- {key}: {value}" for key, value in _suite_counts(tests)]
+    for failure in tests["failures"]:
+        label = "**race** (passes alone)" if failure["alone"] == "race" else "fails without threads (not a race)"
+        first = "; ".join(failure["first_lines"].splitlines())
+        lines.append(f"- {label}: `{failure['nodeid']}`" + (f": {first}" if first else ""))
+    lines += [f"- kept single-threaded: `{nodeid}`: {reason}" for nodeid, reason in tests["thread_unsafe"].items()]
+    return lines
+
+
+def tests_html(tests: Mapping[str, Any]) -> str:
+    """The package's own suite as a key/value table, a failure table and the tests kept single-threaded."""
+    parts = [_key_values(_suite_counts(tests))]
+    if tests["failures"]:
+        parts.append(_table(("test", "alone", "first lines"), [
+            (f["nodeid"], f["alone"], f["first_lines"]) for f in tests["failures"]], status_column=-1))
+    if tests["thread_unsafe"]:
+        parts.append(_table(("kept single-threaded", "why"), list(tests["thread_unsafe"].items()), status_column=-1))
+    return "\n".join(parts)
 
 
 def findings_markdown(findings: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -117,6 +160,7 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("tags", ", ".join(wheel.get("tags", []))),
         ("expected ABI", wheel.get("expected_abi")),
         ("extension modules", ", ".join(wheel.get("extension_modules", [])) or "none"),
+        ("shared libraries (no init symbol, not judged)", ", ".join(wheel.get("libraries", [])) or "none"),
         ("judged by", record.get("target")),
     ])]
     parts += ["<h2>Interpreter</h2>", _key_values([
@@ -132,12 +176,11 @@ def render_html(record: Mapping[str, Any]) -> str:
         ("started", record.get("started")),
         ("duration (s)", record.get("duration_s")),
     ])]
-    parts += ["<h2>Import audit</h2>", _table(
-        ("module", "status", "GIL enabled after", "detail"),
-        [(i["module"], i["status"], i.get("gil_enabled_after"), i.get("error") or i.get("warning") or "")
-         for i in record.get("imports") or []],
-        status_column=1,
-    )]
+    for title, key in (("Import audit", "imports"), (TEST_ONLY_TITLE, "test_imports")):
+        rows = record.get(key) or []
+        if rows or key == "imports":
+            parts += [f"<h2>{_e(title)}</h2>", f"<p>{_e(import_summary(rows))}</p>",
+                      _table(IMPORT_HEADERS, import_rows(rows), status_column=1)]
     scenarios = record.get("scenarios") or []
     parts += ["<h2>Scenarios</h2>", _table(
         ("target", "scenario", "status", "threads", "rounds", "iterations", "failures", "ops/s", "duration (s)"),
@@ -160,6 +203,8 @@ def render_html(record: Mapping[str, Any]) -> str:
             for finding in found:
                 text = "\n".join(tsan_report.finding_text(finding))
                 parts.append(f"<h4>{_e(tsan_report.finding_title(finding))}</h4><pre>{_e(text)}</pre>")
+    if record.get("tests"):
+        parts += ["<h2>The package's own tests</h2>", tests_html(record["tests"])]
     throughput = record.get("throughput") or []
     if wheel:
         parts += ["<h2>Throughput against threads</h2>", throughput_svg(throughput)]

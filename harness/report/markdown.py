@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.audit import import_summary
 from harness.interpreter.facts import gil_forced_text
 from harness.report import tsan as tsan_report
 from harness.report.terminal import head_lines, reproduced_line, status_label
@@ -42,14 +43,11 @@ def render_markdown(record: Mapping[str, Any]) -> str:
             f"{settings.get('rounds')} at most; budget {settings.get('budget_s')} s per scenario; timeout "
             f"{settings.get('timeout_s')} s; seed {settings.get('seed')}"
         )
-    imports = record.get("imports") or []
-    if imports:
-        lines += ["", "## Import audit", ""]
-        lines += _table(
-            ("module", "status", "GIL enabled after", "detail"),
-            [(i["module"], i["status"], i["gil_enabled_after"], i.get("error") or i.get("warning") or "")
-             for i in imports],
-        )
+    for title, key in (("Import audit", "imports"), (TEST_ONLY_TITLE, "test_imports")):
+        rows = record.get(key) or []
+        if rows:
+            lines += ["", f"## {title}", "", import_summary(rows), ""]
+            lines += _table(IMPORT_HEADERS, import_rows(rows))
     scenarios = record.get("scenarios") or []
     if scenarios:
         lines += ["", "## Scenarios", ""]
@@ -81,3 +79,23 @@ def _rounds_cell(scenario: Mapping[str, Any]) -> str:
     trials = (scenario.get("exploration") or {}).get("trials")
     cell = f"{scenario['rounds']}" if rounds is None else f"{rounds} (cap {scenario['rounds']})"
     return f"{cell} + {trials} explored" if trials else cell
+
+
+IMPORT_HEADERS = ("module", "status", "GIL enabled after", "caused by", "detail")
+TEST_ONLY_TITLE = "Test-only modules (findings, not the verdict)"
+
+
+def import_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[object, ...]]:
+    """The import audit's table rows under :data:`IMPORT_HEADERS` (Markdown and HTML)."""
+    return [(i["module"], i["status"], i.get("gil_enabled_after"), cause_text(i), i.get("error") or i.get("warning")
+             or "") for i in rows]
+
+
+def cause_text(row: Mapping[str, Any]) -> str:
+    """Why a gil-enabled module turned the GIL on: it lacks the declaration itself, or it imports the culprit."""
+    if row.get("status") != "gil-enabled":
+        return ""
+    culprit = row.get("caused_by")
+    if culprit is None:
+        return "unknown"
+    return "itself: no free-threading declaration" if culprit == row["module"] else f"imports {culprit}"

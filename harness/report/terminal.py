@@ -1,6 +1,6 @@
 """What a terminal shows of scenario results: the status label, a failed scenario's errors with their first
 tracebacks (one length limit for every text), the stress command's per-scenario summary, the gate's failures and
-summary table, and the ``ft_stress`` fixture's failure message."""
+summary table and its lines for a package's own test suite, and the ``ft_stress`` fixture's failure message."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.engine.result import ScenarioResult
+from harness.pipeline.record import SuiteSection
 
 TRACEBACK_LINES = 30
 
@@ -102,3 +103,20 @@ def fixture_failure(result: ScenarioResult, *, test_rerun: str, runs_alone: bool
     if runs_alone:
         lines.append(f"rerun the scenario alone: {result.rerun}")
     return "\n".join(lines)
+
+
+def suite_summary(tests: SuiteSection) -> list[str]:
+    """The gate's lines for the package's own test suite: counts, each failure with its single-threaded rerun's
+    finding and first lines, the tests kept single-threaded and why, and the GIL culprits."""
+    floor = "" if tests.min_parallel_tests is None else f" (floor {tests.min_parallel_tests}" + (
+        ": below it)" if tests.below_floor else ")")
+    lines = [f"tests: {tests.run} run, {tests.multi_threaded} multi-threaded at {tests.threads} threads{floor}, "
+             f"{tests.passed} passed, {tests.skipped} skipped, {len(tests.races)} races, "
+             f"{len(tests.failures) - len(tests.races)} failing without threads, in {tests.wall_s:.1f} s"]
+    for failure in tests.failures:
+        label = "RACE (passes alone)" if failure.race else "fails without threads (not a race)"
+        lines.append(f"    {label}: {failure.nodeid}")
+        lines += [f"        {line}" for line in failure.first_lines.splitlines()]
+    lines += [f"    kept single-threaded: {nodeid}: {reason}" for nodeid, reason in tests.thread_unsafe.items()]
+    lines += [f"    GIL re-enabled by: {culprit}" for culprit in tests.gil_culprits]
+    return lines

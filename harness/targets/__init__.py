@@ -8,7 +8,7 @@ entry-point group; the engine never special-cases a target. Looking targets up (
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -108,15 +108,21 @@ def select_scenarios(target: Target, names: Sequence[str] | None) -> tuple[Scena
     return tuple(known[n] for n in dict.fromkeys(names))
 
 
-def targets_for(names: Sequence[str], distribution: str, say: Callable[[str], None]) -> list[Target]:
-    """The named targets, or every registered target whose ``distributions`` include the wheel's."""
-    if names:
-        return [resolve_target(name) for name in dict.fromkeys(names)]
-    # Here, not at the top: scenario children in a judged venv (which has only the package's own dependencies)
-    # import this module too.
-    from packaging.utils import canonicalize_name
+def targets_for(
+    names: Sequence[str], distribution: str, say: Callable[[str], None], installed: Mapping[str, Target] | None = None
+) -> list[Target]:
+    """The named targets, or every registered target whose ``distributions`` include the wheel's.
 
-    matches = []
+    ``installed``: targets registered by the distributions installed beside the wheel (the gate's ``--with``),
+    looked up like the ones registered here, and first.
+    """
+    from packaging.utils import canonicalize_name  # here: a target package loaded in a bare venv needs no packaging
+
+    installed = installed or {}
+    if names:
+        return [installed[name] if name in installed else resolve_target(name) for name in dict.fromkeys(names)]
+    matches = [target for _, target in sorted(installed.items())
+               if distribution in {canonicalize_name(d) for d in target.distributions}]
     for name in sorted(available_targets()):
         try:
             target = load_target(name)

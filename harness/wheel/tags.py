@@ -19,6 +19,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from harness import UsageError
 from harness.interpreter.children import TIMEOUT_S, ask
+from harness.wheel.extensions import is_python_extension, module_name_of
 
 _MARKER = "FT-HARNESS-TAGS:"
 # Extension-module ABI markers: "mod.cpython-314t-x86_64-linux-gnu.so", "mod.cp314t-win_amd64.pyd", "mod.abi3.so",
@@ -56,6 +57,7 @@ class WheelInfo:
     version: str
     tags: frozenset[Tag]
     extension_modules: tuple[str, ...]
+    libraries: tuple[str, ...] = ()  # shared objects without an init symbol: ctypes/cffi libraries, not judged
 
     @property
     def abis(self) -> frozenset[str]:
@@ -81,6 +83,7 @@ class WheelInfo:
             "version": self.version,
             "tags": sorted(str(tag) for tag in self.tags),
             "extension_modules": list(self.extension_modules),
+            "libraries": list(self.libraries),
         }
 
 
@@ -112,6 +115,8 @@ def read_wheel(path: Path) -> WheelInfo:
             dist_info = _dist_info_dir(name, members, distribution)
             wheel_text = archive.read(f"{dist_info}/WHEEL").decode("utf-8")
             metadata_text = archive.read(f"{dist_info}/METADATA").decode("utf-8")
+            shared = [m for m in members if is_extension_module(m)]
+            libraries = {m for m in shared if is_python_extension(archive.read(m), module_name_of(m)) is False}
     except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError, KeyError) as exc:
         raise UsageError(f"{name} is not a readable wheel: {_one_line(exc)}") from None
     metadata_name = email.parser.Parser().parsestr(metadata_text, headersonly=True).get("Name")
@@ -128,12 +133,14 @@ def read_wheel(path: Path) -> WheelInfo:
         distribution=str(distribution),
         version=str(version),
         tags=frozenset(filename_tags),
-        extension_modules=tuple(sorted(m for m in members if is_extension_module(m))),
+        extension_modules=tuple(sorted(m for m in shared if m not in libraries)),
+        libraries=tuple(sorted(libraries)),
     )
 
 
 def is_extension_module(member: str) -> bool:
-    """Whether an archive or RECORD path is an importable extension module (not a vendored ``*.libs`` library)."""
+    """Whether an archive or RECORD path may be an importable extension module: a shared object outside the
+    vendored ``*.libs`` folders (whether it exports an init symbol is :mod:`harness.extensions`' question)."""
     pure = PurePosixPath(member)
     if pure.suffix not in (".so", ".pyd"):
         return False
@@ -205,10 +212,13 @@ def ask_interpreter(python: str, tags: frozenset[Tag]) -> InterpreterTags:
 def check_wheel(info: WheelInfo, *, python: str, expected_abi: str | None = None) -> str:
     """All checks of a wheel against a target interpreter; returns the ABI it was held to.
 
-    ``expected_abi`` defaults to the interpreter's own ABI (``cp314t`` on 3.14t).
+    ``expected_abi`` defaults to the interpreter's own ABI (``cp314t`` on 3.14t), or ``none`` for a pure-Python
+    wheel (``py3-none-any``).
     """
     answer = ask_interpreter(python, info.tags)
     abi = expected_abi or gate_abi(info, answer.abi)
+    if expected_abi is None and info.abis == {"none"}:
+        abi = "none"  # a pure-Python wheel fits any ABI; its modules are still audited (and stressed)
     check_abi(info, abi)
     check_installable(info, answer, python)
     check_extension_suffixes(info, abi)

@@ -58,10 +58,24 @@ def build_extension(
         *shlex.split(config["CC"] or "cc"), "-shared", "-fPIC", "-O1", *WARNINGS, f"-I{config['INCLUDEPY']}",
         *flags, *map(str, sources), "-o", str(target),
     ]
+    return _compile(cmd, target)
+
+
+def _compile(cmd: list[str], target: Path) -> Path:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"{shlex.join(cmd)} failed:\n{proc.stderr}")
     return target
+
+
+def build_library(path: Path, source: str) -> Path:
+    """Compile C ``source`` into a plain shared library at ``path`` (no Python init symbol: a ctypes library)."""
+    c_file = path.with_name(path.name.split(".", 1)[0] + "_lib_src.c")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c_file.write_text(source, encoding="utf-8")
+    compiler = shlex.split(build_config()["CC"] or "cc")
+    cmd = [*compiler, "-shared", "-fPIC", "-O1", *WARNINGS, str(c_file), "-o", str(path)]
+    return _compile(cmd, path)
 
 
 def plain_module_source(name: str, *, free_threading: bool, extra_code: str = "", extra_methods: str = "") -> str:
