@@ -9,13 +9,14 @@ import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from harness import UsageError
 from harness import settings as settings_mod
 from harness.interpreter import find as interpreter_find
 from harness.interpreter.children import same_interpreter
 from harness.pipeline.context import Rerun
+from harness.pipeline.record import RunRecord
 from harness.report import check_writable, junit, sarif, write_files
 
 
@@ -134,3 +135,15 @@ def write_or_say(command: str, write: Callable[[], list[Path]]) -> list[Path]:
     except UsageError as exc:
         print(f"ft-harness {command}: error: report not written: {exc}", file=sys.stderr)
         return []
+
+
+def print_ending(command: str, record: RunRecord, paths: Sequence[Path], out: TextIO) -> int:
+    """The last lines of a judging command: where its reports are, then an error or an interruption on stderr;
+    returns the record's exit code."""
+    if paths:
+        print("report: " + ", ".join(str(path) for path in paths), file=out)
+    if record.verdict == "error":
+        print(f"ft-harness {command}: error: {record.note_text}", file=sys.stderr)
+    elif record.interrupted is not None:
+        print(f"ft-harness {command}: interrupted by {record.interrupted.signal}", file=sys.stderr)
+    return record.exit_code

@@ -26,6 +26,7 @@ from harness.commands._options import (
     add_settings,
     add_tsan,
     check_outputs,
+    print_ending,
     python_of,
     rerun_with,
     settings_of,
@@ -205,13 +206,7 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
     if record.tests is not None:
         print("\n".join(suite_summary(record.tests)), file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
-    if paths:
-        print("report: " + ", ".join(str(path) for path in paths), file=out)
-    if record.verdict == "error":
-        print(f"ft-harness gate: error: {record.note_text}", file=sys.stderr)
-    elif record.interrupted is not None:
-        print(f"ft-harness gate: interrupted by {record.interrupted.signal}", file=sys.stderr)
-    return record.exit_code
+    return print_ending("gate", record, paths, out)
 
 
 def write_gate_reports(record: Mapping[str, Any], report_dir: Path) -> list[Path]:

@@ -20,6 +20,7 @@ from harness.commands._options import (
     add_settings,
     add_tsan,
     check_outputs,
+    print_ending,
     python_of,
     settings_of,
     stress_rerun,
@@ -84,13 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         _print_summary(record, out)
-    if paths:
-        print("report: " + ", ".join(str(path) for path in paths), file=out)
-    if record.verdict == "error":
-        print(f"ft-harness stress: error: {record.note_text}", file=sys.stderr)
-    elif record.interrupted is not None:
-        print(f"ft-harness stress: interrupted by {record.interrupted.signal}", file=sys.stderr)
-    return record.exit_code
+    return print_ending("stress", record, paths, out)
 
 
 def stress_context(
