@@ -36,6 +36,14 @@ def test_a_report_dir_under_a_file_is_exit_2_before_any_stress(tmp_path: Path) -
     assert elapsed < 2.0, f"took {elapsed:.1f} s (measured while other work ran)"
 
 
+def test_a_tests_folder_that_does_not_exist_is_exit_2_before_the_venv(tmp_path: Path) -> None:
+    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b""})
+    proc = harness(tmp_path, "gate", "--wheel", str(wheel), "--tests", "nosuchdir")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == "ft-harness gate: error: --tests nosuchdir: not a folder"
+    assert proc.stdout == "" and not list(tmp_path.glob("reports/*.json"))  # nothing ran, nothing was judged
+
+
 def test_a_junit_file_in_an_unwritable_place_is_exit_2_before_the_gate_reads_the_wheel(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     proc = harness(tmp_path, "gate", "--wheel", "missing.whl", "--junit", "file/junit.xml")

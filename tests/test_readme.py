@@ -36,7 +36,8 @@ EXERCISED = {
         ("tests/test_ci_formats.py", 'main(["release", str(dist), "--reports"'),
     "uv run --python 3.14t python -m harness bench nvx [--gil-python /path/to/python3.14]":
         ("tests/test_bench_nvx.py", 'run_cli("bench", "nvx", "--quick"'),
-    "uv run --python 3.14t python -m tests.corpus.benchmark": ("tests/test_corpus.py", "from tests.corpus.benchmark"),
+    "uv run --python 3.14t python -m tests.corpus.benchmark [--corpus main|heldout|both] [--replays K] [--load N]":
+        ("tests/test_corpus_benchmark.py", "benchmark.main(["),
     "uv run --python 3.14t --extra test pytest -k nvx --parallel-threads=4":
         (".ci/run", "--extra test pytest tests -k nvx --parallel-threads=4"),
     "uv run --python 3.14t --extra test pytest --hypothesis-profile=thorough": ("conftest.py", '"thorough"'),

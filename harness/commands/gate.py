@@ -132,6 +132,8 @@ def suite_options(args: argparse.Namespace) -> SuiteOptions | None:
         if args.parallel_threads is not None or args.pytest_args or args.min_parallel_tests is not None:
             raise UsageError("--parallel-threads, --pytest-args and --min-parallel-tests need --tests DIR")
         return None
+    if not args.tests.is_dir():  # before the venv, the install and the audit
+        raise UsageError(f"--tests {args.tests}: not a folder")
     threads = default_threads() if args.parallel_threads is None else args.parallel_threads
     if threads < 1 or (args.min_parallel_tests is not None and args.min_parallel_tests < 0):
         raise UsageError("--parallel-threads must be at least 1 and --min-parallel-tests at least 0")
