@@ -147,7 +147,8 @@ def test_a_segfault_report_carries_the_dump_from_its_file_and_says_which_threads
                                            "(with the GIL disabled it cannot show the others)")
     else:
         assert scenario["detail"].endswith("faulthandler dump of every thread in errors")
-        assert dump.count("Thread 0x") + dump.count("Current thread 0x") >= 3  # 2 workers and the engine's thread
+        # the crashing worker and the other live threads (the other worker may have finished its round already)
+        assert dump.count("Thread 0x") + dump.count("Current thread 0x") >= 2
 
 
 def test_an_empty_dump_says_so_and_why(tmp_path: Path) -> None:
