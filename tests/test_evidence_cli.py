@@ -187,6 +187,7 @@ def test_another_interpreters_harness_path_is_removed_at_exit(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(importlib.util.find_spec("autobahn") is not None, reason="autobahn is installed here")
+@needs_free_threading
 def test_a_built_in_target_whose_package_is_missing_is_one_line_saying_how_to_install_it(tmp_path: Path) -> None:
     proc = harness(tmp_path, "stress", "--target", "autobahn")
     assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -18,6 +18,7 @@ from harness.wheel.tags import check_extension_suffixes, read_wheel
 from harness.wheel.venv import modules_from_record
 from tests.support.binaries import elf_image, macho_image, pe_image
 from tests.support.cbuild import build_config, build_library, build_plain_module
+from tests.support.markers import needs_free_threading
 from tests.support.wheels import make_wheel
 
 CTYPES_SOURCE = "int add(int a, int b) { return a + b; }\n"
@@ -91,6 +92,7 @@ def wheel_with(tmp_path: Path, built: dict[str, Path], library_member: str) -> P
     return make_wheel(tmp_path, "demo-1.0-cp314-cp314t-linux_x86_64.whl", files=files)
 
 
+@needs_free_threading
 def test_wheel_ctypes_library_is_listed_apart_and_not_refused(tmp_path: Path, built: dict[str, Path]) -> None:
     info = read_wheel(wheel_with(tmp_path, built, "demo/_raw_ecb.abi3.so"))
     assert info.libraries == ("demo/_raw_ecb.abi3.so",)
