@@ -183,6 +183,8 @@ class Trial:
             if now >= self.deadline:
                 return "timeout"
             with self._lock:
+                if self._live == 0:  # the last worker finished between the wait and the lock
+                    return "passed"
                 progress = (self._serial, self.points)
                 running = self._running
                 if progress != last:
