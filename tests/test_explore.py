@@ -201,6 +201,33 @@ class FireWhileUnsubscribing:
         assert not missed, f"a subscribed hook missed firings: {missed} of {firings}"
 
 
+class SlotPool:
+    """A pool of a few slots: check there is room, then take one. The window opens only once the pool is one
+    slot short of full, many operations into a round: exploring a few iterations per thread never gets there."""
+
+    capacity = 12
+
+    def setup(self) -> None:
+        self.taken: list[tuple[int, int]] = []
+        self.refused = 0
+        self.lock = threading.Lock()
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        if len(self.taken) < self.capacity:
+            self.taken.append((thread_index, iteration))
+        else:
+            self.refused += 1
+
+    def verify(self) -> None:
+        assert len(self.taken) <= self.capacity, f"{len(self.taken)} slots taken of {self.capacity}"
+
+
+class LockedSlotPool(SlotPool):
+    def step(self, thread_index: int, iteration: int) -> None:
+        with self.lock:
+            super().step(thread_index, iteration)
+
+
 RACES = {"lazy-init": LazyInit, "counter": Tally, "ticket": TicketRush,
          "iterate-while-removing": FireWhileUnsubscribing}
 TWINS = {"lazy-init": LockedLazyInit, "counter": LockedTally, "ticket": LockedTicketRush,
@@ -218,6 +245,15 @@ def test_each_race_is_caught_with_every_seed_and_a_shorter_schedule(shape: str) 
         assert explored["shortest_preemptions"] <= explored["found_preemptions"]
         assert explored["replays"] == "3/3", explored
         assert " --replay " in result.rerun and result.rounds_run is None
+
+
+def test_a_race_many_operations_deep_is_found_by_exploration() -> None:
+    deep = FIND.replace(iterations=64)
+    for seed in range(10):
+        result = run(SlotPool, deep.replace(seed=seed))
+        assert result.status == "failed", f"seed {seed}: {result.status} {result.exploration}"
+        assert "schedule" in result.exploration, f"seed {seed}: found by free-running threads, not exploration"
+    assert run(LockedSlotPool, deep.replace(seed=3)).status == "passed"
 
 
 @pytest.mark.parametrize("shape", TWINS)

@@ -2,7 +2,8 @@
 the shortest schedule that still fails, confirmed by replaying it.
 
 Each trial is a fresh scenario round (instance, ``setup()``, every thread's steps, ``verify()``) run one
-thread at a time (:mod:`harness.engine.interleave`). Strategies (:mod:`harness.engine.schedules`): ``random`` picks
+thread at a time (:mod:`harness.engine.interleave`), short or deep (:data:`TRIAL_ITERATIONS`), at least
+:data:`MIN_TRIALS` of them within the whole budget. Strategies (:mod:`harness.engine.schedules`): ``random`` picks
 uniformly among the runnable threads at every switch point; ``pct`` gives threads random priorities and
 lowers the running thread's at d-1 random switch points (bounded preemptions); ``mixed`` alternates them
 trial by trial. A failing trial's recorded schedule is shrunk by removing preemptions while the same failure
@@ -23,8 +24,15 @@ from harness.engine.interleave import CodeUnderTest, Monitoring, NoTool, Step, T
 from harness.engine.schedules import PYTHON, Follow, Pct, RandomWalk, Schedule, Strategy
 from harness.settings import StressSettings
 
-TRIAL_ITERATIONS = (1, 2, 4)  # trial t runs TRIAL_ITERATIONS[t % 3] iterations per thread (capped by settings)
+# Iterations per thread of a trial, in turn for each strategy: short trials find shallow windows in few
+# switch points; a deep one (None: the scenario's own iterations, cut to fit the time left) reaches windows
+# that open only many operations into a round (a container one short of full, an eviction).
+TRIAL_ITERATIONS: tuple[int | None, ...] = (1, 2, 4, None)
+DEEP_MIN_ITERATIONS = 8
 PCT_DEPTHS = (2, 3)  # bugs needing one or two preemptions
+# Trials explored even past exploration's share of the budget (never past the whole budget): on a machine
+# busy with other work, a wall-clock share alone would buy fewer trials and detection would depend on load.
+MIN_TRIALS = 16
 SHRINK_SHARE = 0.5  # of the time exploration took to find the failure, at least SHRINK_MIN_S
 SHRINK_MIN_S = 0.1
 CONFIRM_REPLAYS = 3
@@ -92,18 +100,23 @@ class _Explorer:
         per_iteration = 0  # most switch points seen per iteration: PCT's change points fall within a trial
         trials = 0
         points = 0
+        latest = max(until, self._started + settings.budget_s)
+        iteration_s = 0.0  # the slowest iteration seen so far, to size deep trials
         for trial in range(settings.rounds):
-            if trial and time.monotonic() >= until:
+            now = time.monotonic()
+            if trial and now >= (until if trial >= MIN_TRIALS else latest):
                 break
             rng = random.Random(settings.seed * 1_000_003 + trial)
             strategy_name = _strategy_of(settings.strategy, trial)
-            iterations = min(settings.iterations, TRIAL_ITERATIONS[trial % len(TRIAL_ITERATIONS)])
+            iterations = self._iterations(trial, (until if trial >= MIN_TRIALS else latest) - now, iteration_s)
             if strategy_name == "pct":
-                depth = PCT_DEPTHS[trial // 2 % len(PCT_DEPTHS)]
+                depth = PCT_DEPTHS[trial // (2 * len(TRIAL_ITERATIONS)) % len(PCT_DEPTHS)]
                 strategy: Strategy = Pct(rng, settings.threads, depth, per_iteration * iterations)
             else:
                 strategy = RandomWalk(rng)
+            began = time.monotonic()
             outcome, failures = self._trial(trial, iterations, strategy)
+            iteration_s = max(iteration_s, (time.monotonic() - began) / iterations)
             trials += 1
             points += outcome.points
             per_iteration = max(per_iteration, -(-outcome.points // iterations))
@@ -113,6 +126,16 @@ class _Explorer:
                 found = self._schedule(strategy_name, trial, iterations, outcome.events)
                 return self._found(outcome, failures, found, trials, points)
         return self._done("passed", trials, points)
+
+    def _iterations(self, trial: int, time_left: float, iteration_s: float) -> int:
+        """Iterations per thread for ``trial``: both strategies take each size of :data:`TRIAL_ITERATIONS` in
+        turn; a deep trial runs the scenario's iterations, or as many as fit in ``time_left``."""
+        full = self._settings.iterations
+        size = TRIAL_ITERATIONS[trial // 2 % len(TRIAL_ITERATIONS)]
+        if size is not None:
+            return min(full, size)
+        fits = int(time_left / iteration_s) if iteration_s > 0 else full
+        return min(full, max(DEEP_MIN_ITERATIONS, fits))
 
     def replay(self, schedule: Schedule) -> Exploration:
         settings = self._settings.replace(threads=schedule.threads, seed=schedule.seed)
