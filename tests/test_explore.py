@@ -22,6 +22,7 @@ from harness.commands import main
 from harness.commands._options import stress_rerun
 from harness.engine import Race, run_in_process, stateful
 from harness.engine.interleave import CodeUnderTest, Trial
+from harness.engine.explore import MIN_TRIALS
 from harness.engine.runner import EXPLORE_SHARE
 from harness.engine.schedules import RandomWalk, Schedule
 from harness.settings import StressSettings, rerun_words, resolve
@@ -492,6 +493,34 @@ def test_free_running_threads_keep_their_share_when_exploration_runs_over() -> N
     assert result.exploration["duration_s"] >= 0.3  # exploration alone used up the whole budget
     # Without a share of their own, free-running threads got the one round that always runs.
     assert result.rounds_run and result.rounds_run > 5, result.detail
+
+
+class SlowCorrectSteps(LockedTally):
+    """Correct; each step computes in C for about 12 ms (no switch point, no block), so 16 trials of it take
+    several times exploration's share of the budget below."""
+
+    work = 1
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        sum(range(self.work))
+        super().step(thread_index, iteration)
+
+
+def test_exploration_runs_its_floor_of_trials_past_its_share_within_the_budget() -> None:
+    work, took = 10_000, 0.0
+    while took < 0.012:  # calibrate on this machine, as it is loaded now
+        work *= 2
+        began = time.perf_counter()
+        sum(range(work))
+        took = time.perf_counter() - began
+    SlowCorrectSteps.work = work
+    budget = 3.0
+    result = run(SlowCorrectSteps, FIND.replace(seed=5, budget_s=budget, iterations=8))
+    assert result.status == "passed", result.detail
+    explored = result.exploration
+    # Without the floor exploration stops at its share, a few trials in; with it, 16 trials or the whole budget.
+    assert explored["duration_s"] > budget * EXPLORE_SHARE + 0.2, explored
+    assert explored["trials"] >= MIN_TRIALS or explored["duration_s"] >= budget * 0.9, explored
 
 
 def test_rounds_cap_each_phase_before_the_budget() -> None:
