@@ -136,7 +136,23 @@ def test_without_scenario_path_the_scenario_module_is_not_found(
     code, output, record = gate(capsys, "--wheel", str(demo_wheel(tmp_path)), "--target",
                                 "counter_scenarios:Locked", "--report-dir", str(tmp_path / "r"), *SMALL)
     assert code == 2 and record["verdict"] == "error", output
-    assert {r["module"]: r["status"] for r in record["imports"]}["counter_scenarios"] == "not-found"
+    assert "module 'counter_scenarios' not found" in record["note"]
+    assert record["imports"] == []  # found missing in the venv, before the import audit of the wheel's modules
+
+
+@needs_free_threading
+@pytest.mark.parametrize("target", ["counter_scenarios:Lockd", "counter_scenarios.Locked"])
+def test_misspelt_target_in_the_scenario_path_is_one_line_before_the_venv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "counter_scenarios.py").write_text(SCENARIO_FILE.format(name="Locked", guard="self.lock"))
+    code = main(["gate", "--wheel", str(demo_wheel(tmp_path)), "--target", target, "--scenario-path", str(folder),
+                 "--report-dir", str(tmp_path / "r"), *SMALL])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, out + err
+    assert not list((tmp_path / "r").glob("*"))  # no venv, no audit, no report
 
 
 TARGET_PACKAGE = b'''
@@ -216,6 +232,7 @@ def test_own_tests_passing_threaded_make_the_gate_safe_above_the_floor(
                                 "--report-dir", str(tmp_path / "r"), *SMALL)
     assert (code, record["verdict"]) == (exit_code, verdict), output
     assert (record["tests"]["run"], record["tests"]["multi_threaded"], record["tests"]["failures"]) == (2, 1, [])
+    assert len([line for line in output.splitlines() if line.startswith("tests: 2 run,")]) == 1, output
     assert record["tests"]["below_floor"] is (verdict == "unsafe")
 
 

@@ -32,6 +32,7 @@ from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint
 from harness.pipeline.suite import SuiteOptions, run_suite
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
+from harness.targets.ref_check import check_refs
 from harness.wheel.fix_hints import hints_for_wheel
 from harness.wheel.metadata import Measured, read_metadata
 from harness.wheel.metadata import check_wheel as check_metadata
@@ -73,13 +74,17 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     clock = time.monotonic()
     info = read_wheel(options.wheel)
     abi = check_wheel(info, python=ctx.python, expected_abi=options.expect_abi)
-    ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
     for folder in options.scenario_paths:
         if not folder.is_dir():
             raise UsageError(f"--scenario-path {folder}: not a folder")
+    inherited = os.environ if ctx.env is None else ctx.env
+    if options.scenario_paths:  # a module:attribute in the user's own files, checked before the venv is made
+        folders = os.pathsep.join(str(folder.resolve()) for folder in options.scenario_paths)
+        check_refs(options.targets, python=ctx.python, env={**without_pythonpath(inherited), "PYTHONPATH": folders},
+                   within=options.scenario_paths)
     # With --with, targets may be registered by what is installed beside the wheel: resolved in the venv.
     targets = [] if options.requirements else _targets(ctx, options, info.distribution, {})
-    inherited = os.environ if ctx.env is None else ctx.env
+    ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
     if "PYTHONPATH" in inherited:
         ctx.progress("PYTHONPATH is not passed on: the gate judges only what the wheel installs")
     ctx = ctx.replace(env=without_pythonpath(inherited))
@@ -170,6 +175,7 @@ def _judge_installed(
         if options.scenario_paths:
             pth = add_import_paths(venv_python, options.scenario_paths)
             ctx.progress(f"scenario paths importable in the venv only: {pth}")
+        check_refs(options.targets, python=venv_python, env=ctx.env)  # before the audit of every module
         if options.requirements:
             targets = _targets(ctx, options, info.distribution, registered_targets(venv_python, ctx.progress))
             record.targets = [t.name for t in targets]
