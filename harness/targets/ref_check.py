@@ -21,8 +21,8 @@ for name in sys.argv[1:]:
     try:
         spec = importlib.util.find_spec(name)
         found[name] = None if spec is None else (spec.origin or "")
-    except ModuleNotFoundError:
-        found[name] = None
+    except ModuleNotFoundError as exc:  # not found only when the missing one is the module or its package
+        found[name] = None if exc.name and (name + ".").startswith(exc.name + ".") else ""
     except Exception:
         found[name] = ""
 print({_MARKER!r} + json.dumps(found))
