@@ -141,14 +141,17 @@ def test_without_scenario_path_the_scenario_module_is_not_found(
 
 
 @needs_free_threading
-@pytest.mark.parametrize("target", ["counter_scenarios:Lockd", "counter_scenarios.Locked"])
+@pytest.mark.parametrize(("source", "target"), [("--wheel", "counter_scenarios:Lockd"),
+                                                ("--wheel", "counter_scenarios.Locked"),
+                                                ("--project", "counter_scenarios:Lockd")])
 def test_misspelt_target_in_the_scenario_path_is_one_line_before_the_venv(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str, target: str
 ) -> None:
     folder = tmp_path / "scenarios"
     folder.mkdir()
     (folder / "counter_scenarios.py").write_text(SCENARIO_FILE.format(name="Locked", guard="self.lock"))
-    code = main(["gate", "--wheel", str(demo_wheel(tmp_path)), "--target", target, "--scenario-path", str(folder),
+    given = demo_wheel(tmp_path) if source == "--wheel" else tmp_path  # a project: never built, the check is first
+    code = main(["gate", source, str(given), "--target", target, "--scenario-path", str(folder),
                  "--report-dir", str(tmp_path / "r"), *SMALL])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, out + err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from harness.commands._options import (
     write_or_say,
 )
 from harness.pipeline.context import RunContext
-from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
+from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, check_scenario_paths, run_gate
 from harness.pipeline.suite import SuiteOptions, default_threads
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
@@ -152,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     source: Path | None = args.sdist or args.project
     if source is None:
         return _run(args, python, settings, args.wheel, None)
+    check_scenario_paths(python, args.scenario_path, args.target, os.environ)  # not only after a long build
     with tempfile.TemporaryDirectory(prefix="ft-harness-build-") as out_dir:
         print(f"building a wheel from {source} with {python}", file=sys.stderr if args.json else sys.stdout,
               flush=True)

@@ -74,14 +74,8 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     clock = time.monotonic()
     info = read_wheel(options.wheel)
     abi = check_wheel(info, python=ctx.python, expected_abi=options.expect_abi)
-    for folder in options.scenario_paths:
-        if not folder.is_dir():
-            raise UsageError(f"--scenario-path {folder}: not a folder")
     inherited = os.environ if ctx.env is None else ctx.env
-    if options.scenario_paths:  # a module:attribute in the user's own files, checked before the venv is made
-        folders = os.pathsep.join(str(folder.resolve()) for folder in options.scenario_paths)
-        check_refs(options.targets, python=ctx.python, env={**without_pythonpath(inherited), "PYTHONPATH": folders},
-                   within=options.scenario_paths)
+    check_scenario_paths(ctx.python, options.scenario_paths, options.targets, inherited)
     # With --with, targets may be registered by what is installed beside the wheel: resolved in the venv.
     targets = [] if options.requirements else _targets(ctx, options, info.distribution, {})
     ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
@@ -113,6 +107,20 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     _record_release_evidence(ctx, record, wheel)
     record.duration_s = round(time.monotonic() - clock, 3)
     return record
+
+
+def check_scenario_paths(
+    python: str, scenario_paths: Sequence[Path], targets: Sequence[str], env: Mapping[str, str]
+) -> None:
+    """Before any work (a build, the venv): each ``--scenario-path`` is a folder, and each ``module:attribute``
+    target found in one names an attribute its source binds (``UsageError``, exit 2)."""
+    for folder in scenario_paths:
+        if not folder.is_dir():
+            raise UsageError(f"--scenario-path {folder}: not a folder")
+    if scenario_paths:
+        folders = os.pathsep.join(str(folder.resolve()) for folder in scenario_paths)
+        check_refs(targets, python=python, env={**without_pythonpath(env), "PYTHONPATH": folders},
+                   within=scenario_paths)
 
 
 def _record_release_evidence(ctx: RunContext, record: RunRecord, wheel: WheelSection) -> None:
