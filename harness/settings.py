@@ -235,11 +235,11 @@ def _schedule(raw: object) -> str:
 FIELDS: tuple[Field, ...] = (
     Field("threads", _positive_int, "a positive integer", "--threads", "threads per scenario run"),
     Field("rounds", _positive_int, "a positive integer", "--rounds",
-          "rounds per scenario run (a fresh scenario instance each)"),
+          "the most rounds per scenario run, a cap: --budget usually ends it first (a fresh scenario instance "
+          "each round)"),
     Field("iterations", _positive_int, "a positive integer", "--iterations", "iterations per thread per round"),
     Field("timeout_s", _positive_float, "a positive number of seconds", "--timeout",
-          "a scenario run's budget (no round starts after it) and each round's own limit (a round still "
-          "running then is hung)"),
+          "each round's own limit (a round still running then is hung)"),
     Field("stall_s", _positive_float, "a positive number of seconds", "--stall",
           "seconds in which no worker thread moves, every one parked on a lock, before a round counts as "
           "deadlocked"),

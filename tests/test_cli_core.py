@@ -62,6 +62,7 @@ def test_stress_lost_update_is_unsafe_with_report_and_rerun(tmp_path: Path) -> N
     proc = harness(tmp_path, "stress", "--target", "tests.support.scenarios:LostUpdate", *SMALL, *ALLOW)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "seed: 11" in proc.stdout
+    assert "rounds: up to 2," in proc.stdout  # a cap: the budget usually ends the run first
     assert "FAILED LostUpdate" in proc.stdout
     assert "rerun: " in proc.stdout and "--seed 11" in proc.stdout
     report = only_report(tmp_path)
@@ -132,13 +133,34 @@ def test_bad_values_are_one_line_exit_2(tmp_path: Path, args: list[str], env: di
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert fragment in proc.stderr
+    assert proc.stdout == ""  # no header before a usage error
 
 
-@pytest.mark.parametrize("target", ["no_such_builtin_target", "tests.support.scenarios:nothing_here"])
-def test_unknown_targets_exit_2(tmp_path: Path, target: str) -> None:
-    proc = harness(tmp_path, "stress", "--target", target, *SMALL, *ALLOW)
+@pytest.mark.parametrize(("target", "fragment"), [
+    ("no_such_builtin_target", "unknown target 'no_such_builtin_target'"),
+    ("tests.support.scenarios:nothing_here", "module 'tests.support.scenarios' ("),
+    ("tests.support.no_such_module:LostUpdate", "module 'tests.support.no_such_module' not found"),
+    ("misspelt_scenarios:Nope", "has no attribute 'Nope'"),
+])
+def test_unknown_targets_exit_2_before_any_work(tmp_path: Path, target: str, fragment: str) -> None:
+    (tmp_path / "misspelt_scenarios.py").write_text("import threading\n\nclass Yes:\n    pass\n")
+    proc = harness(tmp_path, "stress", "--target", target, "--scenario-path", str(tmp_path), *SMALL, *ALLOW)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1, proc.stdout + proc.stderr
+    assert fragment in proc.stderr
+    assert not list((tmp_path / "reports").glob("*"))  # before the import audit: nothing judged, nothing written
+
+
+def test_every_repeatable_flag_says_so_and_timeout_is_not_the_budget() -> None:
+    from harness.commands import build_parser
+
+    subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    repeatable = [(name, action.option_strings[0], action.help or "") for name, sub in subcommands.items()
+                  for action in sub._actions if action.__class__.__name__ == "_AppendAction"]
+    assert len(repeatable) >= 7
+    assert [flag for flag in repeatable if "(repeatable" not in flag[2]] == []
+    timeout = next(a for a in subcommands["stress"]._actions if "--timeout" in a.option_strings)
+    assert "budget" not in (timeout.help or "") and "each round's own limit" in (timeout.help or "")
 
 
 def test_bad_pyproject_value_names_the_file(tmp_path: Path) -> None:

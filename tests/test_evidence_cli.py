@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.markers import needs_free_threading
+from tests.support.scenarios import LOST_UPDATE_SOURCE
 from tests.test_cli_core import ALLOW, REPO_ROOT, SMALL, harness, only_report
 from tests.test_gate import tiny_wheel
 
@@ -61,27 +62,9 @@ def test_a_report_that_cannot_be_written_at_the_end_keeps_the_findings_and_the_v
     assert "report: " not in proc.stdout
 
 
-RACY = b"""
-import time
-
-
-class LostUpdate:
-    def setup(self):
-        self.count = 0
-
-    def step(self, thread_index, iteration):
-        seen = self.count
-        time.sleep(0)
-        self.count = seen + 1
-
-    def verify(self):
-        assert self.count == self.threads * self.iterations, f"lost updates: counted {self.count}"
-"""
-
-
 @needs_free_threading
 def test_the_gate_prints_each_failure_with_its_rerun_and_a_summary_table(tmp_path: Path) -> None:
-    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"", "demo/racy.py": RACY})
+    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"", "demo/racy.py": LOST_UPDATE_SOURCE.encode()})
     proc = harness(tmp_path, "gate", "--wheel", str(wheel), "--target", "demo.racy:LostUpdate", *SMALL)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()

@@ -136,7 +136,26 @@ def test_without_scenario_path_the_scenario_module_is_not_found(
     code, output, record = gate(capsys, "--wheel", str(demo_wheel(tmp_path)), "--target",
                                 "counter_scenarios:Locked", "--report-dir", str(tmp_path / "r"), *SMALL)
     assert code == 2 and record["verdict"] == "error", output
-    assert {r["module"]: r["status"] for r in record["imports"]}["counter_scenarios"] == "not-found"
+    assert "module 'counter_scenarios' not found" in record["note"]
+    assert record["imports"] == []  # found missing in the venv, before the import audit of the wheel's modules
+
+
+@needs_free_threading
+@pytest.mark.parametrize(("source", "target"), [("--wheel", "counter_scenarios:Lockd"),
+                                                ("--wheel", "counter_scenarios.Locked"),
+                                                ("--project", "counter_scenarios:Lockd")])
+def test_misspelt_target_in_the_scenario_path_is_one_line_before_the_venv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str, target: str
+) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "counter_scenarios.py").write_text(SCENARIO_FILE.format(name="Locked", guard="self.lock"))
+    given = demo_wheel(tmp_path) if source == "--wheel" else tmp_path  # a project: never built, the check is first
+    code = main(["gate", source, str(given), "--target", target, "--scenario-path", str(folder),
+                 "--report-dir", str(tmp_path / "r"), *SMALL])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, out + err
+    assert not list((tmp_path / "r").glob("*"))  # no venv, no audit, no report
 
 
 TARGET_PACKAGE = b'''
@@ -216,6 +235,7 @@ def test_own_tests_passing_threaded_make_the_gate_safe_above_the_floor(
                                 "--report-dir", str(tmp_path / "r"), *SMALL)
     assert (code, record["verdict"]) == (exit_code, verdict), output
     assert (record["tests"]["run"], record["tests"]["multi_threaded"], record["tests"]["failures"]) == (2, 1, [])
+    assert len([line for line in output.splitlines() if line.startswith("tests: 2 run,")]) == 1, output
     assert record["tests"]["below_floor"] is (verdict == "unsafe")
 
 

@@ -14,26 +14,9 @@ import pytest
 
 from harness.settings import ALL_FIELDS, FIELDS, Field, StressSettings
 from tests.support.markers import FREE_THREADED, needs_free_threading
+from tests.support.scenarios import LOST_UPDATE_SOURCE
 
-SCENARIOS = """
-import threading
-import time
-
-import pytest
-
-
-class LostUpdate:
-    def setup(self):
-        self.count = 0
-
-    def step(self, thread_index, iteration):
-        seen = self.count
-        time.sleep(0)
-        self.count = seen + 1
-
-    def verify(self):
-        assert self.count == self.threads * self.iterations, f"lost updates: {self.count}"
-
+SCENARIOS = "import threading\n\nimport pytest\n" + LOST_UPDATE_SOURCE + """
 
 class Locked(LostUpdate):
     def setup(self):

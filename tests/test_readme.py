@@ -36,6 +36,8 @@ EXERCISED = {
         ("tests/test_ci_formats.py", 'main(["release", str(dist), "--reports"'),
     "uv run --python 3.14t python -m harness bench nvx [--gil-python /path/to/python3.14]":
         ("tests/test_bench_nvx.py", 'run_cli("bench", "nvx", "--quick"'),
+    "uv run --python 3.14t python -m harness bench audit --target nvx [--distribution NAME] [--python SPEC]":
+        ("tests/test_bench_audit.py", '"bench", "audit", "--target", "nvx"'),
     "uv run --python 3.14t python -m tests.corpus.benchmark [--corpus main|heldout|both] [--replays K] [--load N]":
         ("tests/test_corpus_benchmark.py", "benchmark.main(["),
     "uv run --python 3.14t --extra test pytest -k nvx --parallel-threads=4":

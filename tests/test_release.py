@@ -235,6 +235,9 @@ def test_reports_are_written_and_the_step_summary_appended(
     assert suffixes == [".html", ".json", ".md"]
     record = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
     assert record["verdict"] == "fail" and len(record["cells"]) == 8
+    assert list(record) == ["kind", "run_id", "verdict", "exit_code", "directory", "reports_directory",
+                            "allow_imports_only", "harness_version", "started", "cells", "findings", "fix_hints",
+                            "wheels", "unmatched", "invalid", "sdists"]
     page = next((tmp_path / "out").glob("*.html")).read_text()
     assert page.startswith("<!DOCTYPE html>") and "WRONG-ABI" in page and "<script" not in page
     text = summary.read_text()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from harness.commands._options import (
     write_or_say,
 )
 from harness.pipeline.context import RunContext
-from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, run_gate
+from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, check_scenario_paths, run_gate
 from harness.pipeline.suite import SuiteOptions, default_threads
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
@@ -64,16 +65,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="TARGET",
-        help="target whose scenarios to run, repeatable (default: the registered target for the wheel's package)",
+        help="target whose scenarios to run (repeatable; default: the registered target for the wheel's package)",
     )
-    parser.add_argument("--scenario", action="append", default=[], metavar="NAME", help="run only this scenario")
+    parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                        help="run only this scenario (repeatable)")
     parser.add_argument(
         "--scenario-path", action="append", default=[], type=Path, metavar="DIR",
-        help="folder made importable in the gate venv (only there) for --target module:attribute, repeatable",
+        help="folder made importable in the gate venv (only there) for --target module:attribute (repeatable)",
     )
     parser.add_argument(
         "--with", dest="requirements", action="append", default=[], metavar="REQ",
-        help="extra requirement installed into the gate venv (a target package, 'mypkg[test]'), repeatable",
+        help="extra requirement installed into the gate venv, e.g. a target package or 'mypkg[test]' (repeatable)",
     )
     parser.add_argument("--tests", type=Path, metavar="DIR",
                         help="the package's own test folder: run it multi-threaded against the installed wheel")
@@ -102,7 +104,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="PATTERN",
         help="leave the wheel's modules matching this fnmatch pattern (dotted name, e.g. 'pkg.tests.*') out of "
-        "the import audit, repeatable",
+        "the import audit (repeatable)",
     )
     parser.add_argument(
         "--include-tests",
@@ -151,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     source: Path | None = args.sdist or args.project
     if source is None:
         return _run(args, python, settings, args.wheel, None)
+    check_scenario_paths(python, args.scenario_path, args.target, os.environ)  # not only after a long build
     with tempfile.TemporaryDirectory(prefix="ft-harness-build-") as out_dir:
         print(f"building a wheel from {source} with {python}", file=sys.stderr if args.json else sys.stdout,
               flush=True)
@@ -181,15 +184,21 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
                     *(word for req in options.requirements for word in ("--with", req)),
                     *(word for pattern in options.exclude_modules for word in ("--exclude-module", pattern)),
                     *(["--include-tests"] if options.include_tests else [])]
+    header = [f"interpreter: {python}; seed: {settings.seed}"]
+
+    def progress(line: str) -> None:  # the header comes with the first line of work: a usage error is its one line
+        while header:
+            print(header.pop(), file=out, flush=True)
+        print(line, file=out, flush=True)
+
     ctx = RunContext(
         python=python,
         settings=settings,
         rerun=rerun_with(*rerun_prefix),
-        progress=lambda line: print(line, file=out, flush=True),
+        progress=progress,
         allow_gil_build=args.allow_gil_build,
         tsan_suppressions=tsan_suppressions_of(args),
     )
-    print(f"interpreter: {python}; seed: {settings.seed}", file=out, flush=True)
     record = run_gate(ctx, options)
     data = record.to_json()
     paths = write_or_say("gate", lambda: [*write_gate_reports(data, settings.report_dir),
@@ -198,9 +207,10 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
         print(json.dumps(data, indent=2))
     for line in failures_and_table(record.scenarios):
         print(line, file=out)
-    if record.notes:
+    judged = record.verdict != "error"  # an error's notes are its one line on stderr; no evidence of an unjudged wheel
+    if record.notes and judged:
         print(record.note_text, file=out)
-    if record.wheel is not None:
+    if record.wheel is not None and judged:
         for item in record.wheel.metadata_findings:
             print(f"metadata {item.level}: {item.message}; change: {item.change}", file=out)
         for hint in record.wheel.fix_hints:

@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     cells = [parse_cell(text) for text in args.expect]
     check_outputs(args, args.report_dir)
     record = judge(args.directory, args.reports, cells, allow_imports_only=args.allow_imports_only)
-    print(render_text(record))
-    paths = write_or_say("release", lambda: [*write_release_reports(record, args.report_dir),
-                                             *write_ci_formats(args, record, junit.release_suites(record))])
+    data = record.to_json()
+    print(render_text(data))
+    paths = write_or_say("release", lambda: [*write_release_reports(data, args.report_dir),
+                                             *write_ci_formats(args, data, junit.release_suites(data))])
     if paths:
         print("report: " + ", ".join(str(p) for p in paths))
-    return record["exit_code"]
+    return record.exit_code

@@ -36,6 +36,7 @@ from harness.report import write_reports
 from harness.report.terminal import plural, scenario_summary
 from harness.settings import StressSettings
 from harness.targets import Target, resolve_target, select_scenarios
+from harness.targets.ref_check import check_refs
 
 REPORT_FORMATS = ("json", "md", "html")
 SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers the scenarios only"
@@ -65,19 +66,20 @@ def run(args: argparse.Namespace) -> int:
     target = dataclasses.replace(target, scenarios=select_scenarios(target, args.scenario))
     facts = probe(python)
     out = sys.stderr if args.json else sys.stdout
+    ctx = stress_context(settings, python=python, allow_gil_build=args.allow_gil_build, facts=facts,
+                         progress=lambda line: print(line, file=out, flush=True), scenario_paths=args.scenario_path)
+    ctx = ctx.replace(tsan_suppressions=tsan_suppressions_of(args))
+    check_refs([args.target], python=python, env=ctx.env)  # a misspelt module:attribute: one line, no report
     header = [
         f"interpreter: {facts.label}",
         f"target: {target.name} ({plural(len(target.scenarios), 'scenario')})",
-        f"threads: {settings.threads}, iterations: {settings.iterations}, rounds: {settings.rounds}, "
+        f"threads: {settings.threads}, iterations: {settings.iterations}, rounds: up to {settings.rounds}, "
         f"timeout: {settings.timeout_s:g} s, seed: {settings.seed}",
         f"budget: {settings.budget_s:g} s per scenario; "
         + ("replaying a schedule" if settings.replay else
            f"exploration: {'on, ' + settings.strategy if settings.explore else 'off'}"),
     ]
     print("\n".join(header), file=out, flush=True)
-    ctx = stress_context(settings, python=python, allow_gil_build=args.allow_gil_build, facts=facts,
-                         progress=lambda line: print(line, file=out, flush=True), scenario_paths=args.scenario_path)
-    ctx = ctx.replace(tsan_suppressions=tsan_suppressions_of(args))
     record = run_stress(ctx, target, import_audit=not args.no_import_audit)
     data = record.to_json()
     paths = write_or_say("stress", lambda: write_reports(data, settings.report_dir, record.run_id, REPORT_FORMATS))

@@ -32,6 +32,7 @@ from harness.pipeline.record import ArtifactIdentity, RunRecord, ThroughputPoint
 from harness.pipeline.suite import SuiteOptions, run_suite
 from harness.pipeline.verdict import decide, unsafe_status
 from harness.targets import Target, only_scenarios, targets_for
+from harness.targets.ref_check import check_refs
 from harness.wheel.fix_hints import hints_for_wheel
 from harness.wheel.metadata import Measured, read_metadata
 from harness.wheel.metadata import check_wheel as check_metadata
@@ -73,13 +74,11 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     clock = time.monotonic()
     info = read_wheel(options.wheel)
     abi = check_wheel(info, python=ctx.python, expected_abi=options.expect_abi)
-    ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
-    for folder in options.scenario_paths:
-        if not folder.is_dir():
-            raise UsageError(f"--scenario-path {folder}: not a folder")
+    inherited = os.environ if ctx.env is None else ctx.env
+    check_scenario_paths(ctx.python, options.scenario_paths, options.targets, inherited)
     # With --with, targets may be registered by what is installed beside the wheel: resolved in the venv.
     targets = [] if options.requirements else _targets(ctx, options, info.distribution, {})
-    inherited = os.environ if ctx.env is None else ctx.env
+    ctx.progress(f"wheel: {info.path.name} (ABI {abi}, tags {info.tag_text})")
     if "PYTHONPATH" in inherited:
         ctx.progress("PYTHONPATH is not passed on: the gate judges only what the wheel installs")
     ctx = ctx.replace(env=without_pythonpath(inherited))
@@ -108,6 +107,20 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     _record_release_evidence(ctx, record, wheel)
     record.duration_s = round(time.monotonic() - clock, 3)
     return record
+
+
+def check_scenario_paths(
+    python: str, scenario_paths: Sequence[Path], targets: Sequence[str], env: Mapping[str, str]
+) -> None:
+    """Before any work (a build, the venv): each ``--scenario-path`` is a folder, and each ``module:attribute``
+    target found in one names an attribute its source binds (``UsageError``, exit 2)."""
+    for folder in scenario_paths:
+        if not folder.is_dir():
+            raise UsageError(f"--scenario-path {folder}: not a folder")
+    if scenario_paths:
+        folders = os.pathsep.join(str(folder.resolve()) for folder in scenario_paths)
+        check_refs(targets, python=python, env={**without_pythonpath(env), "PYTHONPATH": folders},
+                   within=scenario_paths)
 
 
 def _record_release_evidence(ctx: RunContext, record: RunRecord, wheel: WheelSection) -> None:
@@ -170,6 +183,7 @@ def _judge_installed(
         if options.scenario_paths:
             pth = add_import_paths(venv_python, options.scenario_paths)
             ctx.progress(f"scenario paths importable in the venv only: {pth}")
+        check_refs(options.targets, python=venv_python, env=ctx.env)  # before the audit of every module
         if options.requirements:
             targets = _targets(ctx, options, info.distribution, registered_targets(venv_python, ctx.progress))
             record.targets = [t.name for t in targets]

@@ -74,6 +74,45 @@ class GateReport:
         return str(verdict)
 
 
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """The release's one record: its verdict and exit code (:func:`decide_release`), the matrix rows, the
+    findings and fix hints, and the folder's wheels; JSON only through :meth:`to_json`."""
+
+    run_id: str
+    verdict: str
+    exit_code: int
+    directory: Path
+    reports_directory: Path
+    allow_imports_only: bool
+    started: datetime
+    cells: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    fix_hints: list[dict[str, Any]]
+    wheels: dict[str, dict[str, Any]]
+    fileset: FilesetReport
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "release",
+            "run_id": self.run_id,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "directory": str(self.directory),
+            "reports_directory": str(self.reports_directory),
+            "allow_imports_only": self.allow_imports_only,
+            "harness_version": __version__,
+            "started": self.started.isoformat(timespec="seconds"),
+            "cells": self.cells,
+            "findings": self.findings,
+            "fix_hints": self.fix_hints,
+            "wheels": self.wheels,
+            "unmatched": self.fileset.unmatched,
+            "invalid": self.fileset.invalid,
+            "sdists": self.fileset.sdists,
+        }
+
+
 def load_reports(directory: Path) -> tuple[list[GateReport], list[dict[str, Any]]]:
     """Every gate JSON under ``directory`` (recursively: one folder per CI job merges without clashes) and a
     finding per JSON file that cannot be read. Other JSON files (release and run reports) are skipped."""
@@ -94,7 +133,7 @@ def load_reports(directory: Path) -> tuple[list[GateReport], list[dict[str, Any]
 
 def judge(
     wheel_dir: Path, report_dir: Path, cells: Sequence[Cell], *, allow_imports_only: bool = False
-) -> dict[str, Any]:
+) -> ReleaseRecord:
     """The release record: cells with their file, ABI, gate outcome and report; findings; verdict and exit code."""
     started = datetime.now(UTC)
     fileset = check_fileset(wheel_dir, cells)
@@ -118,25 +157,14 @@ def judge(
     findings += _stray_reports(reports, shas)
     findings = _unique(findings)
     verdict, code = decide_release(rows, findings)
-    return {
-        "kind": "release",
-        "run_id": new_run_id("release", None, started),
-        "verdict": verdict,
-        "exit_code": code,
-        "directory": str(wheel_dir),
-        "reports_directory": str(report_dir),
-        "allow_imports_only": allow_imports_only,
-        "harness_version": __version__,
-        "started": started.isoformat(timespec="seconds"),
-        "cells": rows,
-        "findings": findings,
-        "fix_hints": _unique(hints),
-        "wheels": {name: {"sha256": shas[name], "tags": sorted(str(t) for t in info.tags)}
-                   for name, info in wheels.items()},
-        "unmatched": fileset.unmatched,
-        "invalid": fileset.invalid,
-        "sdists": fileset.sdists,
-    }
+    wheel_tags = {name: {"sha256": shas[name], "tags": sorted(str(t) for t in info.tags)}
+                  for name, info in wheels.items()}
+    return ReleaseRecord(
+        run_id=new_run_id("release", None, started), verdict=verdict, exit_code=code, directory=wheel_dir,
+        reports_directory=report_dir, allow_imports_only=allow_imports_only, started=started, cells=rows,
+        findings=findings, fix_hints=_unique(hints), fileset=fileset,
+        wheels=wheel_tags,
+    )
 
 
 def decide_release(rows: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[str, Any]]) -> tuple[str, int]:

@@ -81,8 +81,6 @@ def run_suite(ctx: RunContext, options: SuiteOptions) -> SuiteSection:
         again = alone["tests"].get(nodeid, {}).get("outcome", "failed")
         section.failures.append(SuiteFailure(nodeid, tests[nodeid]["first_lines"],
                                             "fails without threads" if again == "failed" else "race"))
-    ctx.progress(f"tests: {section.run} run, {section.multi_threaded} multi-threaded, {len(section.races)} races, "
-                 f"{len(failed) - len(section.races)} failing without threads ({section.wall_s:.1f} s)")
     return section
 
 

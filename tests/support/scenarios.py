@@ -7,6 +7,7 @@ free-threaded builds alike, within a round or two.
 from __future__ import annotations
 
 import ctypes
+import inspect
 import os
 import shutil
 import threading
@@ -30,6 +31,10 @@ class LostUpdate:
     def verify(self) -> None:
         expected = self.threads * self.iterations
         assert self.count == expected, f"lost updates: counted {self.count}, expected {expected}"
+
+
+# LostUpdate as a module's text, for tests that write it into a wheel or a pytester folder of their own.
+LOST_UPDATE_SOURCE = "import time\n\n\n" + inspect.getsource(LostUpdate)
 
 
 class LockedCounter(LostUpdate):
