@@ -22,8 +22,7 @@ from harness.commands import main
 from harness.commands._options import stress_rerun
 from harness.engine import Race, run_in_process, stateful
 from harness.engine.interleave import CodeUnderTest, Trial
-from harness.engine.explore import MIN_TRIALS
-from harness.engine.runner import EXPLORE_SHARE
+from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS
 from harness.engine.schedules import RandomWalk, Schedule
 from harness.settings import StressSettings, rerun_words, resolve
 from tests.support.markers import needs_free_threading
@@ -521,6 +520,41 @@ def test_exploration_runs_its_floor_of_trials_past_its_share_within_the_budget()
     # Without the floor exploration stops at its share, a few trials in; with it, 16 trials or the whole budget.
     assert explored["duration_s"] > budget * EXPLORE_SHARE + 0.2, explored
     assert explored["trials"] >= MIN_TRIALS or explored["duration_s"] >= budget * 0.9, explored
+
+
+class WarmCounter:
+    """Counts exactly until warm (5 counts per thread), then through a racy read-sleep-write: only rounds of at
+    least 5 iterations per thread can fail. Each step blocks in C for moments, so exploration's short trials
+    are slow and free-running threads, whose first round has every iteration, fail first."""
+
+    def setup(self) -> None:
+        self.counts = [0] * self.threads
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        time.sleep(0.002)
+        self.counts[thread_index] += 1
+        if min(self.counts) < 5:
+            with self.lock:
+                self.total += 1
+            return
+        seen = self.total
+        time.sleep(0.0002)
+        self.total = seen + 1
+
+    def verify(self) -> None:
+        assert self.total == self.threads * self.iterations, f"lost updates: {self.total}"
+
+
+def test_a_free_running_failure_is_explained_by_an_explored_schedule_that_replays() -> None:
+    result = run(WarmCounter, FIND.replace(seed=6, iterations=40, budget_s=1.0))
+    assert result.status == "failed", result.detail
+    assert "free-running threads failed first (AssertionError)" in result.detail, result.detail
+    assert "schedule" in result.exploration and result.exploration["schedule"]["iterations"] >= 5
+    assert result.rounds_run is None and result.reproduced is None  # the schedule replaces the seed reruns
+    replayed = run(WarmCounter, result.rerun_settings(FIND.replace(seed=6, iterations=40, budget_s=1.0)))
+    assert replayed.status == "failed" and "replayed schedule" in replayed.detail
 
 
 def test_rounds_cap_each_phase_before_the_budget() -> None:

@@ -2,12 +2,12 @@
 the shortest schedule that still fails, confirmed by replaying it.
 
 Each trial is a fresh scenario round (instance, ``setup()``, every thread's steps, ``verify()``) run one
-thread at a time (:mod:`harness.engine.interleave`), short or deep (:data:`TRIAL_ITERATIONS`), at least
-:data:`MIN_TRIALS` of them within the whole budget. Strategies (:mod:`harness.engine.schedules`): ``random`` picks
-uniformly among the runnable threads at every switch point; ``pct`` gives threads random priorities and
-lowers the running thread's at d-1 random switch points (bounded preemptions); ``mixed`` alternates them
-trial by trial. A failing trial's recorded schedule is shrunk by removing preemptions while the same failure
-persists, and replays exactly (``--replay``).
+thread at a time (:mod:`harness.engine.interleave`), short or deep (:data:`TRIAL_ITERATIONS`); a
+:class:`Search` runs them in turns, between which free-running threads have theirs. Strategies
+(:mod:`harness.engine.schedules`): ``random`` picks uniformly among the runnable threads at every switch
+point; ``pct`` gives threads random priorities and lowers the running thread's at d-1 random switch points
+(bounded preemptions); ``mixed`` alternates them trial by trial. A failing trial's recorded schedule is
+shrunk by removing preemptions while the same failure persists, and replays exactly (``--replay``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from harness.settings import StressSettings
 TRIAL_ITERATIONS: tuple[int | None, ...] = (1, 2, 4, None)
 DEEP_MIN_ITERATIONS = 8
 PCT_DEPTHS = (2, 3)  # bugs needing one or two preemptions
-# Trials explored even past exploration's share of the budget (never past the whole budget): on a machine
-# busy with other work, a wall-clock share alone would buy fewer trials and detection would depend on load.
-MIN_TRIALS = 16
 SHRINK_SHARE = 0.5  # of the time exploration took to find the failure, at least SHRINK_MIN_S
 SHRINK_MIN_S = 0.1
 CONFIRM_REPLAYS = 3
@@ -55,103 +52,160 @@ Prepare = Callable[[StressSettings, int], tuple[list[Step], Callable[[], object]
 NewFailures = Callable[[], Any]
 
 
-def explore(
-    prepare: Prepare,
-    settings: StressSettings,
-    new_failures: NewFailures,
-    *,
-    until: float,
-    extra_modules: Iterable[str] = (),
-) -> Exploration:
-    """Run trials under chosen interleavings until one fails, ``settings.rounds`` trials ran, or ``until``.
+def replay(prepare: Prepare, settings: StressSettings, new_failures: NewFailures, *,
+           extra_modules: Iterable[str] = ()) -> Exploration:
+    """Replay the one trial recorded in ``settings.replay``.
 
     ``prepare(settings, index)`` makes a round's fresh instance (the engine's adapter); ``new_failures()``
-    gives an empty failure record with ``add(exc, where)``, ``add_text(kind, text)`` and ``count``. With
-    ``settings.replay`` the one recorded trial is replayed instead.
+    gives an empty failure record with ``add(exc, where)``, ``add_text(kind, text)`` and ``count``.
     """
-    started = time.monotonic()
     if not hasattr(sys, "monitoring"):
-        if settings.replay:
-            raise UsageError("--replay needs Python 3.12 or later (sys.monitoring)")
-        return Exploration("passed", 0, 0.0, summary={"skipped": "needs Python 3.12 or later (sys.monitoring)"})
+        raise UsageError("--replay needs Python 3.12 or later (sys.monitoring)")
     try:
-        with Monitoring(CodeUnderTest(extra_modules)) as monitoring:
-            explorer = _Explorer(monitoring, prepare, settings, new_failures, started)
-            if settings.replay:
-                return explorer.replay(Schedule.from_text(settings.replay))
-            return explorer.search(until)
+        clock = _Clock()
+        with clock, Monitoring(CodeUnderTest(extra_modules)) as monitoring:
+            return _Explorer(monitoring, prepare, settings, new_failures, clock).replay(
+                Schedule.from_text(settings.replay or ""))
     except NoTool:
-        if settings.replay:
-            raise UsageError("--replay: every sys.monitoring tool id is taken (a debugger or coverage?)") from None
-        return Exploration("passed", 0, 0.0, summary={"skipped": "no free sys.monitoring tool id"})
+        raise UsageError("--replay: every sys.monitoring tool id is taken (a debugger or coverage?)") from None
 
 
-class _Explorer:
-    def __init__(self, monitoring: Monitoring, prepare: Prepare, settings: StressSettings,
-                 new_failures: NewFailures, started: float) -> None:
-        self._monitoring = monitoring
+class Search:
+    """Exploration in turns: each :meth:`turn` runs trials, then gives the process back (monitoring off) so
+    free-running threads can have theirs; the sequence of trials, their sizes and the totals carry on.
+
+    ``share_s`` is exploration's share of the budget, which sizes the deep trials.
+    """
+
+    def __init__(self, prepare: Prepare, settings: StressSettings, new_failures: NewFailures, *,
+                 extra_modules: Iterable[str] = (), share_s: float) -> None:
         self._prepare = prepare
         self._settings = settings
         self._new_failures = new_failures
-        self._started = started
+        self._under_test = CodeUnderTest(extra_modules)
+        self._share_s = share_s
+        self._clock = _Clock()
+        self._per_iteration = 0  # most switch points seen per iteration: PCT's change points fall within a trial
+        self._iteration_s = 0.0  # the slowest iteration seen so far, to size deep trials
+        self.trials = 0
+        self.points = 0
+        self.ended: Exploration | None = None
 
-    def search(self, until: float) -> Exploration:
+    @property
+    def used_s(self) -> float:
+        return self._clock.used_s
+
+    def turn(self, until: float, *, at_least: int = 1) -> Exploration | None:
+        """Trials until ``until`` and until ``at_least`` trials ran in all (one at least): the exploration's
+        end (a failure, the steps run no code under test, the cap of trials), or None: to be continued."""
+        if self.ended is None:
+            self.ended = self._turn(until, at_least)
+        return self.ended
+
+    def _turn(self, until: float, at_least: int) -> Exploration | None:
+        if not hasattr(sys, "monitoring"):
+            return Exploration("passed", 0, 0.0, summary={"skipped": "needs Python 3.12 or later (sys.monitoring)"})
+        try:
+            with self._clock, Monitoring(self._under_test) as monitoring:
+                return self._trials(_Explorer(monitoring, self._prepare, self._settings, self._new_failures,
+                                              self._clock), until, at_least)
+        except NoTool:
+            return Exploration("passed", 0, 0.0, summary={"skipped": "no free sys.monitoring tool id"})
+
+    def _trials(self, explorer: _Explorer, until: float, at_least: int) -> Exploration | None:
         settings = self._settings
-        per_iteration = 0  # most switch points seen per iteration: PCT's change points fall within a trial
-        trials = 0
-        points = 0
-        latest = max(until, self._started + settings.budget_s)
-        iteration_s = 0.0  # the slowest iteration seen so far, to size deep trials
-        for trial in range(settings.rounds):
+        first = True
+        while self.trials < settings.rounds:
             now = time.monotonic()
-            if trial and now >= (until if trial >= MIN_TRIALS else latest):
-                break
+            if not first and now >= until and self.trials >= at_least:
+                return None
+            first = False
+            trial = self.trials
             rng = random.Random(settings.seed * 1_000_003 + trial)
             strategy_name = _strategy_of(settings.strategy, trial)
-            iterations = self._iterations(trial, (until if trial >= MIN_TRIALS else latest) - now, iteration_s)
+            iterations = self._iterations(trial, max(until - now, self._share_s - self._clock.used_s))
             if strategy_name == "pct":
                 depth = PCT_DEPTHS[trial // (2 * len(TRIAL_ITERATIONS)) % len(PCT_DEPTHS)]
-                strategy: Strategy = Pct(rng, settings.threads, depth, per_iteration * iterations)
+                strategy: Strategy = Pct(rng, settings.threads, depth, self._per_iteration * iterations)
             else:
                 strategy = RandomWalk(rng)
-            began = time.monotonic()
-            outcome, failures = self._trial(trial, iterations, strategy)
-            iteration_s = max(iteration_s, (time.monotonic() - began) / iterations)
-            trials += 1
-            points += outcome.points
-            per_iteration = max(per_iteration, -(-outcome.points // iterations))
+            outcome, failures = explorer.trial(trial, iterations, strategy)
+            self._iteration_s = max(self._iteration_s, (time.monotonic() - now) / iterations)
+            self.trials += 1
+            self.points += outcome.points
+            self._per_iteration = max(self._per_iteration, -(-outcome.points // iterations))
             if trial == 0 and outcome.points == 0 and outcome.status == "passed":
-                return self._done("passed", trials, points, skipped="the steps run no Python code under test")
+                return explorer.done(self.trials, self.points, skipped="the steps run no Python code under test")
             if outcome.status != "passed":
-                found = self._schedule(strategy_name, trial, iterations, outcome.events)
-                return self._found(outcome, failures, found, trials, points)
-        return self._done("passed", trials, points)
+                found = explorer.schedule(strategy_name, trial, iterations, outcome.events)
+                return explorer.found(outcome, failures, found, self.trials, self.points)
+        return explorer.done(self.trials, self.points)
 
-    def _iterations(self, trial: int, time_left: float, iteration_s: float) -> int:
+    def summary(self) -> dict[str, Any]:
+        """What exploration did so far (its end's summary once it ended)."""
+        if self.ended is not None:
+            return self.ended.summary
+        return _summary(self.trials, self.points, self._clock.used_s, self._settings.strategy)
+
+    def _iterations(self, trial: int, time_left: float) -> int:
         """Iterations per thread for ``trial``: both strategies take each size of :data:`TRIAL_ITERATIONS` in
         turn; a deep trial runs the scenario's iterations, or as many as fit in ``time_left``."""
         full = self._settings.iterations
         size = TRIAL_ITERATIONS[trial // 2 % len(TRIAL_ITERATIONS)]
         if size is not None:
             return min(full, size)
-        fits = int(time_left / iteration_s) if iteration_s > 0 else full
+        fits = int(time_left / self._iteration_s) if self._iteration_s > 0 else full
         return min(full, max(DEEP_MIN_ITERATIONS, fits))
+
+
+class _Clock:
+    """Exploration's own time: summed over its turns (``with clock:`` around each)."""
+
+    def __init__(self) -> None:
+        self._spent = 0.0
+        self._since: float | None = None
+
+    def __enter__(self) -> _Clock:
+        self._since = time.monotonic()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._since is not None:
+            self._spent += time.monotonic() - self._since
+            self._since = None
+
+    @property
+    def used_s(self) -> float:
+        running = time.monotonic() - self._since if self._since is not None else 0.0
+        return self._spent + running
+
+
+class _Explorer:
+    """Trials, shrinking and replays inside one monitoring session."""
+
+    def __init__(self, monitoring: Monitoring, prepare: Prepare, settings: StressSettings,
+                 new_failures: NewFailures, clock: _Clock) -> None:
+        self._monitoring = monitoring
+        self._prepare = prepare
+        self._settings = settings
+        self._new_failures = new_failures
+        self._clock = clock
 
     def replay(self, schedule: Schedule) -> Exploration:
         settings = self._settings.replace(threads=schedule.threads, seed=schedule.seed)
         self._settings = settings
-        outcome, failures = self._trial(schedule.trial, schedule.iterations, Follow(schedule.events))
+        outcome, failures = self.trial(schedule.trial, schedule.iterations, Follow(schedule.events))
         note = "" if schedule.python == PYTHON else f"; recorded on Python {schedule.python}, replayed on {PYTHON}"
         summary = {"replayed": schedule.to_text(), "trials": 1}
         if outcome.status == "passed":
-            return Exploration("passed", 1, self._elapsed(), f"the replayed schedule passed{note}",
+            return Exploration("passed", 1, self._clock.used_s, f"the replayed schedule passed{note}",
                                schedule=schedule, summary=summary)
         status = "timeout" if outcome.status in ("deadlock", "timeout") else "failed"
         detail = f"replayed schedule ({schedule.preemptions} preemptions) {_what(outcome)}{note}"
-        return Exploration(status, 1, self._elapsed(), detail, failures, schedule, summary)
+        return Exploration(status, 1, self._clock.used_s, detail, failures, schedule, summary)
 
-    def _found(self, outcome: TrialOutcome, failures: Any, found: Schedule, trials: int, points: int) -> Exploration:
-        found_at = self._elapsed()
+    def found(self, outcome: TrialOutcome, failures: Any, found: Schedule, trials: int, points: int) -> Exploration:
+        found_at = self._clock.used_s
         kinds = _kinds(failures)
         shortest = self._shrink(found, kinds, time.monotonic() + max(SHRINK_MIN_S, SHRINK_SHARE * found_at))
         reproduced = self._confirm(shortest, kinds)
@@ -161,7 +215,7 @@ class _Explorer:
         detail = (f"explored trial {found.trial} ({found.strategy}, {found.iterations} iterations) {_what(outcome)} "
                   f"after {trials} trials in {found_at:.3f} s; shortest schedule: {shortest.preemptions} "
                   f"preemptions (found with {found.preemptions}), replayed {reproduced}/{CONFIRM_REPLAYS}")
-        summary = self._summary(trials, points, found_at)
+        summary = _summary(trials, points, found_at, self._settings.strategy)
         summary.update(found_preemptions=found.preemptions, shortest_preemptions=shortest.preemptions,
                        replays=f"{reproduced}/{CONFIRM_REPLAYS}", schedule=asdict(shortest))
         return Exploration(status, trials, found_at, detail, failures, shortest, summary)
@@ -180,9 +234,9 @@ class _Explorer:
             for events in alone + dropped:
                 if time.monotonic() >= until:
                     break
-                outcome, failures = self._trial(best.trial, best.iterations, Follow(events, lenient=True))
+                outcome, failures = self.trial(best.trial, best.iterations, Follow(events, lenient=True))
                 if outcome.status != "passed" and _kinds(failures) & kinds:
-                    candidate = self._schedule(best.strategy, best.trial, best.iterations, outcome.events)
+                    candidate = self.schedule(best.strategy, best.trial, best.iterations, outcome.events)
                     if candidate.preemptions < best.preemptions:
                         best, progress = candidate, True
                         break
@@ -191,11 +245,11 @@ class _Explorer:
     def _confirm(self, schedule: Schedule, kinds: set[str]) -> int:
         reproduced = 0
         for _ in range(CONFIRM_REPLAYS):
-            outcome, failures = self._trial(schedule.trial, schedule.iterations, Follow(schedule.events))
+            outcome, failures = self.trial(schedule.trial, schedule.iterations, Follow(schedule.events))
             reproduced += outcome.status != "passed" and bool(_kinds(failures) & kinds)
         return reproduced
 
-    def _trial(self, trial: int, iterations: int, strategy: Strategy) -> tuple[TrialOutcome, Any]:
+    def trial(self, trial: int, iterations: int, strategy: Strategy) -> tuple[TrialOutcome, Any]:
         settings = self._settings.replace(iterations=iterations)
         failures = self._new_failures()
         try:
@@ -208,7 +262,7 @@ class _Explorer:
             failures.add(exc, f"explored trial {trial}, {where}")
 
         run = Trial(steps, iterations, strategy, on_error,
-                     deadline=self._started + settings.timeout_s, stall_s=settings.stall_s)
+                     deadline=time.monotonic() + settings.timeout_s, stall_s=settings.stall_s)
         self._monitoring.trial = run
         try:
             outcome = run.run()
@@ -226,22 +280,20 @@ class _Explorer:
                 outcome.status = "failed"
         return outcome, failures
 
-    def _schedule(self, strategy: str, trial: int, iterations: int, events: list[list[Any]]) -> Schedule:
+    def schedule(self, strategy: str, trial: int, iterations: int, events: list[list[Any]]) -> Schedule:
         return Schedule(strategy, self._settings.seed, trial, self._settings.threads, iterations, PYTHON,
                         [list(event) for event in events])
 
-    def _summary(self, trials: int, points: int, duration: float) -> dict[str, Any]:
-        return {"trials": trials, "switch_points": points, "duration_s": round(duration, 6),
-                "strategy": self._settings.strategy}
-
-    def _done(self, status: str, trials: int, points: int, *, skipped: str = "") -> Exploration:
-        summary = self._summary(trials, points, self._elapsed())
+    def done(self, trials: int, points: int, *, skipped: str = "") -> Exploration:
+        """The end of an exploration that found nothing (``skipped``: why there was nothing to explore)."""
+        summary = _summary(trials, points, self._clock.used_s, self._settings.strategy)
         if skipped:
             summary["skipped"] = skipped
-        return Exploration(status, trials, self._elapsed(), summary=summary)
+        return Exploration("passed", trials, self._clock.used_s, summary=summary)
 
-    def _elapsed(self) -> float:
-        return time.monotonic() - self._started
+
+def _summary(trials: int, points: int, duration: float, strategy: str) -> dict[str, Any]:
+    return {"trials": trials, "switch_points": points, "duration_s": round(duration, 6), "strategy": strategy}
 
 
 def _strategy_of(setting: str, trial: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness import UsageError
 from harness.engine.result import ErrorSummary, ScenarioResult
-from harness.engine.runner import RERUN_LIMIT_S
+from harness.engine.runner import EXPLORE_SHARE, OVERRUN, RERUN_LIMIT_S
 from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.settings import StressSettings
 
@@ -77,9 +77,9 @@ def run_isolated(
 
 
 def longest_run_s(settings: StressSettings) -> float:
-    """The longest a scenario run can take: its budget, then the last round's own limit (``timeout_s``), then
-    the automatic reruns of a failure."""
-    return settings.budget_s + settings.timeout_s + RERUN_LIMIT_S
+    """The longest a scenario run can take: its phases (:data:`OVERRUN` budgets at most), then the last round's
+    own limit (``timeout_s``), exploration's hunt for a free-running failure's schedule, the automatic reruns."""
+    return settings.budget_s * (OVERRUN + EXPLORE_SHARE) + settings.timeout_s + RERUN_LIMIT_S
 
 
 def _run_child(cmd: list[str], env: dict[str, str], out: Any, err: Any, kill_after_s: float) -> int | None:

@@ -46,8 +46,10 @@ class ScenarioResult:
     rounds_run: int | None = None
     # What controlled exploration did (trials, switch points, time; the schedule of a failure it found).
     exploration: dict[str, Any] | None = None
-    # For a free-running failure: how many automatic reruns with the same seed reproduced it, as "r/k".
+    # For a free-running failure: how many automatic reruns with the same seed reproduced it, as "r/k", and
+    # the time they took (not in ``duration_s``).
     reproduced: str | None = None
+    reruns_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,6 +1,6 @@
 """The stress runner: N threads x M iterations per round, rounds until the time budget is spent (at most R),
-against a scenario (see :mod:`harness.engine.scenario` for the forms a scenario takes), after up to
-:data:`EXPLORE_SHARE` of the budget of controlled exploration (:mod:`harness.engine.explore`); no pytest
+against a scenario (see :mod:`harness.engine.scenario` for the forms a scenario takes), in turns with
+controlled exploration (:mod:`harness.engine.explore`), which gets :data:`EXPLORE_SHARE` of each; no pytest
 import. A run that spends its budget with no failure passed ("stopped at the budget after N rounds");
 ``timeout_s`` is each round's own limit (a round still running then is hung).
 
@@ -15,6 +15,7 @@ every thread's stack. Running a scenario in a child process instead, so a crash 
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from harness.engine import scenario as scenario_module
 from harness.engine.reproduce import RERUNS, reproductions
@@ -38,6 +40,12 @@ _STALL_CPU_NOISE_S = 0.002
 # threads: races in Python code are found by exploration in a fraction of it, races inside C code only by
 # free-running threads, which must not wait long for their turn.
 EXPLORE_SHARE = 0.3
+# The budget's turns: a race is met by the first turns of the phase that can find it, whichever it is.
+TURNS = 8
+# Explored trials run even past exploration's share (never past the budget): on a machine busy with other
+# work a wall-clock share alone would buy fewer trials, and detection would depend on the load.
+MIN_TRIALS = 16
+OVERRUN = 2  # a run's phases end by this many budgets (plus the last round's own limit)
 RERUN_LIMIT_S = 10.0  # at most, for the automatic reruns of a free-running failure
 # Frames a failure's traceback skips (named by path: a run without exploration never imports the interleaver).
 _ENGINE_FILES = frozenset(
@@ -122,12 +130,15 @@ def run_in_process(
 ) -> ScenarioResult:
     """Stress a callable or scenario class in this process and return its result (never raises for failures).
 
-    With ``settings.explore`` (or a schedule in ``settings.replay``) the scenario is first explored under
-    controlled interleavings (:mod:`harness.engine.explore`) for up to :data:`EXPLORE_SHARE` of its time
-    budget; a failure found there ends the run, and its schedule is in ``result.exploration`` (reruns replay
-    it: :meth:`~harness.engine.result.ScenarioResult.rerun_settings`). Otherwise free-running threads stress
-    it for the rest of the budget; a failure then is rerun a few times with the same seed, and the result
-    says how many reproduced it.
+    The budget is cut into :data:`TURNS` turns. In each, with ``settings.explore``, controlled exploration
+    (:mod:`harness.engine.explore`) runs trials under chosen interleavings for :data:`EXPLORE_SHARE` of the
+    turn (longer while it is behind its floor of trials), then free-running threads stress it for the rest: a
+    race in Python code is found by the first turns of exploration, a race inside C code by the first turns of
+    free-running threads, neither waiting for the other's whole share. A failure found by exploration ends the
+    run with its schedule in ``result.exploration`` (reruns replay it:
+    :meth:`~harness.engine.result.ScenarioResult.rerun_settings`); a free-running failure is rerun a few times
+    with the same seed, and the result says how many reproduced it. With ``settings.replay`` the one recorded
+    trial is replayed instead.
 
     ``rerun`` is the command line the caller's front end writes for it (the engine knows no command line).
     A timed-out run leaves its stuck threads behind (daemon threads cannot be killed); use isolation when
@@ -136,37 +147,118 @@ def run_in_process(
     rounds = ScenarioAdapter(obj, name)
     started = time.monotonic()
     result = ScenarioResult.sized(name, target, settings, status="passed", rerun=rerun, on_failure=on_failure)
-    if settings.explore or settings.replay:
-        from harness.engine.explore import explore  # here: a run without exploration never loads sys.monitoring code
+    extra_modules = getattr(obj, "code_under_test", ())
+    if settings.replay:
+        from harness.engine.explore import replay  # here: a run without exploration never loads sys.monitoring code
 
-        explored = explore(rounds.prepare, settings, lambda: _Failures(started),
-                           until=started + settings.budget_s * EXPLORE_SHARE,
-                           extra_modules=getattr(obj, "code_under_test", ()))
-        result.exploration = explored.summary
-        if explored.status != "passed" or settings.replay:
-            result.status, result.detail = explored.status, explored.detail  # type: ignore[assignment]
-            result.duration_s = round(time.monotonic() - started, 6)
-            if explored.errors is not None:
-                result.failures, result.errors = explored.errors.count, explored.errors.summaries()
-                result.time_to_first_failure_s = explored.errors.first_at
-            return result
-    # Free-running threads keep their share of the budget even when exploration ran over its own (one long
-    # trial on a busy machine): races inside C code are only found here.
-    free_until = max(started + settings.budget_s, time.monotonic() + settings.budget_s * (1 - EXPLORE_SHARE))
-    run = _Run(settings, rounds, until=free_until)
-    outcome = run.execute()
-    result.status, result.detail = outcome.status, outcome.detail
-    result.failures, result.errors = run.failures.count, run.failures.summaries()
-    result.duration_s, result.ops_per_s = round(time.monotonic() - started, 6), outcome.ops_per_s
-    result.time_to_first_failure_s, result.rounds_run = run.failures.first_at, run.rounds_run
-    if outcome.status == "failed" and not settings.replay:
+        return _explored(result, replay(rounds.prepare, settings, lambda: _Failures(started),
+                                        extra_modules=extra_modules), started)
+    search = None
+    if settings.explore:
+        from harness.engine.explore import Search
+
+        search = Search(rounds.prepare, settings, lambda: _Failures(started), extra_modules=extra_modules,
+                        share_s=settings.budget_s * EXPLORE_SHARE)
+    free = _FreeRunning(settings, rounds, started)
+    turn_s = settings.budget_s / TURNS
+    budget_end = started + settings.budget_s
+    # Past the budget, each phase may still take what it is owed: exploration its floor of trials, free-running
+    # threads their share of the budget (a long trial on a busy machine ate into it); never past OVERRUN budgets.
+    hard_end = started + settings.budget_s * OVERRUN
+
+    for turn in itertools.count(1):
+        now = time.monotonic()
+        explore_now = search is not None and search.ended is None and now < hard_end and (
+            now < budget_end or search.trials < MIN_TRIALS)
+        free_now = free.rounds_run < settings.rounds and now < hard_end and (
+            now < budget_end or free.used_s < settings.budget_s * (1 - EXPLORE_SHARE))
+        if not (explore_now or free_now):
+            break
+        if search is not None and explore_now:
+            ended = search.turn(now + turn_s * EXPLORE_SHARE, at_least=min(MIN_TRIALS, -(-MIN_TRIALS * turn // TURNS)))
+            if ended is not None and ended.status != "passed":
+                return _explored(result, ended, started)
+        if free_now and free.turn(time.monotonic() + turn_s * (1 - EXPLORE_SHARE)).status != "passed":
+            break
+    if search is not None and free.outcome.status == "failed" and search.ended is None:
+        explained = _explain(search, free.failures, settings)
+        if explained is not None:
+            return _explored(result, explained, started, first_at=free.failures.first_at)
+    if search is not None:
+        result.exploration = search.summary()
+    return _free_result(result, free, obj, name, settings, started)
+
+
+def _explain(search: Any, failures: _Failures, settings: StressSettings) -> Any:
+    """After free-running threads failed on a scenario with Python code under test: exploration's hunt (its
+    share of the budget at most) for a schedule giving the same failure, which would replay exactly."""
+    kinds = {summary.type for summary in failures.summaries()}
+    explored = search.turn(time.monotonic() + settings.budget_s * EXPLORE_SHARE, at_least=0)
+    if explored is None or explored.errors is None or not kinds & {e.type for e in explored.errors.summaries()}:
+        return None
+    explored.detail = (f"free-running threads failed first ({', '.join(sorted(kinds))}); then "
+                       f"{explored.detail}")
+    return explored
+
+
+def _explored(result: ScenarioResult, explored: Any, started: float, *,
+              first_at: float | None = None) -> ScenarioResult:
+    """``result`` ended by exploration: a failure it found (``first_at``: when free-running threads had shown
+    it first), or a replayed schedule."""
+    result.exploration = explored.summary
+    result.status, result.detail = explored.status, explored.detail
+    result.duration_s = round(time.monotonic() - started, 6)
+    if explored.errors is not None:
+        result.failures, result.errors = explored.errors.count, explored.errors.summaries()
+        result.time_to_first_failure_s = first_at if first_at is not None else explored.errors.first_at
+    return result
+
+
+def _free_result(result: ScenarioResult, free: _FreeRunning, obj: object, name: str, settings: StressSettings,
+                 started: float) -> ScenarioResult:
+    """``result`` after the free-running turns: their outcome, and the automatic reruns of a failure."""
+    last = free.outcome
+    result.status, result.detail = last.status, last.detail
+    if last.status == "passed" and free.rounds_run < settings.rounds:
+        result.detail = f"stopped at the budget after {free.rounds_run} round{'' if free.rounds_run == 1 else 's'}"
+    result.failures, result.errors = free.failures.count, free.failures.summaries()
+    result.duration_s = round(time.monotonic() - started, 6)
+    result.ops_per_s = round(free.ops / free.busy_s, 1) if free.ops and free.busy_s > 0 else None
+    result.time_to_first_failure_s, result.rounds_run = free.failures.first_at, free.rounds_run
+    if last.status == "failed":
         def rerun_once(left: float) -> str:
             again = _Run(settings.replace(timeout_s=min(settings.timeout_s, left)), ScenarioAdapter(obj, name),
                          until=time.monotonic() + min(settings.budget_s, left))
             return again.execute().status
 
+        reruns_started = time.monotonic()
         result.reproduced = reproductions(rerun_once, "failed", limit_s=min(RERUNS * settings.budget_s, RERUN_LIMIT_S))
+        result.reruns_s = round(time.monotonic() - reruns_started, 6)
     return result
+
+
+class _FreeRunning:
+    """Free-running threads in turns: each turn a fresh set of workers runs rounds until its end; the round
+    numbers (hence round seeds), the failures and the totals carry on from turn to turn."""
+
+    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter, started: float) -> None:
+        self._settings = settings
+        self._rounds = rounds
+        self.failures = _Failures(started)
+        self.rounds_run = 0
+        self.used_s = 0.0
+        self.ops = 0
+        self.busy_s = 0.0
+        self.outcome = _Outcome("passed", 0.0, 0, 0.0, "")
+
+    def turn(self, until: float) -> _Outcome:
+        run = _Run(self._settings, self._rounds, until=until, first_round=self.rounds_run, failures=self.failures)
+        self.outcome = run.execute()
+        self.rounds_run = run.rounds_run
+        self.used_s += self.outcome.duration_s
+        self.ops += self.outcome.ops
+        self.busy_s += self.outcome.busy_s
+        return self.outcome
 
 
 class _Failures:
@@ -210,8 +302,13 @@ class _Failures:
 class _Outcome:
     status: ScenarioStatus
     duration_s: float
-    ops_per_s: float | None
+    ops: int  # steps run in the rounds that finished
+    busy_s: float  # time those rounds took
     detail: str
+
+    @property
+    def ops_per_s(self) -> float | None:
+        return round(self.ops / self.busy_s, 1) if self.ops and self.busy_s > 0 else None
 
 
 @dataclass
@@ -228,13 +325,15 @@ class _RoundState:
 class _Run:
     """One stress run: persistent worker threads, a start gate and a spinning barrier per round."""
 
-    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter, *, until: float) -> None:
+    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter, *, until: float, first_round: int = 0,
+                 failures: _Failures | None = None) -> None:
         self.settings = settings
         self.rounds = rounds
         self.started = time.monotonic()
         self.until = until  # the time budget: no new round starts after it (the first always does)
-        self.rounds_run = 0
-        self.failures = _Failures(self.started)
+        self.first_round = first_round
+        self.rounds_run = first_round
+        self.failures = failures if failures is not None else _Failures(self.started)
         self.stop = False
         self._barrier = BARRIERS[settings.barrier](settings.threads)
         self._cond = threading.Condition()
@@ -273,10 +372,9 @@ class _Run:
         ops = 0
         busy_s = 0.0
         settings = self.settings
-        for index in range(settings.rounds):
-            if index and time.monotonic() >= self.until:
-                rounds = f"{index} round{'' if index == 1 else 's'}"
-                return self._outcome("passed", ops, busy_s, f"stopped at the budget after {rounds}")
+        for index in range(self.first_round, settings.rounds):
+            if index > self.first_round and time.monotonic() >= self.until:
+                return self._outcome("passed", ops, busy_s, "stopped at the budget")
             self.rounds_run = index + 1
             try:
                 steps, verify = self.rounds.prepare(settings, index)
@@ -304,8 +402,7 @@ class _Run:
         return self._outcome("passed", ops, busy_s, "")
 
     def _outcome(self, status: ScenarioStatus, ops: int, busy_s: float, detail: str) -> _Outcome:
-        ops_per_s = round(ops / busy_s, 1) if ops and busy_s > 0 else None
-        return _Outcome(status, time.monotonic() - self.started, ops_per_s, detail)
+        return _Outcome(status, time.monotonic() - self.started, ops, busy_s, detail)
 
     def _await_round(self, state: _RoundState) -> str | None:
         """Wait for the round to finish; say why it is hung instead, if it is.
