@@ -29,7 +29,7 @@ DEFERRED = defer_refcounts(_validate, _process, _mask, _new, _XOR_STATE)
 free-threaded build). Module constants used per call are otherwise immortal (small ints, one-byte bytes) or
 written as literals (code constants are immortal): a shared object that is neither would have its
 reference count updated atomically by every thread on every call. Hence the large numbers below are
-spelled out in the code, 0x10000 being nvx._fresh.UNINITIALISED_MIN (where results stop being zero-filled)."""
+spelled out in the code, 0x8000 being nvx._fresh.UNINITIALISED_MIN (where results stop being zero-filled)."""
 _from_buffer = ffi.from_buffer
 _LEVEL_BYTE = tuple(bytes([number]) for number in range(len(AVAILABLE_LEVELS)))
 _BEST_BYTE = _LEVEL_BYTE[-1]
@@ -69,7 +69,7 @@ def mask(data, key, offset: int = 0, level: str | None = None) -> bytes:
     how = (offset & 3) | (_BEST_HOW if level is None else _level_number(level) << 2)
     try:  # as in XorMasker.process
         length = len(data)
-        out = _ZERO * length if 1 < length < 0x10000 else new_bytes(length)
+        out = _ZERO * length if 1 < length < 0x8000 else new_bytes(length)
         _mask(data, out, length, key, how)
     except TypeError:
         return mask(_as_buffer(data), key, offset, level)
@@ -130,8 +130,8 @@ class XorMasker:
         try:  # as in Utf8Validator.validate
             length = len(data)
             # A fresh bytes object that C fills in place: the only allocation of the call is the result
-            # (lengths 0 and 1, and from 64 KiB on, take nvx._fresh.new_bytes: see there).
-            out = _ZERO * length if 1 < length < 0x10000 else new_bytes(length)
+            # (lengths 0 and 1, and from 32 KiB on, take nvx._fresh.new_bytes: see there).
+            out = _ZERO * length if 1 < length < 0x8000 else new_bytes(length)
             _process(self._state, data, out, length)
         except TypeError:  # the unfilled result is dropped here, never returned
             return self.process(_as_buffer(data))
