@@ -67,6 +67,7 @@ def test_quick_profile_writes_json_markdown_and_svg(quick_run) -> None:
     assert "memory read bound (memchr)" in record["levels"][0]["results"]
     call_path = record["call_path"]
     assert all(r["best_ns"] > 0 and r["bytes"] == 128 for r in call_path)
+    assert len({r["step"] for r in call_path}) == len(call_path)  # steps are timed by name: one each
     for operation in ("validate", "process", "mask"):
         steps = [r for r in call_path if r["operation"] == operation]
         # the no-op with the same signature first (the floor), cffi's call into NVX, the whole call, and the

@@ -253,7 +253,7 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
             "cffi call: lib.nvx_utf8_validate(state, data, n)": _loop_positional(
                 lib.nvx_utf8_validate, (vstate, data, n), profile.calls),
             "whole call: Utf8Validator.validate(data)": _loop(validator.validate, data, profile.calls),
-            "least wrapper: the no-op, len(data), a 4-tuple": _loop(
+            "least wrapper: len(data), the no-op validate, a 4-tuple": _loop(
                 _least_validate(lib.nvx_noop_validate, vstate), data, profile.calls),
         },
         "process": {
@@ -262,7 +262,7 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
             "cffi call: lib.nvx_xor_process(state, data, out, n)": _loop_positional(
                 lib.nvx_xor_process, (state, payload, out, n), profile.calls),
             "whole call: XorMasker.process(data)": _loop(masker.process, payload, profile.calls),
-            "least wrapper: the no-op, len(data), b'\\0' * n": _loop(
+            "least wrapper: len(data), b'\\0' * n, the no-op process": _loop(
                 _least_process(lib.nvx_noop_process, state), payload, profile.calls),
         },
         "mask": {
@@ -271,7 +271,7 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
             "cffi call: lib.nvx_xor_mask(data, out, n, key, how)": _loop_positional(
                 lib.nvx_xor_mask, (payload, out, n, MASK, how), profile.calls),
             "whole call: nvx.mask(data, key)": _loop_positional(_compiled.mask, (payload, MASK), profile.calls),
-            "least wrapper: the no-op, len(data), b'\\0' * n": _loop_positional(
+            "least wrapper: len(data), b'\\0' * n, the no-op mask": _loop_positional(
                 _least_mask(lib.nvx_noop_mask, how), (payload, MASK), profile.calls),
         },
         "construct": {
