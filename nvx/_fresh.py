@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import ctypes
 
-UNINITIALISED_SHIFT = 15
-UNINITIALISED_MIN = 1 << UNINITIALISED_SHIFT
+UNINITIALISED_MIN = 0x8000
 """Results of this many bytes or more are allocated uninitialised (smaller ones are zero-filled)."""
 
 _from_string_and_size = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)(
