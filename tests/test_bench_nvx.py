@@ -120,3 +120,22 @@ def test_bad_usage_is_one_line_exit_2(tmp_path: Path, args: tuple[str, ...], mes
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_targets_give_the_best_pure_cffi_allows_beside_the_figure_reached() -> None:
+    """The bound of a per-call goal is the least wrapper plus NVX's C over the no-op; that of a per-frame goal
+    is the peer's time over the cffi floor's (a synthetic record, so each figure is known)."""
+    steps = {"cffi no-op": 1.0, "cffi call": 1.25, "whole call": 1.7, "least wrapper": 1.4}
+    call_path = [{"operation": op, "step": f"{step}: x", "vs_noop": value}
+                 for op in ("validate", "process") for step, value in steps.items()]
+    per_frame = [{"bytes": size, "results": {"nvx": {"best_ns": 1000.0}, "cffi floor": {"best_ns": 400.0},
+                                             "websockets": {"best_ns": 200.0}}} for size in (1 << 10, 64 << 10)]
+    record = {"throughput": [], "call_path": call_path, "per_frame": per_frame,
+              "scaling": {"free-threaded": {"available": False}}}
+    rows = {row["target"]: row for row in _nvx_render.targets(record)}
+    validate = rows["whole validate, 128 B, over cffi's call into a no-op with its signature"]
+    assert validate["value"] == 1.7 and validate["met"] is False
+    assert validate["cffi_bound"] == pytest.approx(1.65)
+    frame = rows["mask per frame (masker built per frame), 1 KiB, vs websockets"]
+    assert frame["value"] == pytest.approx(0.2) and frame["cffi_bound"] == pytest.approx(0.5)
+    assert rows["free-threaded, 128 B frames, 2 threads vs 1"]["cffi_bound"] is None

@@ -34,6 +34,13 @@ def _vs_noop(record: dict[str, Any], operation: str, step: str = "whole call") -
                  if row["operation"] == operation and row["step"].startswith(step)), None)
 
 
+def _least_with_c(record: dict[str, Any], operation: str) -> float | None:
+    """The best whole call pure CFFI allows with NVX's C as it is: the least wrapper around the no-op, plus
+    what cffi's call into NVX's function costs over that no-op (both over the no-op)."""
+    least, call = _vs_noop(record, operation, "least wrapper"), _vs_noop(record, operation, "cffi call")
+    return None if least is None or call is None else least + call - 1.0
+
+
 def _frame_ratio(record: dict[str, Any], peer: str, sizes: Callable[[int], bool], over: str = OURS) -> float | None:
     """The smallest ratio of ``peer``'s time per frame over ``over``'s (our masker's by default), over the frame
     sizes picked."""
@@ -61,7 +68,7 @@ def _large(size: int) -> bool:
 
 Figure = Callable[[dict[str, Any]], float | None]
 # (what, goal text, higher is better, threshold, value from the record, the best value pure CFFI allows
-# (the same figure for the least wrapper or the cffi floor), or None where that bound does not apply)
+# (the same figure for the least wrapper with NVX's C, or for the cffi floor), or None where it does not apply)
 TARGETS: Sequence[tuple[str, str, bool, float, Figure, Figure | None]] = (
     ("validate mixed UTF-8 vs autobahn NVX", ">= 30x", True, 30.0,
      lambda r: _ratio(r, "validate", "mixed", "autobahn"), None),
@@ -70,9 +77,9 @@ TARGETS: Sequence[tuple[str, str, bool, float, Figure, Figure | None]] = (
     ("validate ASCII vs bytes.decode", ">= 1x", True, 1.0, lambda r: _ratio(r, "validate", "ascii", "bytes.decode"),
      None),
     ("whole validate, 128 B, over cffi's call into a no-op with its signature", "<= 1.5x", False, 1.5,
-     lambda r: _vs_noop(r, "validate"), lambda r: _vs_noop(r, "validate", "least wrapper")),
+     lambda r: _vs_noop(r, "validate"), lambda r: _least_with_c(r, "validate")),
     ("whole XorMasker.process, 128 B, over cffi's call into a no-op with its signature", "<= 1.5x", False, 1.5,
-     lambda r: _vs_noop(r, "process"), lambda r: _vs_noop(r, "process", "least wrapper")),
+     lambda r: _vs_noop(r, "process"), lambda r: _least_with_c(r, "process")),
     ("mask per frame (masker built per frame), 1 KiB, vs autobahn", ">= 5x", True, 5.0,
      lambda r: _frame_ratio(r, "autobahn", _one_kib), lambda r: _frame_ratio(r, "autobahn", _one_kib, FLOOR)),
     ("mask per frame (masker built per frame), 1 KiB, vs websockets", ">= 0.5x", True, 0.5,
