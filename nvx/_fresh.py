@@ -19,7 +19,17 @@ UNINITIALISED_MIN = 0x8000
 _from_string_and_size = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)(
     ("PyBytes_FromStringAndSize", ctypes.pythonapi)
 )
-_ZERO = b"\0"
+
+
+class _ZeroByte(bytes):
+    """``bytes`` returns an exact ``bytes`` itself when asked to repeat it once; a subclass it never returns:
+    its repetitions are always new exact ``bytes`` objects, whatever the count (0 and 1 included)."""
+
+    __slots__ = ()
+
+
+FRESH_ZERO = _ZeroByte(b"\0")
+"""One zero byte whose every repetition ``FRESH_ZERO * n`` is a new, zero-filled ``bytes`` of n bytes."""
 
 
 def new_bytes(length: int) -> bytes:
@@ -30,5 +40,4 @@ def new_bytes(length: int) -> bytes:
     """
     if length >= UNINITIALISED_MIN:
         return _from_string_and_size(None, length)
-    # b"\0" * 1 would be the shared constant itself, and b"\0" * 0 the shared empty bytes (never written).
-    return _ZERO * length if length != 1 else bytes(1)
+    return FRESH_ZERO * length
