@@ -32,7 +32,7 @@ written as literals: a shared object that is neither would have its reference co
 every thread on every call. A literal is immortal only when the module is loaded from its .pyc, though: the
 free-threaded build leaves the constants of a module compiled from source mortal (first import,
 PYTHONDONTWRITEBYTECODE, a read-only site-packages; measured on 3.14.7t). The size test below,
-``length < 0x8000`` (0x8000 being nvx._fresh.UNINITIALISED_MIN, where results stop being zero-filled),
+``length < 0x10000`` (0x10000 being nvx._fresh.UNINITIALISED_MIN, where results stop being zero-filled),
 stays a literal anyway: spelled ``not length >> 15`` (small ints only) it measured 30-40 ns slower per call
 on one thread, in process and in mask."""
 _from_buffer = ffi.from_buffer
@@ -73,7 +73,7 @@ def mask(data, key, offset: int = 0, level: str | None = None) -> bytes:
     how = (offset & 3) | (_BEST_HOW if level is None else _level_number(level) << 2)
     try:  # as in XorMasker.process
         length = len(data)
-        out = _FRESH_ZERO * length if length < 0x8000 else new_bytes(length)
+        out = _FRESH_ZERO * length if length < 0x10000 else new_bytes(length)
         _mask(data, out, length, key, how)
     except TypeError:
         return mask(_as_buffer(data), key, offset, level)
@@ -134,8 +134,8 @@ class XorMasker:
         try:  # as in Utf8Validator.validate
             length = len(data)
             # A fresh bytes object that C fills in place: the only allocation of the call is the result
-            # (from 32 KiB on it comes uninitialised from nvx._fresh.new_bytes: see there).
-            out = _FRESH_ZERO * length if length < 0x8000 else new_bytes(length)
+            # (from 64 KiB on it comes uninitialised from nvx._fresh.new_bytes: see there).
+            out = _FRESH_ZERO * length if length < 0x10000 else new_bytes(length)
             _process(self._state, data, out, length)
         except TypeError:  # the unfilled result is dropped here, never returned
             return self.process(_as_buffer(data))

@@ -5,15 +5,16 @@ code has seen yet, C writes every byte of it, and only then does Python code get
 way to make such an object initialises its contents (``b"\\0" * n`` writes n zeros), which for a large
 buffer is a whole extra pass over memory. ``PyBytes_FromStringAndSize(NULL, n)`` leaves them as the
 allocator returned them; it is reached through ctypes, whose call costs about as much as zero-filling
-24-32 KiB (measured on cp314t: 32 KiB zero-filled 600 ns against 520 through ctypes, 56 KiB 720 against 480),
-so it is used only from ``UNINITIALISED_MIN`` bytes (32 KiB) on.
+24-32 KiB. Yet zero-filling also brings the buffer into cache just before C writes it: allocation and
+masking together measured the same both ways at 48 KiB and faster uninitialised only from 56-64 KiB
+(cp314t), so it is used only from ``UNINITIALISED_MIN`` bytes (64 KiB) on.
 """
 
 from __future__ import annotations
 
 import ctypes
 
-UNINITIALISED_MIN = 0x8000
+UNINITIALISED_MIN = 0x10000
 """Results of this many bytes or more are allocated uninitialised (smaller ones are zero-filled)."""
 
 _from_string_and_size = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)(
