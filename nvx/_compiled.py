@@ -9,6 +9,7 @@ The cffi functions called on every message use deferred reference counting on a 
 
 from __future__ import annotations
 
+from nvx._fresh import FRESH_ZERO as _FRESH_ZERO
 from nvx._fresh import new_bytes
 from nvx._nvx_cffi import ffi, lib
 from nvx._sharing import defer_refcounts
@@ -24,17 +25,20 @@ _process = lib.nvx_xor_process
 _mask = lib.nvx_xor_mask
 _new = ffi.new
 _XOR_STATE = ffi.typeof(f"uint8_t[{lib.NVX_XOR_STATE_SIZE}]")
-DEFERRED = defer_refcounts(_validate, _process, _mask, _new, _XOR_STATE)
-"""How many of the shared objects used per message or per masker have deferred reference counting (5 on a
+DEFERRED = defer_refcounts(_validate, _process, _mask, _new, _XOR_STATE, _FRESH_ZERO)
+"""How many of the shared objects used per message or per masker have deferred reference counting (6 on a
 free-threaded build). Module constants used per call are otherwise immortal (small ints, one-byte bytes) or
-written as literals (code constants are immortal): a shared object that is neither would have its
-reference count updated atomically by every thread on every call. Hence the large numbers below are
-spelled out in the code, 0x10000 being nvx._fresh.UNINITIALISED_MIN (where results stop being zero-filled)."""
+written as literals: a shared object that is neither would have its reference count updated atomically by
+every thread on every call. A literal is immortal only when the module is loaded from its .pyc, though: the
+free-threaded build leaves the constants of a module compiled from source mortal (first import,
+PYTHONDONTWRITEBYTECODE, a read-only site-packages; measured on 3.14.7t). The size test below,
+``length < 0x10000`` (0x10000 being nvx._fresh.UNINITIALISED_MIN, where results stop being zero-filled),
+stays a literal anyway: spelled ``not length >> 15`` (small ints only) it measured 30-40 ns slower per call
+on one thread, in process and in mask."""
 _from_buffer = ffi.from_buffer
 _LEVEL_BYTE = tuple(bytes([number]) for number in range(len(AVAILABLE_LEVELS)))
 _BEST_BYTE = _LEVEL_BYTE[-1]
 _BEST_HOW = (len(AVAILABLE_LEVELS) - 1) << 2
-_ZERO = b"\0"
 
 
 def _level_number(level: str | None) -> int:
@@ -69,7 +73,7 @@ def mask(data, key, offset: int = 0, level: str | None = None) -> bytes:
     how = (offset & 3) | (_BEST_HOW if level is None else _level_number(level) << 2)
     try:  # as in XorMasker.process
         length = len(data)
-        out = _ZERO * length if 1 < length < 0x10000 else new_bytes(length)
+        out = _FRESH_ZERO * length if length < 0x10000 else new_bytes(length)
         _mask(data, out, length, key, how)
     except TypeError:
         return mask(_as_buffer(data), key, offset, level)
@@ -130,8 +134,8 @@ class XorMasker:
         try:  # as in Utf8Validator.validate
             length = len(data)
             # A fresh bytes object that C fills in place: the only allocation of the call is the result
-            # (lengths 0 and 1, and from 64 KiB on, take nvx._fresh.new_bytes: see there).
-            out = _ZERO * length if 1 < length < 0x10000 else new_bytes(length)
+            # (from 64 KiB on it comes uninitialised from nvx._fresh.new_bytes: see there).
+            out = _FRESH_ZERO * length if length < 0x10000 else new_bytes(length)
             _process(self._state, data, out, length)
         except TypeError:  # the unfilled result is dropped here, never returned
             return self.process(_as_buffer(data))

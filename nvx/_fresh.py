@@ -5,7 +5,9 @@ code has seen yet, C writes every byte of it, and only then does Python code get
 way to make such an object initialises its contents (``b"\\0" * n`` writes n zeros), which for a large
 buffer is a whole extra pass over memory. ``PyBytes_FromStringAndSize(NULL, n)`` leaves them as the
 allocator returned them; it is reached through ctypes, whose call costs about as much as zero-filling
-32-64 KiB (measured), so it is used only from ``UNINITIALISED_MIN`` bytes (64 KiB) on.
+24-32 KiB. Yet zero-filling also brings the buffer into cache just before C writes it: allocation and
+masking together measured the same both ways at 48 KiB and faster uninitialised only from 56-64 KiB
+(cp314t), so it is used only from ``UNINITIALISED_MIN`` bytes (64 KiB) on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ UNINITIALISED_MIN = 0x10000
 _from_string_and_size = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)(
     ("PyBytes_FromStringAndSize", ctypes.pythonapi)
 )
-_ZERO = b"\0"
+
+
+class _ZeroByte(bytes):
+    """``bytes`` returns an exact ``bytes`` itself when asked to repeat it once; a subclass it never returns:
+    its repetitions are always new exact ``bytes`` objects, whatever the count (0 and 1 included)."""
+
+    __slots__ = ()
+
+
+FRESH_ZERO = _ZeroByte(b"\0")
+"""One zero byte whose every repetition ``FRESH_ZERO * n`` is a new, zero-filled ``bytes`` of n bytes."""
 
 
 def new_bytes(length: int) -> bytes:
@@ -29,5 +41,4 @@ def new_bytes(length: int) -> bytes:
     """
     if length >= UNINITIALISED_MIN:
         return _from_string_and_size(None, length)
-    # b"\0" * 1 would be the shared constant itself, and b"\0" * 0 the shared empty bytes (never written).
-    return _ZERO * length if length != 1 else bytes(1)
+    return FRESH_ZERO * length

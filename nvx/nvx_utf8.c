@@ -134,8 +134,35 @@ static unsigned scan_simd(int level, const uint8_t *data, size_t length, unsigne
 }
 #endif
 
+/* Chunks up to this size that start on a boundary are first tested for all-ASCII (see scan). */
+#define SHORT_CHUNK 256
+
+/* Whether data[0..length) is all ASCII: 32 bytes per step, stopping at the first step with a high bit
+ * (text that is not ASCII usually shows it early, and then costs one step here). */
+static int all_ascii(const uint8_t *data, size_t length)
+{
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 32 <= length; i += 32) {
+        uint64_t w[4];
+        memcpy(w, data + i, 32);
+        if ((w[0] | w[1] | w[2] | w[3]) & high) return 0;
+    }
+    uint64_t any = 0;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word;
+        memcpy(&word, data + i, 8);
+        any |= word;
+    }
+    for (; i < length; i++) any |= data[i];
+    return !(any & high);
+}
+
 static unsigned scan(int level, const uint8_t *data, size_t length, unsigned s, size_t *error_at)
 {
+    /* Most WebSocket text frames are short and ASCII: deciding them in one pass costs a few nanoseconds,
+     * less than preparing a SIMD kernel (measured: a 128-byte ASCII chunk took longer with AVX2 than scalar). */
+    if (s == S_ACCEPT && length <= SHORT_CHUNK && all_ascii(data, length)) return S_ACCEPT;
 #if NVX_X86_SIMD
     if (level != NVX_LEVEL_SCALAR) return scan_simd(level, data, length, s, error_at);
 #else

@@ -67,14 +67,17 @@ def test_quick_profile_writes_json_markdown_and_svg(quick_run) -> None:
     assert "memory read bound (memchr)" in record["levels"][0]["results"]
     call_path = record["call_path"]
     assert all(r["best_ns"] > 0 and r["bytes"] == 128 for r in call_path)
+    assert len({r["step"] for r in call_path}) == len(call_path)  # steps are timed by name: one each
     for operation in ("validate", "process", "mask"):
         steps = [r for r in call_path if r["operation"] == operation]
-        # the no-op with the same signature first (the floor), then cffi's call into NVX, then the whole call
-        assert [r["step"].split(":")[0] for r in steps] == ["cffi no-op", "cffi call", "whole call"]
+        # the no-op with the same signature first (the floor), cffi's call into NVX, the whole call, and the
+        # least wrapper pure CFFI needs around the no-op
+        assert [r["step"].split(":")[0] for r in steps] == ["cffi no-op", "cffi call", "whole call", "least wrapper"]
         assert steps[0]["vs_noop"] == 1.0 and all(r["vs_noop"] > 0 for r in steps)
     assert [r["bytes"] for r in record["per_frame"]] == [128, 1 << 10, 16 << 10, 64 << 10, 1 << 20, 8 << 20]
     for row in record["per_frame"]:
-        assert {"nvx", "nvx.mask"} <= set(row["results"]) <= {"nvx", "nvx.mask", "autobahn", "websockets"}
+        assert {"nvx", "nvx.mask", "cffi floor"} <= set(row["results"]) <= {
+            "nvx", "nvx.mask", "cffi floor", "autobahn", "websockets"}
         assert set(row["ratios"]) == set(row["results"]) - {"nvx"}
         assert set(row["one_shot_ratios"]) == set(row["results"]) - {"nvx", "nvx.mask"}
     assert record["scaling"]["gil"] == {"available": False, "reason": record["scaling"]["gil"]["reason"]}
@@ -117,3 +120,22 @@ def test_bad_usage_is_one_line_exit_2(tmp_path: Path, args: tuple[str, ...], mes
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_targets_give_the_best_pure_cffi_allows_beside_the_figure_reached() -> None:
+    """The bound of a per-call goal is the least wrapper plus NVX's C over the no-op; that of a per-frame goal
+    is the peer's time over the cffi floor's (a synthetic record, so each figure is known)."""
+    steps = {"cffi no-op": 1.0, "cffi call": 1.25, "whole call": 1.7, "least wrapper": 1.4}
+    call_path = [{"operation": op, "step": f"{step}: x", "vs_noop": value}
+                 for op in ("validate", "process") for step, value in steps.items()]
+    per_frame = [{"bytes": size, "results": {"nvx": {"best_ns": 1000.0}, "cffi floor": {"best_ns": 400.0},
+                                             "websockets": {"best_ns": 200.0}}} for size in (1 << 10, 64 << 10)]
+    record = {"throughput": [], "call_path": call_path, "per_frame": per_frame,
+              "scaling": {"free-threaded": {"available": False}}}
+    rows = {row["target"]: row for row in _nvx_render.targets(record)}
+    validate = rows["whole validate, 128 B, over cffi's call into a no-op with its signature"]
+    assert validate["value"] == 1.7 and validate["met"] is False
+    assert validate["cffi_bound"] == pytest.approx(1.65)
+    frame = rows["mask per frame (masker built per frame), 1 KiB, vs websockets"]
+    assert frame["value"] == pytest.approx(0.2) and frame["cffi_bound"] == pytest.approx(0.5)
+    assert rows["free-threaded, 128 B frames, 2 threads vs 1"]["cffi_bound"] is None

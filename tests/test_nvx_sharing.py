@@ -25,8 +25,9 @@ def test_nvx_shared_per_message_objects_are_deferred() -> None:
     pytest.importorskip("nvx._nvx_cffi", reason="the compiled NVX extension is not built")
     from nvx import _compiled
 
-    assert _compiled.DEFERRED == 5
-    shared = (_compiled._validate, _compiled._process, _compiled._mask, _compiled._new, _compiled._XOR_STATE)
+    assert _compiled.DEFERRED == 6
+    shared = (_compiled._validate, _compiled._process, _compiled._mask, _compiled._new, _compiled._XOR_STATE,
+              _compiled._FRESH_ZERO)
     assert defer_refcounts(*shared) == 0
 
 

@@ -210,8 +210,16 @@ def test_new_bytes_are_fresh_objects_of_the_asked_length(length: int) -> None:
     assert (b"\0" * 1)[0] == 0 and bytes(1)[0] == 0
 
 
+@pytest.mark.parametrize("length", [0, 1, 2, 128])
+def test_repetitions_of_the_fresh_zero_are_new_zero_filled_bytes(length: int) -> None:
+    # process and mask hand C `FRESH_ZERO * length` to write into: never a shared object, even for 0 or 1 bytes
+    first, second = _fresh.FRESH_ZERO * length, _fresh.FRESH_ZERO * length
+    assert type(first) is bytes and first == bytes(length) and first is not second
+    assert first is not _fresh.FRESH_ZERO and _fresh.FRESH_ZERO == b"\0"
+
+
 def test_the_per_call_threshold_is_the_one_of_nvx_fresh() -> None:
-    # process and mask spell the threshold as a literal (a code constant is immortal, shared for free).
+    # process and mask spell the threshold as a literal (see nvx._compiled.DEFERRED for why).
     for function in (_compiled.XorMasker.process, _compiled.mask):
         assert _fresh.UNINITIALISED_MIN in function.__code__.co_consts, function
 

@@ -4,8 +4,10 @@ Measures, side by side: UTF-8 validation throughput (ASCII, mixed European/CJK t
 with one error at the end) for our NVX, autobahn's NVX and ``bytes.decode``; XOR masking throughput for
 our NVX, autobahn's NVX and ``websockets.speedups.apply_mask``; the cost of one call on 16/64/128-byte
 frames, Python call included; where one 128-byte call's time goes (cffi's own call into NVX and into a
-no-op C function with the same signature, beside the whole call); masking one frame as a WebSocket
-sender does (a masker built per frame, as autobahn does, or ``nvx.mask``) from 128 B to 8 MiB; and
+no-op C function with the same signature, and the least Python wrapper any pure-CFFI implementation of the
+same API needs around that no-op, beside the whole call); masking one frame as a WebSocket sender does (a
+masker built per frame, as autobahn does, or ``nvx.mask``, beside the cffi floor: the result allocated and
+one cffi call into NVX's C, nothing else) from 128 B to 8 MiB; and
 thread scaling (per-thread instances) on the free-threaded build and, when one is available, on a GIL
 build, each in its own child process. Peers that are not installed are
 reported as absent. Every figure is the best of k interleaved rounds, with the spread; ratios compare
@@ -49,6 +51,7 @@ FRAME_SIZES = (16, 64, 128)
 CALL_PATH_BYTES = 128
 MASK_FRAME_SIZES = (128, 1 << 10, 16 << 10, 64 << 10, 1 << 20, 8 << 20)
 ONE_SHOT = "nvx.mask"
+FLOOR = "cffi floor"
 READ_BOUND = "memory read bound (memchr)"
 MASK = b"\x8a\x13\x5c\xe7"
 OURS = "nvx"
@@ -229,9 +232,11 @@ def _per_call(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
 def _call_path(profile: Profile) -> list[dict[str, Any]]:
     """Where one 128-byte call's time goes. For each per-message call: cffi's own call into a C function
     that does nothing but has the same signature (the floor cffi sets: argument tuple, conversions,
-    detaching the thread), cffi's own call into NVX's function, and our whole Python call; ``vs_noop`` is
-    each over the no-op. Then what building a masker costs: cffi's ``ffi.new`` of its state, and the
-    whole constructor."""
+    detaching the thread), cffi's own call into NVX's function, our whole Python call, and the least wrapper
+    a pure-CFFI implementation of the same API must put around the no-op (a Python call, ``len``, the result:
+    a 4-tuple, or a fresh ``bytes`` for C to fill); ``vs_noop`` is each over the no-op, so the least wrapper's
+    is the best ratio pure CFFI allows. Then what building a masker costs: cffi's ``ffi.new`` of its state,
+    and the whole constructor."""
     from nvx import _compiled
 
     ffi, lib, n = _compiled.ffi, _compiled.lib, CALL_PATH_BYTES
@@ -248,6 +253,8 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
             "cffi call: lib.nvx_utf8_validate(state, data, n)": _loop_positional(
                 lib.nvx_utf8_validate, (vstate, data, n), profile.calls),
             "whole call: Utf8Validator.validate(data)": _loop(validator.validate, data, profile.calls),
+            "least wrapper: len(data), the no-op validate, a 4-tuple": _loop(
+                _least_validate(lib.nvx_noop_validate, vstate), data, profile.calls),
         },
         "process": {
             "cffi no-op: lib.nvx_noop_process(state, data, out, n)": _loop_positional(
@@ -255,6 +262,8 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
             "cffi call: lib.nvx_xor_process(state, data, out, n)": _loop_positional(
                 lib.nvx_xor_process, (state, payload, out, n), profile.calls),
             "whole call: XorMasker.process(data)": _loop(masker.process, payload, profile.calls),
+            "least wrapper: len(data), b'\\0' * n, the no-op process": _loop(
+                _least_process(lib.nvx_noop_process, state), payload, profile.calls),
         },
         "mask": {
             "cffi no-op: lib.nvx_noop_mask(data, out, n, key, how)": _loop_positional(
@@ -262,6 +271,8 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
             "cffi call: lib.nvx_xor_mask(data, out, n, key, how)": _loop_positional(
                 lib.nvx_xor_mask, (payload, out, n, MASK, how), profile.calls),
             "whole call: nvx.mask(data, key)": _loop_positional(_compiled.mask, (payload, MASK), profile.calls),
+            "least wrapper: len(data), b'\\0' * n, the no-op mask": _loop_positional(
+                _least_mask(lib.nvx_noop_mask, how), (payload, MASK), profile.calls),
         },
         "construct": {
             "cffi call, 1 argument: lib.nvx_xor_pointer(state)": _loop(lib.nvx_xor_pointer, state, profile.calls),
@@ -286,15 +297,20 @@ def _call_path(profile: Profile) -> list[dict[str, Any]]:
 def _per_frame(profile: Profile, peers: dict[str, Peer]) -> list[dict[str, Any]]:
     """Masking one frame as a WebSocket sender does: our masker built per frame and used once (as autobahn
     does with ``create_xor_masker(mask, n).process(data)``), our one-shot ``nvx.mask(data, key)``,
-    autobahn's per-frame masker, and websockets' ``apply_mask(data, mask)``. ``ratios`` are the peers'
-    time over our masker's; ``one_shot_ratios`` the same over ``nvx.mask``'s."""
+    autobahn's per-frame masker, and websockets' ``apply_mask(data, mask)``; beside them the cffi floor, the
+    least any pure-CFFI masking costs: the result allocated as ours is, and one cffi call into NVX's C, with no
+    checks. ``ratios`` are the others' time over our masker's; ``one_shot_ratios`` the same over
+    ``nvx.mask``'s. Where a peer's time over the floor's misses a target, pure CFFI cannot reach it."""
     import nvx
+    from nvx import _compiled
 
     rows = []
     for size in MASK_FRAME_SIZES:
         payload, calls = os.urandom(size), max(1, min(profile.calls, profile.frame_bytes // size))
         candidates = {OURS: _masker_per_frame(nvx.XorMasker, (MASK,), payload, calls),
-                      ONE_SHOT: _loop_positional(nvx.mask, (payload, MASK), calls)}
+                      ONE_SHOT: _loop_positional(nvx.mask, (payload, MASK), calls),
+                      FLOOR: _loop_positional(_least_mask(_compiled.lib.nvx_xor_mask, _compiled._BEST_HOW),
+                                              (payload, MASK), calls)}
         if peers["autobahn"].masker:
             candidates["autobahn"] = _masker_per_frame(peers["autobahn"].masker, (MASK, size), payload, calls)
         if peers["websockets"].apply_mask:
@@ -341,6 +357,43 @@ def _validate_whole(validator: Any, data: bytes) -> Callable[[], object]:
         validator.validate(data)
 
     return work
+
+
+def _least_validate(validate: Callable[[Any, bytes, int], int], state: Any) -> Callable[[bytes], tuple]:
+    """The least Python any pure-CFFI ``validate(data)`` with NVX's result does around its C call."""
+
+    def least(data: bytes) -> tuple[bool, bool, int, int]:
+        length = len(data)
+        return (True, True, length, validate(state, data, length))
+
+    return least
+
+
+def _least_process(process: Callable[[Any, bytes, bytes, int], None], state: Any) -> Callable[[bytes], bytes]:
+    """The least Python any pure-CFFI ``process(data)`` does: the fresh result (zero-filled, the cheapest way
+    at 128 B) and the C call that fills it."""
+
+    def least(data: bytes) -> bytes:
+        length = len(data)
+        out = b"\0" * length
+        process(state, data, out, length)
+        return out
+
+    return least
+
+
+def _least_mask(mask: Callable[[bytes, bytes, int, bytes, int], None], how: int) -> Callable[[bytes, bytes], bytes]:
+    """The least Python any pure-CFFI ``mask(data, key)`` does: the result allocated as ``nvx.mask`` does
+    (zero-filled below nvx._fresh.UNINITIALISED_MIN, uninitialised from there) and the C call, no checks."""
+    from nvx._fresh import UNINITIALISED_MIN, new_bytes
+
+    def least(data: bytes, key: bytes) -> bytes:
+        length = len(data)
+        out = b"\0" * length if length < UNINITIALISED_MIN else new_bytes(length)
+        mask(data, out, length, key, how)
+        return out
+
+    return least
 
 
 def _decode(data: bytes) -> None:
