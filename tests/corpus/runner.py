@@ -30,8 +30,10 @@ class Outcome:
     """One run of one side of a case.
 
     ``wall_s`` runs from the start of the run to its result in hand (child start-up included);
-    ``first_failure_s`` is the engine's own time to the first failure, when there was one; ``schedule`` is
-    the interleaving controlled exploration recorded for a failure it found (None when free-running found it).
+    ``first_failure_s`` is the engine's own time to the first failure, when there was one; ``detect_s`` is
+    the time from the start of the run to that failure (child start-up included; what came after it: the
+    rest of the failing round, the hunt for a schedule, the automatic reruns, not); ``schedule`` is the
+    interleaving controlled exploration recorded for a failure it found (None when free-running found it).
     """
 
     case: str
@@ -44,6 +46,7 @@ class Outcome:
     detail: str
     rerun: str
     schedule: Any = None
+    detect_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,9 +86,12 @@ def _run_stress(case: Case, variant: Variant, settings: StressSettings) -> Outco
     result = run_scenario(spec, ref, stress_context(settings))
     wall = time.monotonic() - started
     detail = "; ".join(f"{e.type} x{e.count}" for e in result.errors) or result.detail
+    first = result.time_to_first_failure_s
+    after = result.duration_s - first + (result.reruns_s or 0.0) if first is not None else None
     return Outcome(
         case.name, variant, result.status, _judged(case, variant, result.status), round(wall, 4),
-        result.time_to_first_failure_s, result.seed, detail, result.rerun, (result.exploration or {}).get("schedule"),
+        first, result.seed, detail, result.rerun, (result.exploration or {}).get("schedule"),
+        round(wall - after, 4) if after is not None else None,
     )
 
 
@@ -99,5 +105,5 @@ def _run_audit(case: Case, variant: Variant) -> Outcome:
     return Outcome(
         case.name, variant, result.status, _judged(case, variant, result.status), round(wall, 4),
         round(wall, 4) if caught else None, None, result.warning or result.error or "",
-        f"PYTHONPATH={path} {sys.executable} -m harness imports {module}",
+        f"PYTHONPATH={path} {sys.executable} -m harness imports {module}", detect_s=round(wall, 4) if caught else None,
     )
