@@ -557,6 +557,38 @@ def test_a_free_running_failure_is_explained_by_an_explored_schedule_that_replay
     assert replayed.status == "failed" and "replayed schedule" in replayed.detail
 
 
+class LeftBroken:
+    """Fails only when two threads compute at the same time (the process used CPU faster than the clock ran:
+    true parallelism, never under exploration), and then stays broken in a class attribute: every later
+    round, explored or not, fails whatever the schedule."""
+
+    broken = False
+
+    def setup(self) -> None:
+        self.parallel = False
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        if LeftBroken.broken:
+            raise RuntimeError("left broken by an earlier round")
+        wall, cpu = time.perf_counter(), time.process_time()
+        sum(range(100_000))  # in C: no switch point, not blocked
+        if time.process_time() - cpu > 1.5 * (time.perf_counter() - wall):
+            self.parallel = True
+
+    def verify(self) -> None:
+        if self.parallel:
+            LeftBroken.broken = True
+            raise RuntimeError("two threads computed at once")
+
+
+def test_a_failure_left_behind_by_a_free_running_round_is_not_explained_by_a_schedule() -> None:
+    LeftBroken.broken = False
+    result = run(LeftBroken, FIND.replace(seed=2, iterations=20, budget_s=1.0))
+    assert result.status == "failed", result.detail
+    assert "explored" not in result.detail and "schedule" not in result.exploration, result.detail
+    assert result.reproduced is not None  # the seed reruns instead
+
+
 def test_rounds_cap_each_phase_before_the_budget() -> None:
     result = run(LockedTally, FIND.replace(seed=4, budget_s=30.0, rounds=3))
     assert result.status == "passed" and result.duration_s < 5

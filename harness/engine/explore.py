@@ -141,6 +141,17 @@ class Search:
                 return explorer.found(outcome, failures, found, self.trials, self.points)
         return explorer.done(self.trials, self.points)
 
+    def fails_without_preemption(self, schedule: Schedule) -> bool:
+        """Whether ``schedule``'s trial fails with each thread run to its end in turn: then no interleaving
+        causes the failure (state left over from an earlier round, or a bug without threads)."""
+        try:
+            with self._clock, Monitoring(self._under_test) as monitoring:
+                explorer = _Explorer(monitoring, self._prepare, self._settings, self._new_failures, self._clock)
+                outcome, _ = explorer.trial(schedule.trial, schedule.iterations, Follow([]))
+        except NoTool:
+            return True  # cannot tell: do not offer the schedule
+        return outcome.status != "passed"
+
     def summary(self) -> dict[str, Any]:
         """What exploration did so far (its end's summary once it ended)."""
         if self.ended is not None:
@@ -217,7 +228,8 @@ class _Explorer:
                   f"preemptions (found with {found.preemptions}), replayed {reproduced}/{CONFIRM_REPLAYS}")
         summary = _summary(trials, points, found_at, self._settings.strategy)
         summary.update(found_preemptions=found.preemptions, shortest_preemptions=shortest.preemptions,
-                       replays=f"{reproduced}/{CONFIRM_REPLAYS}", schedule=asdict(shortest))
+                       replays=f"{reproduced}/{CONFIRM_REPLAYS}", replays_exact=reproduced == CONFIRM_REPLAYS,
+                       schedule=asdict(shortest))
         return Exploration(status, trials, found_at, detail, failures, shortest, summary)
 
     def _shrink(self, found: Schedule, kinds: set[str], until: float) -> Schedule:
