@@ -37,6 +37,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "prepkg": "VALUE = 1\n",
         "threadpkg": "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n",
         "culpritpkg": "import undeclared_two\n",
+        # Starts a pool of OPENBLAS_NUM_THREADS - 1 workers at import, as OpenBLAS does (default 4).
+        "poolpkg": "import os, threading, time\nfor _ in range(int(os.environ.get('OPENBLAS_NUM_THREADS', 4)) - 1):\n"
+                   "    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n",
     }
     for package, init in packages.items():
         (folder / package).mkdir()
@@ -146,15 +149,17 @@ def test_zygote_children_share_one_clean_parent(built: Path, tmp_path: Path) -> 
     assert extra <= set(zygote.ZYGOTE_IMPORTS), extra  # nothing else was imported before the module
 
 
-def test_preload_groups_modules_under_a_shared_ancestor() -> None:
-    groups = zygote.preload_groups(["a", "a.b", "a.b.c", "a.b.d", "a.x", "z", "q.r"])
-    assert groups == [(None, ["a", "z", "q.r"]), ("a", ["a.b", "a.x"]), ("a.b", ["a.b.c", "a.b.d"])]
+def test_preload_tree_nests_modules_under_their_deepest_shared_ancestor() -> None:
+    tree = zygote.preload_tree(["a", "a.b", "a.b.c", "a.b.d", "a.x", "z", "q.r"])
+    deepest = zygote.PreloadNode("a.b", ["a.b.c", "a.b.d"])
+    assert tree == zygote.PreloadNode(None, ["a", "z", "q.r"], [zygote.PreloadNode("a", ["a.b", "a.x"], [deepest])])
 
 
 @needs_free_threading
 @pytest.mark.skipif(not zygote.available(), reason="the zygote forks (Linux)")
 def test_preloaded_ancestor_only_when_gil_free_and_single_threaded(built: Path, tmp_path: Path) -> None:
-    modules = ["probe_a", "prepkg.a", "prepkg.b", "threadpkg.a", "threadpkg.b", "culpritpkg.a", "culpritpkg.b"]
+    modules = ["probe_a", "prepkg.a", "prepkg.b", "threadpkg.a", "threadpkg.b", "poolpkg.a", "poolpkg.b",
+               "culpritpkg.a", "culpritpkg.b"]
     seen, verdicts = {}, {}
     for method in ("fork", "spawn"):
         out = tmp_path / method
@@ -168,6 +173,8 @@ def test_preloaded_ancestor_only_when_gil_free_and_single_threaded(built: Path, 
     forked = seen["fork"]
     root = forked["probe_a"]["parent"]
     assert forked["prepkg.a"]["parent"] == forked["prepkg.b"]["parent"] != root  # a zygote that imported prepkg
-    assert forked["threadpkg.a"]["parent"] == root  # prepkg started a thread: no fork from there
+    assert forked["threadpkg.a"]["parent"] == root  # threadpkg started a thread: no fork from there
+    # The zygote sizes BLAS pools to one thread: a package that starts one only for a bigger pool is preloaded.
+    assert forked["poolpkg.a"]["parent"] == forked["poolpkg.b"]["parent"] not in (root, forked["prepkg.a"]["parent"])
     extra = set(forked["prepkg.a"]["modules"]) - set(seen["spawn"]["prepkg.a"]["modules"])
     assert extra <= set(zygote.ZYGOTE_IMPORTS), extra
