@@ -125,32 +125,61 @@ run(tree)
 @dataclass
 class PreloadNode:
     """Modules forked from a zygote that imported ``base`` first (None: the clean zygote), and the sub-zygotes
-    forked from it for the packages under ``base``."""
+    forked from it, each of which imports one more module first."""
 
     base: str | None
     modules: list[str] = field(default_factory=list)
     subs: list[PreloadNode] = field(default_factory=list)
 
 
-def preload_tree(modules: Sequence[str]) -> PreloadNode:
-    """Each module under the deepest of its ancestor packages that at least two modules share (importing a
-    module imports its ancestors first anyway), else under the clean zygote; each such package's sub-zygote is
-    forked from the one of its deepest shared ancestor, so a package is imported once and a refused package (one
-    that starts a thread) spares the zygote trying the packages under it. Order kept within nodes."""
+def preload_tree(modules: Sequence[str], imports: Mapping[str, Sequence[str]] | None = None) -> PreloadNode:
+    """Which zygote forks each module: nested sub-zygotes, each preloading a module that all of its modules
+    import anyway, so that each preloaded module is imported once and a refused one (a thread, a warning, the GIL)
+    spares the zygote trying the ones nested under it. Order kept within nodes.
+
+    First each module goes under the deepest of its ancestor packages that at least two modules share (importing
+    a module imports its ancestors first), a package's sub-zygote forked from the one of its deepest shared
+    ancestor. Then the modules of each node that share a dependency their top-level statements import
+    (``imports``: :func:`harness.audit.static_imports.top_level_imports`), stdlib modules aside (cheap), move
+    to a sub-zygote that preloads it: the most shared first, the deepest of equally shared ones.
+    """
     counts = Counter(ancestor for module in modules for ancestor in _ancestors(module))
     root = PreloadNode(None)
     nodes: dict[str | None, PreloadNode] = {None: root}
 
     def node_of(name: str) -> PreloadNode:
         base = next((a for a in reversed(_ancestors(name)) if counts[a] >= 2), None)
-        if base not in nodes:
+        if base is not None and base not in nodes:
             nodes[base] = PreloadNode(base)
             node_of(base).subs.append(nodes[base])
         return nodes[base]
 
     for module in modules:
         node_of(module).modules.append(module)
+    if imports:
+        _split_by_dependency(root, imports, set())
     return root
+
+
+def _split_by_dependency(node: PreloadNode, imports: Mapping[str, Sequence[str]], loaded: set[str]) -> None:
+    """Move the modules of ``node`` that share a preloadable dependency to a sub-zygote preloading it."""
+    loaded = loaded | ({node.base, *_ancestors(node.base)} if node.base else set())
+    for sub in node.subs:
+        _split_by_dependency(sub, imports, loaded)
+
+    def dependencies(module: str) -> set[str]:
+        return {d for d in imports.get(module, ()) if d not in loaded and d != module
+                and not d.startswith(module + ".") and d.partition(".")[0] not in sys.stdlib_module_names}
+
+    while True:
+        shared = Counter(d for module in node.modules for d in dependencies(module))
+        if not shared or max(shared.values()) < 2:
+            return
+        dependency = max(shared, key=lambda d: (shared[d], d.count(".")))
+        sub = PreloadNode(dependency, [m for m in node.modules if dependency in dependencies(m)])
+        node.modules = [m for m in node.modules if m not in sub.modules]
+        node.subs.append(sub)
+        _split_by_dependency(sub, imports, loaded)
 
 
 def _ancestors(module: str) -> list[str]:
@@ -189,13 +218,15 @@ def fork_each(
     jobs: int,
     tail: int,
     preload: bool = True,
+    imports: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, ChildOutcome]:
     """Import each module in its own grandchild of one zygote; the modules it did not answer are missing.
 
-    ``preload`` forks the modules that share an ancestor package from a zygote that imported it first
-    (:func:`preload_tree`), when importing it alone kept the GIL off and started no thread.
+    ``preload`` forks the modules that share an ancestor package, or a dependency their top-level statements
+    import (``imports``), from a zygote that imported it first (:func:`preload_tree`), when importing it there
+    kept the GIL off, warned nothing and started no thread.
     """
-    tree = preload_tree(modules) if preload else PreloadNode(None, list(modules))
+    tree = preload_tree(modules, imports) if preload else PreloadNode(None, list(modules))
     rounds = _rounds(tree, jobs)
     try:
         proc = subprocess.run(
