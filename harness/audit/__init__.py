@@ -88,7 +88,8 @@ def audit(
     The processes see the modules a scenario child would (:func:`harness.interpreter.children.child_env`). ``method``
     "fork" forks them from one clean zygote (:mod:`harness.audit.zygote`, Linux), "spawn" starts one
     interpreter per module, "auto" forks where it can and spawns whatever the zygote did not answer.
-    ``preload`` lets the zygote import a shared ancestor package first (:func:`harness.audit.zygote.fork_each`).
+    ``preload`` lets the zygote import first what several modules import anyway
+    (:func:`harness.audit.zygote.fork_each`).
     Each gil-enabled result says what caused it (:func:`attribute_causes`).
     """
     def each(names: Sequence[str]) -> list[ImportResult]:
