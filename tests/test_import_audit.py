@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.audit import audit, zygote
+from harness.audit import audit, static_imports, zygote
 from harness.commands import main
 from tests.support.cbuild import build_plain_module
 from tests.support.markers import FREE_THREADED, needs_free_threading
@@ -33,10 +33,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     probe += "    json.dump({'parent': os.getppid(), 'modules': sorted(sys.modules)}, f)\n"
     for name in ("probe_a", "probe_b"):
         (folder / f"{name}.py").write_text(probe)
+    for name in ("free_user_a", "free_user_b"):  # share a GIL-free dependency their top level imports
+        (folder / f"{name}.py").write_text("import plain_python\n" + probe)
+    for name in ("culprit_user_a", "culprit_user_b"):  # share a culprit their top level imports
+        (folder / f"{name}.py").write_text("import undeclared_one\n" + probe)
     packages = {
         "prepkg": "VALUE = 1\n",
         "threadpkg": "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n",
         "culpritpkg": "import undeclared_two\n",
+        # Starts a pool of OPENBLAS_NUM_THREADS - 1 workers at import, as OpenBLAS does (default 4).
+        "poolpkg": "import os, threading, time\nfor _ in range(int(os.environ.get('OPENBLAS_NUM_THREADS', 4)) - 1):\n"
+                   "    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n",
     }
     for package, init in packages.items():
         (folder / package).mkdir()
@@ -49,6 +56,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_audit(folder: Path, *modules: str):
     results = audit(modules, python=sys.executable, env={"PYTHONPATH": str(folder)})
     return {r.module: r for r in results}
+
+
+def fork_and_spawn(built: Path, tmp_path: Path, modules: list[str]) -> tuple[dict, dict]:
+    """The verdicts of both methods, and what each probe module saw (its parent, sys.modules), by method."""
+    seen, verdicts = {}, {}
+    for method in ("fork", "spawn"):
+        out = tmp_path / method
+        out.mkdir()
+        results = audit(modules, python=sys.executable, method=method,
+                        env={"PYTHONPATH": str(built), "PROBE_OUT": str(out)})
+        verdicts[method] = [(r.module, r.status, r.caused_by, r.warning, r.error) for r in results]
+        seen[method] = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    return verdicts, seen
 
 
 @needs_free_threading
@@ -146,28 +166,61 @@ def test_zygote_children_share_one_clean_parent(built: Path, tmp_path: Path) -> 
     assert extra <= set(zygote.ZYGOTE_IMPORTS), extra  # nothing else was imported before the module
 
 
-def test_preload_groups_modules_under_a_shared_ancestor() -> None:
-    groups = zygote.preload_groups(["a", "a.b", "a.b.c", "a.b.d", "a.x", "z", "q.r"])
-    assert groups == [(None, ["a", "z", "q.r"]), ("a", ["a.b", "a.x"]), ("a.b", ["a.b.c", "a.b.d"])]
+@needs_free_threading
+@pytest.mark.skipif(not zygote.available(), reason="the zygote forks (Linux)")
+def test_a_shared_gil_free_dependency_is_preloaded_and_a_culprit_never(built: Path, tmp_path: Path) -> None:
+    modules = ["probe_a", "free_user_a", "free_user_b", "culprit_user_a", "culprit_user_b"]
+    verdicts, seen = fork_and_spawn(built, tmp_path, modules)
+    assert verdicts["fork"] == verdicts["spawn"]
+    assert [v[1:3] for v in verdicts["fork"]] == [("gil-free", None)] * 3 + [("gil-enabled", "undeclared_one")] * 2
+    forked = seen["fork"]
+    root = forked["probe_a"]["parent"]
+    assert forked["free_user_a"]["parent"] == forked["free_user_b"]["parent"] != root  # plain_python preloaded
+    assert forked["culprit_user_a"]["parent"] == forked["culprit_user_b"]["parent"] == root  # never preloaded
+
+
+def test_top_level_imports_are_the_ones_every_import_runs(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text("import os.path\nfrom . import sibling\nfrom ..pkg.sub import thing\n"
+                                    "if True:\n    import under_if\ntry:\n    import under_try\nexcept ImportError:\n"
+                                    "    pass\ndef f():\n    import in_function\n")
+    imports = static_imports.top_level_imports("pkg.mod", [str(tmp_path / "missing"), str(tmp_path)])
+    assert imports == ["os", "os.path", "pkg", "pkg.sub"]
+    assert static_imports.top_level_imports("pkg.absent", [str(tmp_path)]) == []
+
+
+def test_preload_tree_moves_modules_sharing_a_dependency_under_a_zygote_that_preloads_it() -> None:
+    imports = {"a.x": ["dep", "json"], "a.y": ["dep", "json"], "a.z": ["json"], "b": ["dep", "dep.core"],
+               "c": ["dep", "dep.core"]}
+    tree = zygote.preload_tree(["a.x", "a.y", "a.z", "b", "c"], imports)
+    # json is stdlib (cheap, left alone); dep.core, deeper than dep and as shared, goes first (it imports dep).
+    assert tree == zygote.PreloadNode(None, [], [
+        zygote.PreloadNode("a", ["a.z"], [zygote.PreloadNode("dep", ["a.x", "a.y"])]),
+        zygote.PreloadNode("dep.core", ["b", "c"]),
+    ])
+
+
+def test_preload_tree_nests_modules_under_their_deepest_shared_ancestor() -> None:
+    tree = zygote.preload_tree(["a", "a.b", "a.b.c", "a.b.d", "a.x", "z", "q.r"])
+    deepest = zygote.PreloadNode("a.b", ["a.b.c", "a.b.d"])
+    assert tree == zygote.PreloadNode(None, ["a", "z", "q.r"], [zygote.PreloadNode("a", ["a.b", "a.x"], [deepest])])
 
 
 @needs_free_threading
 @pytest.mark.skipif(not zygote.available(), reason="the zygote forks (Linux)")
 def test_preloaded_ancestor_only_when_gil_free_and_single_threaded(built: Path, tmp_path: Path) -> None:
-    modules = ["probe_a", "prepkg.a", "prepkg.b", "threadpkg.a", "threadpkg.b", "culpritpkg.a", "culpritpkg.b"]
-    seen, verdicts = {}, {}
-    for method in ("fork", "spawn"):
-        out = tmp_path / method
-        out.mkdir()
-        results = audit(modules, python=sys.executable, method=method,
-                        env={"PYTHONPATH": str(built), "PROBE_OUT": str(out)})
-        verdicts[method] = [(r.module, r.status, r.caused_by, r.error) for r in results]
-        seen[method] = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    modules = ["probe_a", "prepkg.a", "prepkg.b", "threadpkg.a", "threadpkg.b", "poolpkg.a", "poolpkg.b",
+               "culpritpkg.a", "culpritpkg.b"]
+    verdicts, seen = fork_and_spawn(built, tmp_path, modules)
     assert verdicts["fork"] == verdicts["spawn"]
     assert [v[1:3] for v in verdicts["fork"][-2:]] == [("gil-enabled", "undeclared_two")] * 2
     forked = seen["fork"]
     root = forked["probe_a"]["parent"]
     assert forked["prepkg.a"]["parent"] == forked["prepkg.b"]["parent"] != root  # a zygote that imported prepkg
-    assert forked["threadpkg.a"]["parent"] == root  # prepkg started a thread: no fork from there
+    assert forked["threadpkg.a"]["parent"] == root  # threadpkg started a thread: no fork from there
+    # The zygote sizes BLAS pools to one thread: a package that starts one only for a bigger pool is preloaded.
+    assert forked["poolpkg.a"]["parent"] == forked["poolpkg.b"]["parent"] not in (root, forked["prepkg.a"]["parent"])
     extra = set(forked["prepkg.a"]["modules"]) - set(seen["spawn"]["prepkg.a"]["modules"])
     assert extra <= set(zygote.ZYGOTE_IMPORTS), extra

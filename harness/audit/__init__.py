@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from harness.audit import zygote
+from harness.audit.static_imports import top_level_imports
 from harness.interpreter.children import TIMEOUT_S, ask, child_env, exit_description, inherited_flags
 
 ImportStatus = Literal["gil-free", "gil-enabled", "error", "not-found"]
@@ -87,7 +88,8 @@ def audit(
     The processes see the modules a scenario child would (:func:`harness.interpreter.children.child_env`). ``method``
     "fork" forks them from one clean zygote (:mod:`harness.audit.zygote`, Linux), "spawn" starts one
     interpreter per module, "auto" forks where it can and spawns whatever the zygote did not answer.
-    ``preload`` lets the zygote import a shared ancestor package first (:func:`harness.audit.zygote.fork_each`).
+    ``preload`` lets the zygote import first what several modules import anyway
+    (:func:`harness.audit.zygote.fork_each`).
     Each gil-enabled result says what caused it (:func:`attribute_causes`).
     """
     def each(names: Sequence[str]) -> list[ImportResult]:
@@ -132,9 +134,11 @@ def _audit_each(
         return []
     found: dict[str, ImportResult] = {}
     if method == "fork" or (method == "auto" and zygote.available()):
+        search_path = _search_path(python, env) if preload else []
         outcomes = zygote.fork_each(
             modules, python=python, classifier_source=CLASSIFIER_SOURCE, env=env, timeout_s=timeout_s,
             jobs=max(1, jobs or os.cpu_count() or 1), tail=_OUTPUT_TAIL, preload=preload,
+            imports={m: top_level_imports(m, search_path) for m in modules},
         )
         for module, outcome in outcomes.items():
             death = _late(timeout_s) if outcome.timed_out else _death(outcome.returncode, outcome.output)
@@ -146,6 +150,16 @@ def _audit_each(
             spawned = pool.map(lambda m: audit_one(m, python=python, env=env, timeout_s=timeout_s), rest)
             found.update(zip(rest, spawned))
     return [found.get(m) or ImportResult(m, "error", None, error="the audit zygote did not answer") for m in modules]
+
+
+def _search_path(python: str, env: Mapping[str, str] | None) -> list[str]:
+    """The ``sys.path`` of an audit child of ``python`` (empty if it cannot tell), where module sources are found."""
+    try:
+        answer = ask(python, f"import json, sys; print({_MARKER!r} + json.dumps(sys.path))", marker=_MARKER,
+                     timeout_s=DEFAULT_TIMEOUT_S, flags=[*inherited_flags(python), "-P"], env=child_env(python, env))
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [entry for entry in answer.data or [] if isinstance(entry, str)]
 
 
 def audit_one(

@@ -7,8 +7,9 @@ is still imported alone in a process where nothing that could turn the GIL on wa
 interpreter start-up is shared. The zygote runs up to ``jobs`` grandchildren at once, kills one that outlives
 ``timeout_s``, and answers one line per module. Modules under a package that at least two of them share are
 forked from a sub-zygote that imported that package first (importing them imports it anyway), if importing it
-alone kept the GIL off, warned nothing and started no thread; otherwise from the clean zygote. A module the
-zygote did not answer (it died) is left out of the answer, and the caller spawns it instead.
+kept the GIL off, warned nothing and started no thread; otherwise from the zygote it was to be forked from. A
+sub-zygote is forked from the one of its deepest shared ancestor package, so each package is imported once. A
+module the zygote did not answer (it died) is left out of the answer, and the caller spawns it instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 from harness.interpreter.children import child_env, inherited_flags
 
@@ -26,6 +27,12 @@ _ANSWER = "FT-HARNESS-ZYGOTE:"
 # All the zygote imports besides the classifier's own (a spawned audit child's) imports: GIL-free stdlib.
 ZYGOTE_IMPORTS = ("os", "select", "signal", "time")
 _SLACK_S = 30.0
+# The zygote and its children size the thread pools of BLAS/OpenMP libraries to one thread, so that importing a
+# package that loads one (numpy starts OpenBLAS's pool at import) starts no thread and the package can be
+# preloaded (only a single-threaded process forks). These set pool sizes only: whether an import turns the GIL on
+# does not depend on them, and `bench audit` checks the verdicts against spawned interpreters that lack them.
+SINGLE_THREAD_POOLS = dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"), "1")
 
 # Appended to the audit's classifier (which defines ``classify(name) -> dict`` and ``MARKER``). Reads
 # ``[[base or null, [module, ...]], ...]`` as JSON on stdin; argv: jobs, per-module timeout (s), output tail.
@@ -86,43 +93,93 @@ def preloaded(base):
     return (report["status"] == "ok" and not report["gil_enabled"] and report["warning"] is None
             and len(os.listdir("/proc/self/task")) == 1)
 
-groups = json.load(sys.stdin)
-os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-refused = set()
-for base, group in groups:
-    if base is not None and any(base.startswith(r + ".") for r in refused):
-        base = None  # importing it imports a refused package first: it would be refused too
-    if base is not None:
+def run(node):
+    # In a process that preloaded node's base (the clean zygote for the root): its own modules, then each
+    # sub-package base in a sub-zygote forked from here; a refused base's modules are forked from here.
+    serve(list(node["modules"]))
+    for sub in node["subs"]:
         sys.stdout.flush()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                if preloaded(base):
-                    serve(list(group))
+                if preloaded(sub["base"]):
+                    run(sub)
                     code = 0
             finally:
                 sys.stdout.flush()
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0:
-            continue
-        refused.add(base)
-    serve(list(group))
+        if os.waitstatus_to_exitcode(status) != 0:
+            serve(flatten(sub))  # every base under a refused one imports it first: refused too
+
+def flatten(node):
+    return [*node["modules"], *(m for sub in node["subs"] for m in flatten(sub))]
+
+tree = json.load(sys.stdin)
+os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+run(tree)
 """
 
 
-def preload_groups(modules: Sequence[str]) -> list[tuple[str | None, list[str]]]:
-    """Each module under the deepest of its ancestor packages that at least two modules share (importing a
-    module imports its ancestors first anyway), else under None: the clean zygote. Shallow bases come first, so
-    that a refused package (one that starts a thread) spares the zygote trying the packages under it.
-    Order kept within groups."""
+@dataclass
+class PreloadNode:
+    """Modules forked from a zygote that imported ``base`` first (None: the clean zygote), and the sub-zygotes
+    forked from it, each of which imports one more module first."""
+
+    base: str | None
+    modules: list[str] = field(default_factory=list)
+    subs: list[PreloadNode] = field(default_factory=list)
+
+
+def preload_tree(modules: Sequence[str], imports: Mapping[str, Sequence[str]] | None = None) -> PreloadNode:
+    """Which zygote forks each module: nested sub-zygotes, each preloading a module that all of its modules
+    import anyway, so that each preloaded module is imported once and a refused one (a thread, a warning, the GIL)
+    spares the zygote trying the ones nested under it. Order kept within nodes.
+
+    First each module goes under the deepest of its ancestor packages that at least two modules share (importing
+    a module imports its ancestors first), a package's sub-zygote forked from the one of its deepest shared
+    ancestor. Then the modules of each node that share a dependency their top-level statements import
+    (``imports``: :func:`harness.audit.static_imports.top_level_imports`), stdlib modules aside (cheap), move
+    to a sub-zygote that preloads it: the most shared first, the deepest of equally shared ones.
+    """
     counts = Counter(ancestor for module in modules for ancestor in _ancestors(module))
-    groups: dict[str | None, list[str]] = {}
+    root = PreloadNode(None)
+    nodes: dict[str | None, PreloadNode] = {None: root}
+
+    def node_of(name: str) -> PreloadNode:
+        base = next((a for a in reversed(_ancestors(name)) if counts[a] >= 2), None)
+        if base is not None and base not in nodes:
+            nodes[base] = PreloadNode(base)
+            node_of(base).subs.append(nodes[base])
+        return nodes[base]
+
     for module in modules:
-        base = next((a for a in reversed(_ancestors(module)) if counts[a] >= 2), None)
-        groups.setdefault(base, []).append(module)
-    return sorted(groups.items(), key=lambda item: -1 if item[0] is None else item[0].count("."))
+        node_of(module).modules.append(module)
+    if imports:
+        _split_by_dependency(root, imports, set())
+    return root
+
+
+def _split_by_dependency(node: PreloadNode, imports: Mapping[str, Sequence[str]], loaded: set[str]) -> None:
+    """Move the modules of ``node`` that share a preloadable dependency to a sub-zygote preloading it."""
+    loaded = loaded | ({node.base, *_ancestors(node.base)} if node.base else set())
+    for sub in node.subs:
+        _split_by_dependency(sub, imports, loaded)
+
+    def dependencies(module: str) -> set[str]:
+        return {d for d in imports.get(module, ()) if d not in loaded and d != module
+                and not d.startswith(module + ".") and d.partition(".")[0] not in sys.stdlib_module_names}
+
+    while True:
+        shared = Counter(d for module in node.modules for d in dependencies(module))
+        if not shared or max(shared.values()) < 2:
+            return
+        dependency = max(shared, key=lambda d: (shared[d], d.count(".")))
+        sub = PreloadNode(dependency, [m for m in node.modules if dependency in dependencies(m)])
+        node.modules = [m for m in node.modules if m not in sub.modules]
+        node.subs.append(sub)
+        _split_by_dependency(sub, imports, loaded)
 
 
 def _ancestors(module: str) -> list[str]:
@@ -161,23 +218,25 @@ def fork_each(
     jobs: int,
     tail: int,
     preload: bool = True,
+    imports: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, ChildOutcome]:
     """Import each module in its own grandchild of one zygote; the modules it did not answer are missing.
 
-    ``preload`` forks the modules that share an ancestor package from a zygote that imported it first
-    (:func:`preload_groups`), when importing it alone kept the GIL off and started no thread.
+    ``preload`` forks the modules that share an ancestor package, or a dependency their top-level statements
+    import (``imports``), from a zygote that imported it first (:func:`preload_tree`), when importing it there
+    kept the GIL off, warned nothing and started no thread.
     """
-    groups = preload_groups(modules) if preload else [(None, list(modules))]
-    rounds = sum(1 + -(-len(group) // max(1, jobs)) for _, group in groups)
+    tree = preload_tree(modules, imports) if preload else PreloadNode(None, list(modules))
+    rounds = _rounds(tree, jobs)
     try:
         proc = subprocess.run(
             _zygote_command(python, classifier_source, jobs=jobs, timeout_s=timeout_s, tail=tail),
-            input=json.dumps(groups),
+            input=json.dumps(asdict(tree)),
             capture_output=True,
             text=True,
             errors="replace",
             timeout=rounds * timeout_s + _SLACK_S,
-            env=child_env(python, env),
+            env={**child_env(python, env), **SINGLE_THREAD_POOLS},
         )
         stdout = proc.stdout
     except subprocess.TimeoutExpired as exc:
@@ -191,3 +250,8 @@ def fork_each(
             module = data.pop("module")
             outcomes[module] = ChildOutcome(**data)
     return outcomes
+
+
+def _rounds(node: PreloadNode, jobs: int) -> int:
+    """How many imports one after the other, at most, the zygote runs for ``node`` (each may take the timeout)."""
+    return 1 + -(-len(node.modules) // max(1, jobs)) + sum(_rounds(sub, jobs) for sub in node.subs)

@@ -2,7 +2,7 @@
 
 For each module set (a target's modules, or every module a distribution installed, test-only ones left out)
 three methods audit the same modules of the same interpreter in interleaved rounds: one spawned interpreter
-per module, forks of one clean zygote, and forks with shared ancestor packages preloaded. The benchmark
+per module, forks of one clean zygote, and forks with what modules import anyway preloaded. The benchmark
 prints modules/s of each (best of the rounds), the ratio to spawning, and whether the verdicts (status, GIL
 state, cause, first line of the error) are identical. On a shared machine the wall-clock rate depends on
 how many processes each method runs at once against the neighbours' load; the CPU seconds per module
