@@ -22,7 +22,7 @@ from harness.commands import main
 from harness.commands._options import stress_rerun
 from harness.engine import Race, run_in_process, stateful
 from harness.engine.interleave import CodeUnderTest, Trial
-from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS
+from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN
 from harness.engine.schedules import RandomWalk, Schedule
 from harness.settings import StressSettings, rerun_words, resolve
 from tests.support.markers import needs_free_threading
@@ -494,34 +494,6 @@ def test_free_running_threads_keep_their_share_when_exploration_runs_over() -> N
     assert result.rounds_run and result.rounds_run > 5, result.detail
 
 
-class SlowCorrectSteps(LockedTally):
-    """Correct; each step computes in C for about 12 ms (no switch point, no block), so 16 trials of it take
-    several times exploration's share of the budget below."""
-
-    work = 1
-
-    def step(self, thread_index: int, iteration: int) -> None:
-        sum(range(self.work))
-        super().step(thread_index, iteration)
-
-
-def test_exploration_runs_its_floor_of_trials_past_its_share_within_the_budget() -> None:
-    work, took = 10_000, 0.0
-    while took < 0.012:  # calibrate on this machine, as it is loaded now
-        work *= 2
-        began = time.perf_counter()
-        sum(range(work))
-        took = time.perf_counter() - began
-    SlowCorrectSteps.work = work
-    budget = 3.0
-    result = run(SlowCorrectSteps, FIND.replace(seed=5, budget_s=budget, iterations=8))
-    assert result.status == "passed", result.detail
-    explored = result.exploration
-    # Without the floor exploration stops at its share, a few trials in; with it, 16 trials or the whole budget.
-    assert explored["duration_s"] > budget * EXPLORE_SHARE + 0.2, explored
-    assert explored["trials"] >= MIN_TRIALS or explored["duration_s"] >= budget * 0.9, explored
-
-
 class WarmCounter:
     """Counts exactly until warm (5 counts per thread), then through a racy read-sleep-write: only rounds of at
     least 5 iterations per thread can fail. Each step blocks in C for moments, so exploration's short trials
@@ -587,6 +559,50 @@ def test_a_failure_left_behind_by_a_free_running_round_is_not_explained_by_a_sch
     assert result.status == "failed", result.detail
     assert "explored" not in result.detail and "schedule" not in result.exploration, result.detail
     assert result.reproduced is not None  # the seed reruns instead
+
+
+class SleepyCorrectSteps(LockedTally):
+    """Correct; each step sleeps 25 ms: wall-clock time passes, CPU time does not (as on a busy machine)."""
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        time.sleep(0.025)
+        super().step(thread_index, iteration)
+
+
+class ComputingCorrectSteps(LockedTally):
+    """Correct; each step computes in C for about 12 ms (no switch point, no block)."""
+
+    work = 1
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        sum(range(self.work))
+        super().step(thread_index, iteration)
+
+
+def test_exploration_runs_its_floor_of_trials_past_its_share_while_it_gets_no_cpu() -> None:
+    budget = 3.0
+    result = run(SleepyCorrectSteps, FIND.replace(seed=5, budget_s=budget, iterations=8))
+    assert result.status == "passed", result.detail
+    explored = result.exploration
+    # Without the floor exploration stops at its share, a few trials in; with it, 16 trials (or twice the budget).
+    assert explored["duration_s"] > budget * EXPLORE_SHARE + 0.2, explored
+    assert explored["trials"] >= MIN_TRIALS or result.duration_s >= budget * OVERRUN, explored
+
+
+def test_exploration_past_its_share_stops_once_it_had_its_share_of_cpu() -> None:
+    work, took = 10_000, 0.0
+    while took < 0.012:  # calibrate on this machine, as it is loaded now
+        work *= 2
+        began = time.process_time()
+        sum(range(work))
+        took = time.process_time() - began
+    ComputingCorrectSteps.work = work
+    budget = 3.0
+    result = run(ComputingCorrectSteps, FIND.replace(seed=5, budget_s=budget, iterations=8))
+    assert result.status == "passed", result.detail
+    explored = result.exploration
+    # 16 trials would need about 1.4 s of CPU: its share (0.9 s of CPU) ends exploration first, however busy.
+    assert explored["trials"] < MIN_TRIALS and explored["cpu_s"] >= budget * EXPLORE_SHARE * 0.9, explored
 
 
 def test_rounds_cap_each_phase_before_the_budget() -> None:

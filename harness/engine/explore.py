@@ -95,6 +95,12 @@ class Search:
     def used_s(self) -> float:
         return self._clock.used_s
 
+    @property
+    def cpu_s(self) -> float:
+        """The CPU time the process used during exploration's turns (one thread runs at a time: on an idle
+        machine about its wall-clock time, on a busy one less)."""
+        return self._clock.cpu_s
+
     def turn(self, until: float, *, at_least: int = 1) -> Exploration | None:
         """Trials until ``until`` and until ``at_least`` trials ran in all (one at least): the exploration's
         end (a failure, the steps run no code under test, the cap of trials), or None: to be continued."""
@@ -156,7 +162,7 @@ class Search:
         """What exploration did so far (its end's summary once it ended)."""
         if self.ended is not None:
             return self.ended.summary
-        return _summary(self.trials, self.points, self._clock.used_s, self._settings.strategy)
+        return _summary(self.trials, self.points, self._clock.used_s, self._settings.strategy, self._clock.cpu_s)
 
     def _iterations(self, trial: int, time_left: float) -> int:
         """Iterations per thread for ``trial``: both strategies take each size of :data:`TRIAL_ITERATIONS` in
@@ -170,19 +176,23 @@ class Search:
 
 
 class _Clock:
-    """Exploration's own time: summed over its turns (``with clock:`` around each)."""
+    """Exploration's own time, wall-clock and the process's CPU time, summed over its turns (``with clock:``
+    around each)."""
 
     def __init__(self) -> None:
         self._spent = 0.0
+        self.cpu_s = 0.0
         self._since: float | None = None
+        self._cpu_since = 0.0
 
     def __enter__(self) -> _Clock:
-        self._since = time.monotonic()
+        self._since, self._cpu_since = time.monotonic(), time.process_time()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._since is not None:
             self._spent += time.monotonic() - self._since
+            self.cpu_s += time.process_time() - self._cpu_since
             self._since = None
 
     @property
@@ -226,7 +236,7 @@ class _Explorer:
         detail = (f"explored trial {found.trial} ({found.strategy}, {found.iterations} iterations) {_what(outcome)} "
                   f"after {trials} trials in {found_at:.3f} s; shortest schedule: {shortest.preemptions} "
                   f"preemptions (found with {found.preemptions}), replayed {reproduced}/{CONFIRM_REPLAYS}")
-        summary = _summary(trials, points, found_at, self._settings.strategy)
+        summary = _summary(trials, points, found_at, self._settings.strategy, self._clock.cpu_s)
         summary.update(found_preemptions=found.preemptions, shortest_preemptions=shortest.preemptions,
                        replays=f"{reproduced}/{CONFIRM_REPLAYS}", replays_exact=reproduced == CONFIRM_REPLAYS,
                        schedule=asdict(shortest))
@@ -298,14 +308,15 @@ class _Explorer:
 
     def done(self, trials: int, points: int, *, skipped: str = "") -> Exploration:
         """The end of an exploration that found nothing (``skipped``: why there was nothing to explore)."""
-        summary = _summary(trials, points, self._clock.used_s, self._settings.strategy)
+        summary = _summary(trials, points, self._clock.used_s, self._settings.strategy, self._clock.cpu_s)
         if skipped:
             summary["skipped"] = skipped
         return Exploration("passed", trials, self._clock.used_s, summary=summary)
 
 
-def _summary(trials: int, points: int, duration: float, strategy: str) -> dict[str, Any]:
-    return {"trials": trials, "switch_points": points, "duration_s": round(duration, 6), "strategy": strategy}
+def _summary(trials: int, points: int, duration: float, strategy: str, cpu_s: float) -> dict[str, Any]:
+    return {"trials": trials, "switch_points": points, "duration_s": round(duration, 6), "cpu_s": round(cpu_s, 6),
+            "strategy": strategy}
 
 
 def _strategy_of(setting: str, trial: int) -> str:

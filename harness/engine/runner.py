@@ -42,8 +42,9 @@ _STALL_CPU_NOISE_S = 0.002
 EXPLORE_SHARE = 0.3
 # The budget's turns: a race is met by the first turns of the phase that can find it, whichever it is.
 TURNS = 8
-# Explored trials run even past exploration's share (never past the budget): on a machine busy with other
-# work a wall-clock share alone would buy fewer trials, and detection would depend on the load.
+# Past the budget, exploration goes on until it ran this many trials or had its share of the budget in CPU
+# time: on a machine busy with other work a wall-clock share alone buys fewer trials, and detection would
+# depend on the load; on an idle one a slow scenario's few trials are all its share buys anyway.
 MIN_TRIALS = 16
 OVERRUN = 2  # a run's phases end by this many budgets (plus the last round's own limit)
 RERUN_LIMIT_S = 10.0  # at most, for the automatic reruns of a free-running failure
@@ -162,14 +163,15 @@ def run_in_process(
     free = _FreeRunning(settings, rounds, started)
     turn_s = settings.budget_s / TURNS
     budget_end = started + settings.budget_s
-    # Past the budget, each phase may still take what it is owed: exploration its floor of trials, free-running
+    # Past the budget, each phase may still take what it is owed: exploration its floor (MIN_TRIALS), free-running
     # threads their share of the budget (a long trial on a busy machine ate into it); never past OVERRUN budgets.
     hard_end = started + settings.budget_s * OVERRUN
+    explore_share_s = settings.budget_s * EXPLORE_SHARE
 
     for turn in itertools.count(1):
         now = time.monotonic()
         explore_now = search is not None and search.ended is None and now < hard_end and (
-            now < budget_end or search.trials < MIN_TRIALS)
+            now < budget_end or (search.trials < MIN_TRIALS and search.cpu_s < explore_share_s))
         free_now = free.rounds_run < settings.rounds and now < hard_end and (
             now < budget_end or free.used_s < settings.budget_s * (1 - EXPLORE_SHARE))
         if not (explore_now or free_now):
