@@ -42,6 +42,15 @@ def test_isolated_failures_come_back_intact() -> None:
     assert isolated("LockedCounter").status == "passed"
 
 
+def test_a_schedule_that_fails_only_after_earlier_rounds_is_not_offered_for_replay() -> None:
+    kept = isolated("LostUpdate", SMALL.replace(rounds=100, budget_s=1.0))
+    assert kept.status == "failed" and "schedule" in kept.exploration and "--replay" in kept.rerun
+    result = isolated("RacyOnlyAfterEarlierRounds", SMALL.replace(rounds=100, budget_s=1.0))
+    assert result.status == "failed", result.detail
+    assert "schedule" not in result.exploration and "fresh_replay" in result.exploration, result.exploration
+    assert "--replay" not in result.rerun and "does not fail in a fresh process" in result.detail
+
+
 def test_hang_in_engine_thread_is_ended_by_the_child_watchdog() -> None:
     result = isolated("HangsInSetup", SMALL.replace(timeout_s=0.5))
     assert result.status == "timeout"

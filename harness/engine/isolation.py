@@ -42,7 +42,39 @@ def run_isolated(
 ) -> ScenarioResult:
     """Run the scenario ``ref`` (``module:attribute``) in a child of ``python`` (environment from
     :func:`child_env` on ``env``, default this process's); a missing module/attribute raises ``UsageError``
-    as in-process."""
+    as in-process.
+
+    A failure found by exploration is replayed once more in a fresh child, as its printed rerun would: a
+    scenario that keeps state across rounds (a module-level cache) can fail a trial that its schedule alone
+    does not fail in a fresh process; such a schedule is not offered (the rerun falls back to the seed).
+    """
+    result = _run_child_once(ref, name=name, target_name=target_name, settings=settings, on_failure=on_failure,
+                             python=python, env=env)
+    schedule = (result.exploration or {}).get("schedule")
+    if result.status != "failed" or schedule is None or settings.replay:
+        return result
+    again = _run_child_once(ref, name=name, target_name=target_name, settings=result.rerun_settings(settings),
+                            on_failure=on_failure, python=python, env=env)
+    if again.status != result.status:
+        assert result.exploration is not None
+        for key in ("schedule", "found_preemptions", "shortest_preemptions", "replays", "replays_exact"):
+            result.exploration.pop(key, None)
+        result.exploration["fresh_replay"] = (f"its schedule {again.status} in a fresh process: the failure needs "
+                                              f"state earlier rounds left (a module-level object?)")
+        result.detail += "; its schedule alone does not fail in a fresh process (state kept across rounds?)"
+    return result
+
+
+def _run_child_once(
+    ref: str,
+    *,
+    name: str,
+    target_name: str,
+    settings: StressSettings,
+    on_failure: str,
+    python: str,
+    env: Mapping[str, str] | None,
+) -> ScenarioResult:
     with tempfile.TemporaryDirectory(prefix="ft-harness-child-") as tmp:
         folder = Path(tmp)
         request = {

@@ -167,3 +167,27 @@ def sleeps_2_s_once(thread_index: int, iteration: int) -> None:
 def steps_of_10_ms(thread_index: int, iteration: int) -> None:
     """A correct scenario whose every step takes 10 ms (a slow call, not a hang)."""
     time.sleep(0.01)
+
+
+class RacyOnlyAfterEarlierRounds:
+    """A lost update that only rounds after the third of the process can have: the scenario keeps state across
+    rounds at class level (as a module-level cache would), so a failing round's schedule alone, replayed in a
+    fresh process, passes."""
+
+    rounds_seen = 0
+
+    def setup(self) -> None:
+        RacyOnlyAfterEarlierRounds.rounds_seen += 1
+        self.hits = 0
+        self.lock = threading.Lock()
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        if RacyOnlyAfterEarlierRounds.rounds_seen <= 3:
+            with self.lock:
+                self.hits += 1
+            return
+        seen = self.hits
+        self.hits = seen + 1
+
+    def verify(self) -> None:
+        assert self.hits == self.threads * self.iterations, f"lost updates: {self.hits}"
