@@ -7,6 +7,7 @@ The four race shapes here are written for these tests (the detection corpus is t
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shlex
@@ -22,7 +23,8 @@ from harness.commands import main
 from harness.commands._options import stress_rerun
 from harness.engine import Race, run_in_process, stateful
 from harness.engine.interleave import CodeUnderTest, Trial
-from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN
+from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _Run
+from harness.engine.scenario import ScenarioAdapter
 from harness.engine.schedules import RandomWalk, Schedule
 from harness.settings import StressSettings, rerun_words, resolve
 from tests.support.markers import needs_free_threading
@@ -603,6 +605,37 @@ def test_exploration_past_its_share_stops_once_it_had_its_share_of_cpu() -> None
     explored = result.exploration
     # 16 trials would need about 1.4 s of CPU: its share (0.9 s of CPU) ends exploration first, however busy.
     assert explored["trials"] < MIN_TRIALS and explored["cpu_s"] >= budget * EXPLORE_SHARE * 0.9, explored
+
+
+class ComputingCorrectCounter(LockedTally):
+    """Correct; each step computes in C for a moment."""
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        sum(range(2_000))
+        super().step(thread_index, iteration)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="run delays are read from Linux's /proc")
+def test_free_running_threads_kept_waiting_for_a_cpu_run_on_past_the_budget() -> None:
+    # Four times as many computing threads as CPUs: each waits for a CPU most of the time, as on a busy machine.
+    threads = 4 * (os.cpu_count() or 1)
+    budget = 0.6
+    result = run(ComputingCorrectCounter, FIND.replace(seed=3, threads=threads, iterations=5, budget_s=budget,
+                                                       explore=False))
+    assert result.status == "passed", result.detail
+    # Without counting only the time they ran, the run ends at its budget (plus one round: 0.6 s here; with it 1.7 s).
+    assert result.duration_s > budget * 1.5, result.duration_s
+    assert result.duration_s < budget * OVERRUN + 1.0, result.duration_s
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="run delays are read from Linux's /proc")
+def test_the_time_workers_wait_for_a_cpu_is_measured() -> None:
+    threads = 3 * (os.cpu_count() or 1)
+    settings = FIND.replace(seed=3, threads=threads, iterations=5, budget_s=0.3)
+    outcome = _Run(settings, ScenarioAdapter(ComputingCorrectCounter, "counter")).execute(time.monotonic() + 0.3)
+    assert outcome.status == "passed"
+    # Each of three threads per CPU waits about two thirds of the time, however idle the machine.
+    assert outcome.waited_s > outcome.duration_s * 0.3, outcome
 
 
 def test_rounds_cap_each_phase_before_the_budget() -> None:

@@ -29,7 +29,7 @@ from harness.engine import scenario as scenario_module
 from harness.engine.reproduce import RERUNS, reproductions
 from harness.engine.result import ErrorSummary, ScenarioResult, ScenarioStatus
 from harness.engine.scenario import ScenarioAdapter, Step
-from harness.engine.waits import parked_on_lock
+from harness.engine.waits import parked_on_lock, waited_for_cpu_s
 from harness.settings import StressSettings
 
 _SPINS_BEFORE_CHECK = 256
@@ -46,7 +46,7 @@ TURNS = 8
 # time: on a machine busy with other work a wall-clock share alone buys fewer trials, and detection would
 # depend on the load; on an idle one a slow scenario's few trials are all its share buys anyway.
 MIN_TRIALS = 16
-OVERRUN = 2  # a run's phases end by this many budgets (plus the last round's own limit)
+OVERRUN = 3  # a run's phases end by this many budgets (plus the last round's own limit)
 RERUN_LIMIT_S = 10.0  # at most, for the automatic reruns of a free-running failure
 # Frames a failure's traceback skips (named by path: a run without exploration never imports the interleaver).
 _ENGINE_FILES = frozenset(
@@ -164,24 +164,29 @@ def run_in_process(
     turn_s = settings.budget_s / TURNS
     budget_end = started + settings.budget_s
     # Past the budget, each phase may still take what it is owed: exploration its floor (MIN_TRIALS), free-running
-    # threads their share of the budget (a long trial on a busy machine ate into it); never past OVERRUN budgets.
+    # threads their share of the budget in time they ran (a long trial, or other work on the machine keeping them
+    # waiting for a CPU, ate into it); never past OVERRUN budgets.
     hard_end = started + settings.budget_s * OVERRUN
     explore_share_s = settings.budget_s * EXPLORE_SHARE
 
-    for turn in itertools.count(1):
-        now = time.monotonic()
-        explore_now = search is not None and search.ended is None and now < hard_end and (
-            now < budget_end or (search.trials < MIN_TRIALS and search.cpu_s < explore_share_s))
-        free_now = free.rounds_run < settings.rounds and now < hard_end and (
-            now < budget_end or free.used_s < settings.budget_s * (1 - EXPLORE_SHARE))
-        if not (explore_now or free_now):
-            break
-        if search is not None and explore_now:
-            ended = search.turn(now + turn_s * EXPLORE_SHARE, at_least=min(MIN_TRIALS, -(-MIN_TRIALS * turn // TURNS)))
-            if ended is not None and ended.status != "passed":
-                return _explored(result, ended, started)
-        if free_now and free.turn(time.monotonic() + turn_s * (1 - EXPLORE_SHARE)).status != "passed":
-            break
+    try:
+        for turn in itertools.count(1):
+            now = time.monotonic()
+            explore_now = search is not None and search.ended is None and now < hard_end and (
+                now < budget_end or (search.trials < MIN_TRIALS and search.cpu_s < explore_share_s))
+            free_now = free.rounds_run < settings.rounds and now < hard_end and (
+                now < budget_end or free.ran_s < settings.budget_s * (1 - EXPLORE_SHARE))
+            if not (explore_now or free_now):
+                break
+            if search is not None and explore_now:
+                on_track = min(MIN_TRIALS, -(-MIN_TRIALS * turn // TURNS))  # the floor, pro rata
+                ended = search.turn(now + turn_s * EXPLORE_SHARE, at_least=on_track)
+                if ended is not None and ended.status != "passed":
+                    return _explored(result, ended, started)
+            if free_now and free.turn(time.monotonic() + turn_s * (1 - EXPLORE_SHARE)).status != "passed":
+                break
+    finally:
+        free.close()
     if search is not None and free.outcome.status == "failed" and search.ended is None:
         explained = _explain(search, free.failures, settings)
         if explained is not None:
@@ -237,9 +242,8 @@ def _free_result(result: ScenarioResult, free: _FreeRunning, obj: object, name: 
     result.time_to_first_failure_s, result.rounds_run = free.failures.first_at, free.rounds_run
     if last.status == "failed":
         def rerun_once(left: float) -> str:
-            again = _Run(settings.replace(timeout_s=min(settings.timeout_s, left)), ScenarioAdapter(obj, name),
-                         until=time.monotonic() + min(settings.budget_s, left))
-            return again.execute().status
+            again = _Run(settings.replace(timeout_s=min(settings.timeout_s, left)), ScenarioAdapter(obj, name))
+            return again.execute(time.monotonic() + min(settings.budget_s, left)).status
 
         reruns_started = time.monotonic()
         result.reproduced = reproductions(rerun_once, "failed", limit_s=min(RERUNS * settings.budget_s, RERUN_LIMIT_S))
@@ -248,8 +252,8 @@ def _free_result(result: ScenarioResult, free: _FreeRunning, obj: object, name: 
 
 
 class _FreeRunning:
-    """Free-running threads in turns: each turn a fresh set of workers runs rounds until its end; the round
-    numbers (hence round seeds), the failures and the totals carry on from turn to turn."""
+    """Free-running threads in turns: the same workers run rounds until each turn's end and idle between turns;
+    the round numbers (hence round seeds), the failures and the totals carry on."""
 
     def __init__(self, settings: StressSettings, rounds: ScenarioAdapter, started: float) -> None:
         self._settings = settings
@@ -257,15 +261,25 @@ class _FreeRunning:
         self.failures = _Failures(started)
         self.rounds_run = 0
         self.used_s = 0.0
+        self.ran_s = 0.0  # of used_s, the time the workers were not kept waiting for a CPU
         self.ops = 0
         self.busy_s = 0.0
         self.outcome = _Outcome("passed", 0.0, 0, 0.0, "")
+        self._run: _Run | None = None
+
+    def close(self) -> None:
+        """Release the workers (left behind if a round hung)."""
+        if self._run is not None:
+            self._run.finish(join=self.outcome.status != "timeout")
 
     def turn(self, until: float) -> _Outcome:
-        run = _Run(self._settings, self._rounds, until=until, first_round=self.rounds_run, failures=self.failures)
-        self.outcome = run.execute()
-        self.rounds_run = run.rounds_run
+        if self._run is None:
+            self._run = _Run(self._settings, self._rounds, failures=self.failures)
+            self._run.start()
+        self.outcome = self._run.drive(until)
+        self.rounds_run = self._run.rounds_run
         self.used_s += self.outcome.duration_s
+        self.ran_s += max(0.0, self.outcome.duration_s - self.outcome.waited_s)
         self.ops += self.outcome.ops
         self.busy_s += self.outcome.busy_s
         return self.outcome
@@ -315,6 +329,7 @@ class _Outcome:
     ops: int  # steps run in the rounds that finished
     busy_s: float  # time those rounds took
     detail: str
+    waited_s: float = 0.0  # of duration_s, the workers' mean time waiting for a CPU (a busy machine)
 
     @property
     def ops_per_s(self) -> float | None:
@@ -333,16 +348,15 @@ class _RoundState:
 
 
 class _Run:
-    """One stress run: persistent worker threads, a start gate and a spinning barrier per round."""
+    """A stress run: persistent worker threads, a start gate and a spinning barrier per round. Started once, it
+    is driven in turns (:meth:`drive`), its workers idle between them, until :meth:`finish`."""
 
-    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter, *, until: float, first_round: int = 0,
-                 failures: _Failures | None = None) -> None:
+    def __init__(self, settings: StressSettings, rounds: ScenarioAdapter, *, failures: _Failures | None = None) -> None:
         self.settings = settings
         self.rounds = rounds
         self.started = time.monotonic()
-        self.until = until  # the time budget: no new round starts after it (the first always does)
-        self.first_round = first_round
-        self.rounds_run = first_round
+        self.until = self.started  # the end of the turn: no new round starts after it (the turn's first always does)
+        self.rounds_run = 0
         self.failures = failures if failures is not None else _Failures(self.started)
         self.stop = False
         self._barrier = BARRIERS[settings.barrier](settings.threads)
@@ -351,39 +365,66 @@ class _Run:
         self._done_lock = threading.Lock()
         # One counter object per worker, written only by its own thread (no contention), read by the stall check.
         self._steps_done = [[0] for _ in range(settings.threads)]
+        self._workers: list[threading.Thread] = []
         self._worker_idents: list[int] = []
         self._worker_native_ids: list[int] = []
 
-    def execute(self) -> _Outcome:
-        switch = _lower_switch_interval(self.settings.switch_interval_s)
-        workers = [
+    def execute(self, until: float) -> _Outcome:
+        """Start, drive until ``until``, finish: a one-turn run."""
+        self.start()
+        outcome = _Outcome("timeout", 0.0, 0, 0.0, "")
+        try:
+            outcome = self.drive(until)
+        finally:
+            self.finish(join=outcome.status != "timeout")
+        return outcome
+
+    def start(self) -> None:
+        self._workers = [
             threading.Thread(target=self._work, args=(t,), name=f"ft-harness-worker-{t}", daemon=True)
             for t in range(self.settings.threads)
         ]
+        for worker in self._workers:
+            worker.start()
+        self._worker_idents = [worker.ident for worker in self._workers if worker.ident is not None]
+        self._worker_native_ids = [worker.native_id for worker in self._workers if worker.native_id is not None]
+
+    def drive(self, until: float) -> _Outcome:
+        """Rounds from the next one on until ``until`` (the first always runs), a failure, or the cap."""
+        self.started, self.until = time.monotonic(), until
+        switch = _lower_switch_interval(self.settings.switch_interval_s)
         try:
-            for worker in workers:
-                worker.start()
-            self._worker_idents = [worker.ident for worker in workers if worker.ident is not None]
-            self._worker_native_ids = [worker.native_id for worker in workers if worker.native_id is not None]
+            waited = self._waited_for_cpu_s()
             outcome = self._drive()
+            outcome.waited_s = max(0.0, self._waited_for_cpu_s() - waited)
         finally:
-            self.stop = True
-            self._barrier.abandoned = True
-            with self._cond:
-                self._cond.notify_all()
             if switch is not None:
                 sys.setswitchinterval(switch)
-        if outcome.status != "timeout":
-            for worker in workers:
-                worker.join(_JOIN_GRACE_S)
         return outcome
+
+    def finish(self, *, join: bool) -> None:
+        """Release the workers; wait for them unless a round hung (its threads cannot be stopped)."""
+        self.stop = True
+        self._barrier.abandoned = True
+        with self._cond:
+            self._cond.notify_all()
+        if join:
+            for worker in self._workers:
+                worker.join(_JOIN_GRACE_S)
+
+    def _waited_for_cpu_s(self) -> float:
+        """The workers' mean time runnable but not running so far (0 where the system cannot tell)."""
+        waits = [waited_for_cpu_s(native_id) for native_id in self._worker_native_ids]
+        known = [w for w in waits if w is not None]
+        return sum(known) / len(known) if known else 0.0
 
     def _drive(self) -> _Outcome:
         ops = 0
         busy_s = 0.0
         settings = self.settings
-        for index in range(self.first_round, settings.rounds):
-            if index > self.first_round and time.monotonic() >= self.until:
+        first = self.rounds_run
+        for index in range(first, settings.rounds):
+            if index > first and time.monotonic() >= self.until:
                 return self._outcome("passed", ops, busy_s, "stopped at the budget")
             self.rounds_run = index + 1
             try:

@@ -1,6 +1,7 @@
-"""What a blocked worker thread waits on, read from Linux's ``/proc``: a deadlock is threads parked on locks
-(futex waits), not a thread sleeping or doing I/O, which only looks the same from Python (no step finished,
-no CPU used). Where ``/proc`` cannot tell, the answer is ``None`` and the stall check keeps its old rule."""
+"""What a worker thread waits on, read from Linux's ``/proc``: a deadlock is threads parked on locks (futex
+waits), not a thread sleeping or doing I/O, which only looks the same from Python (no step finished, no CPU
+used); and how long a thread waited for a CPU (a machine busy with other work). Where ``/proc`` cannot tell,
+the answer is ``None`` and the callers keep their plain rules."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ def parked_on_lock(native_id: int | None) -> bool | None:
     if not words or futex is None:
         return None
     return words[0] == futex
+
+
+def waited_for_cpu_s(native_id: int) -> float | None:
+    """How long the thread ``native_id`` of this process has been runnable but not running, in seconds (the
+    scheduler's run delay; what a busy machine takes from it); None when this system cannot tell."""
+    fields = (_read(f"/proc/self/task/{native_id}/schedstat") or "").split()
+    return int(fields[1]) / 1e9 if len(fields) >= 2 and fields[1].isdigit() else None
 
 
 def _read(path: str) -> str | None:
