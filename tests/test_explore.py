@@ -615,6 +615,7 @@ class ComputingCorrectCounter(LockedTally):
         super().step(thread_index, iteration)
 
 
+@needs_free_threading  # with the GIL, the threads wait for it, not for a CPU
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="run delays are read from Linux's /proc")
 def test_free_running_threads_kept_waiting_for_a_cpu_run_on_past_the_budget() -> None:
     # Four times as many computing threads as CPUs: each waits for a CPU most of the time, as on a busy machine.
@@ -628,6 +629,7 @@ def test_free_running_threads_kept_waiting_for_a_cpu_run_on_past_the_budget() ->
     assert result.duration_s < budget * OVERRUN + 1.0, result.duration_s
 
 
+@needs_free_threading  # with the GIL, the threads wait for it, not for a CPU
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="run delays are read from Linux's /proc")
 def test_the_time_workers_wait_for_a_cpu_is_measured() -> None:
     threads = 3 * (os.cpu_count() or 1)
