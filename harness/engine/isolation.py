@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import UsageError
-from harness.engine.result import ErrorSummary, ScenarioResult
+from harness.engine.result import ErrorSummary, ScenarioResult, withdraw_schedule
 from harness.engine.runner import EXPLORE_SHARE, OVERRUN, RERUN_LIMIT_S
 from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.settings import StressSettings
@@ -48,33 +48,24 @@ def run_isolated(
     scenario that keeps state across rounds (a module-level cache) can fail a trial that its schedule alone
     does not fail in a fresh process; such a schedule is not offered (the rerun falls back to the seed).
     """
-    result = _run_child_once(ref, name=name, target_name=target_name, settings=settings, on_failure=on_failure,
-                             python=python, env=env)
+    def once(run_settings: StressSettings) -> ScenarioResult:
+        return _run_child_once(ref, name, target_name, run_settings, on_failure, python, env)
+
+    result = once(settings)
     schedule = (result.exploration or {}).get("schedule")
     if result.status != "failed" or schedule is None or settings.replay:
         return result
-    again = _run_child_once(ref, name=name, target_name=target_name, settings=result.rerun_settings(settings),
-                            on_failure=on_failure, python=python, env=env)
+    again = once(result.rerun_settings(settings))
     if again.status != result.status:
         assert result.exploration is not None
-        for key in ("schedule", "found_preemptions", "shortest_preemptions", "replays", "replays_exact"):
-            result.exploration.pop(key, None)
-        result.exploration["fresh_replay"] = (f"its schedule {again.status} in a fresh process: the failure needs "
-                                              f"state earlier rounds left (a module-level object?)")
+        withdraw_schedule(result.exploration, "fresh_replay", f"its schedule {again.status} in a fresh process: "
+                          "the failure needs state earlier rounds left (a module-level object?)")
         result.detail += "; its schedule alone does not fail in a fresh process (state kept across rounds?)"
     return result
 
 
-def _run_child_once(
-    ref: str,
-    *,
-    name: str,
-    target_name: str,
-    settings: StressSettings,
-    on_failure: str,
-    python: str,
-    env: Mapping[str, str] | None,
-) -> ScenarioResult:
+def _run_child_once(ref: str, name: str, target_name: str, settings: StressSettings, on_failure: str, python: str,
+                    env: Mapping[str, str] | None) -> ScenarioResult:
     with tempfile.TemporaryDirectory(prefix="ft-harness-child-") as tmp:
         folder = Path(tmp)
         request = {

@@ -23,6 +23,18 @@ class ErrorSummary:
         return asdict(self)
 
 
+# What an exploration summary says about a schedule it offers for replay.
+_SCHEDULE_KEYS = ("schedule", "found_preemptions", "shortest_preemptions", "replays", "replays_exact")
+
+
+def withdraw_schedule(exploration: dict[str, Any], key: str, why: str) -> None:
+    """Take the offered schedule out of an exploration summary (the rerun falls back to the seed), saying why
+    under ``key``."""
+    for name in _SCHEDULE_KEYS:
+        exploration.pop(name, None)
+    exploration[key] = why
+
+
 @dataclass
 class ScenarioResult:
     """The outcome of one scenario run (explored trials, then threads x iterations x rounds) against its oracle."""

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.engine import scenario as scenario_module
 from harness.engine.reproduce import RERUNS, reproductions
-from harness.engine.result import ErrorSummary, ScenarioResult, ScenarioStatus
+from harness.engine.result import ErrorSummary, ScenarioResult, ScenarioStatus, withdraw_schedule
 from harness.engine.scenario import ScenarioAdapter, Step
 from harness.engine.waits import parked_on_lock, waited_for_cpu_s
 from harness.settings import StressSettings
@@ -207,9 +207,8 @@ def _explain(search: Any, failures: _Failures, settings: StressSettings) -> Any:
     # state a failed round left behind (a class attribute, a module global) fails later trials whatever the
     # interleaving, and a fresh process would not replay it.
     if not explored.summary.get("replays_exact") or search.fails_without_preemption(explored.schedule):
-        for key in ("schedule", "found_preemptions", "shortest_preemptions", "replays", "replays_exact"):
-            explored.summary.pop(key, None)
-        explored.summary["hunt"] = "a failing trial was found, but its schedule alone does not cause the failure"
+        withdraw_schedule(explored.summary, "hunt",
+                          "a failing trial was found, but its schedule alone does not cause the failure")
         return None
     explored.detail = (f"free-running threads failed first ({', '.join(sorted(kinds))}); then "
                        f"{explored.detail}")
@@ -331,9 +330,6 @@ class _Outcome:
     detail: str
     waited_s: float = 0.0  # of duration_s, the workers' mean time waiting for a CPU (a busy machine)
 
-    @property
-    def ops_per_s(self) -> float | None:
-        return round(self.ops / self.busy_s, 1) if self.ops and self.busy_s > 0 else None
 
 
 @dataclass
