@@ -11,6 +11,7 @@ import os
 import random
 import re
 import shlex
+import sys
 import threading
 import time
 from pathlib import Path
@@ -532,27 +533,23 @@ def test_a_free_running_failure_is_explained_by_an_explored_schedule_that_replay
 
 
 class LeftBroken:
-    """Fails only when two threads compute at the same time (the process used CPU faster than the clock ran:
-    true parallelism, never under exploration), and then stays broken in a class attribute: every later
-    round, explored or not, fails whatever the schedule."""
+    """Fails in its first round run by free-running threads (no explorer's ``sys.monitoring`` tool registered;
+    deterministic, unlike a race) and then stays broken in a class attribute: every later round, explored or
+    not, fails whatever the schedule."""
 
     broken = False
 
     def setup(self) -> None:
-        self.parallel = False
+        self.explored = any(sys.monitoring.get_tool(tool) == "ft-harness-explore" for tool in range(6))
 
     def step(self, thread_index: int, iteration: int) -> None:
         if LeftBroken.broken:
             raise RuntimeError("left broken by an earlier round")
-        wall, cpu = time.perf_counter(), time.process_time()
-        sum(range(100_000))  # in C: no switch point, not blocked
-        if time.process_time() - cpu > 1.5 * (time.perf_counter() - wall):
-            self.parallel = True
 
     def verify(self) -> None:
-        if self.parallel:
+        if not self.explored:
             LeftBroken.broken = True
-            raise RuntimeError("two threads computed at once")
+            raise RuntimeError("ran free")
 
 
 def test_a_failure_left_behind_by_a_free_running_round_is_not_explained_by_a_schedule() -> None:
