@@ -14,7 +14,9 @@ import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 
 import pytest
 
@@ -22,9 +24,9 @@ import harness
 from harness import UsageError
 from harness.commands import main
 from harness.commands._options import stress_rerun
-from harness.engine import Race, run_in_process, stateful
-from harness.engine.interleave import CodeUnderTest, Trial
-from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _Run
+from harness.engine import Race, interleave, run_in_process, stateful
+from harness.engine.interleave import CodeUnderTest, Monitoring, Trial
+from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _FreeRunning, _Run
 from harness.engine.scenario import ScenarioAdapter
 from harness.engine.schedules import RandomWalk, Schedule
 from harness.settings import StressSettings, rerun_words, resolve
@@ -475,6 +477,74 @@ def test_the_budget_ends_a_passing_run_and_says_how_many_rounds_ran() -> None:
     assert result.rounds_run and result.rounds_run > 1 and result.rounds == FIND.rounds
 
 
+class InstrumentationLog:
+    """What exploration asked ``sys.monitoring`` for during a run: sessions opened, functions instrumented
+    (with the thread that asked), what each callback returned, and callbacks run during free-running turns."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sessions = 0
+        self.instrumented: list[tuple[CodeType, str]] = []
+        self.returned: set[object] = set()
+        self.free_running = False
+        self.calls_while_free = 0
+        real = interleave._monitoring
+        log = self
+
+        class Recording:
+            def __getattr__(self, name: str) -> object:
+                return getattr(real, name)
+
+            def set_local_events(self, tool: int, code: CodeType, events: int) -> None:
+                if events:
+                    log.instrumented.append((code, threading.current_thread().name))
+                real.set_local_events(tool, code, events)
+
+        monkeypatch.setattr(interleave, "_monitoring", Recording())
+        enter, on_start, on_instruction = Monitoring.__enter__, Monitoring._on_start, Monitoring._on_instruction
+
+        def counted_enter(monitoring: Monitoring) -> Monitoring:
+            self.sessions += 1
+            return enter(monitoring)
+
+        def recorded(callback: Callable[..., object]) -> Callable[..., object]:
+            def call(monitoring: Monitoring, code: CodeType, offset: int) -> object:
+                self.calls_while_free += self.free_running
+                returned = callback(monitoring, code, offset)
+                self.returned.add(returned)
+                return returned
+            return call
+
+        monkeypatch.setattr(Monitoring, "__enter__", counted_enter)
+        monkeypatch.setattr(Monitoring, "_on_start", recorded(on_start))
+        monkeypatch.setattr(Monitoring, "_on_instruction", recorded(on_instruction))
+        free_turn = _FreeRunning.turn
+
+        def marked_turn(free: _FreeRunning, until: float) -> object:
+            self.free_running = True
+            try:
+                return free_turn(free, until)
+            finally:
+                self.free_running = False
+
+        monkeypatch.setattr(_FreeRunning, "turn", marked_turn)
+
+
+def test_exploration_instruments_once_per_run_and_never_disables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Instrumenting (and each DISABLE) stops the world; on a busy machine every stop waited for a CPU, and a
+    turn's first trial took seconds. One session serves every turn, paused (no callbacks) while threads run
+    free; the scenario's own functions are instrumented before a worker thread exists."""
+    log = InstrumentationLog(monkeypatch)
+    result = run(LockedTally, FIND.replace(seed=4, budget_s=0.6))
+    assert result.status == "passed", result.detail
+    assert result.exploration["trials"] >= MIN_TRIALS and result.rounds_run, result.exploration
+    assert log.sessions == 1
+    instrumented = [code for code, _ in log.instrumented]
+    assert LockedTally.step.__code__ in instrumented and len(instrumented) == len(set(instrumented))
+    assert all(thread == "MainThread" for code, thread in log.instrumented if code.co_filename == __file__)
+    assert sys.monitoring.DISABLE not in log.returned and log.returned
+    assert log.calls_while_free == 0
+
+
 class SlowFirstTrial(LockedTally):
     """Correct; its very first step blocks for longer than the whole budget (a cold cache on a busy machine),
     so the first explored trial runs over exploration's share and the run's budget."""
@@ -533,26 +603,38 @@ def test_a_free_running_failure_is_explained_by_an_explored_schedule_that_replay
 
 
 class LeftBroken:
-    """Fails in its first round run by free-running threads (no explorer's ``sys.monitoring`` tool registered;
-    deterministic, unlike a race) and then stays broken in a class attribute: every later round, explored or
-    not, fails whatever the schedule."""
+    """Fails in its first round run by free-running threads (deterministic, unlike a race: the test marks their
+    turns) and then stays broken in a class attribute: every later round, explored or not, fails whatever the
+    schedule."""
 
     broken = False
+    free_running = False
 
     def setup(self) -> None:
-        self.explored = any(sys.monitoring.get_tool(tool) == "ft-harness-explore" for tool in range(6))
+        self.ran_free = LeftBroken.free_running
 
     def step(self, thread_index: int, iteration: int) -> None:
         if LeftBroken.broken:
             raise RuntimeError("left broken by an earlier round")
 
     def verify(self) -> None:
-        if not self.explored:
+        if self.ran_free:
             LeftBroken.broken = True
             raise RuntimeError("ran free")
 
 
-def test_a_failure_left_behind_by_a_free_running_round_is_not_explained_by_a_schedule() -> None:
+def test_a_failure_left_behind_by_a_free_running_round_is_not_explained_by_a_schedule(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    free_turn = _FreeRunning.turn
+
+    def marked_turn(self: _FreeRunning, until: float) -> object:
+        LeftBroken.free_running = True
+        try:
+            return free_turn(self, until)
+        finally:
+            LeftBroken.free_running = False
+
+    monkeypatch.setattr(_FreeRunning, "turn", marked_turn)
     LeftBroken.broken = False
     result = run(LeftBroken, FIND.replace(seed=2, iterations=20, budget_s=1.0))
     assert result.status == "failed", result.detail

@@ -12,10 +12,11 @@ shrunk by removing preemptions while the same failure persists, and replays exac
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -64,6 +65,7 @@ def replay(prepare: Prepare, settings: StressSettings, new_failures: NewFailures
     try:
         clock = _Clock()
         with clock, Monitoring(CodeUnderTest(extra_modules)) as monitoring:
+            monitoring.instrument_modules(extra_modules)
             return _Explorer(monitoring, prepare, settings, new_failures, clock).replay(
                 Schedule.from_text(settings.replay or ""))
     except NoTool:
@@ -71,15 +73,18 @@ def replay(prepare: Prepare, settings: StressSettings, new_failures: NewFailures
 
 
 class Search:
-    """Exploration in turns: each :meth:`turn` runs trials, then gives the process back (monitoring off) so
-    free-running threads can have theirs; the sequence of trials, their sizes and the totals carry on.
+    """Exploration in turns: each :meth:`turn` runs trials, then gives the process back (monitoring paused) so
+    free-running threads can have theirs; the sequence of trials, their sizes and the totals carry on. One
+    monitoring session serves every turn, until :meth:`close` (``with Search(...) as search:``).
 
-    ``share_s`` is exploration's share of the budget, which sizes the deep trials.
+    ``share_s`` is exploration's share of the budget, which sizes the deep trials; the functions that
+    ``modules`` and ``extra_modules`` define are instrumented before the first trial.
     """
 
     def __init__(self, prepare: Prepare, settings: StressSettings, new_failures: NewFailures, *,
-                 extra_modules: Iterable[str] = (), share_s: float) -> None:
+                 extra_modules: Iterable[str] = (), share_s: float, modules: Iterable[str] = ()) -> None:
         self._prepare = prepare
+        self._modules = (*modules, *extra_modules)
         self._settings = settings
         self._new_failures = new_failures
         self._under_test = CodeUnderTest(extra_modules)
@@ -87,9 +92,37 @@ class Search:
         self._clock = _Clock()
         self._per_iteration = 0  # most switch points seen per iteration: PCT's change points fall within a trial
         self._iteration_s = 0.0  # the slowest iteration seen so far, to size deep trials
+        self._monitoring: Monitoring | None = None
         self.trials = 0
         self.points = 0
         self.ended: Exploration | None = None
+
+    def __enter__(self) -> Search:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the monitoring session (no more turns)."""
+        if self._monitoring is not None:
+            self._monitoring.__exit__(None, None, None)
+            self._monitoring = None
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Monitoring]:
+        """The session's monitoring for one turn: opened by the first, resumed by the others, paused after each.
+        Raises :class:`NoTool` when every tool id is taken."""
+        if self._monitoring is None:
+            self._monitoring = Monitoring(self._under_test).__enter__()
+            self._monitoring.instrument_modules(self._modules)
+        else:
+            self._monitoring.resume()
+        try:
+            with self._clock:
+                yield self._monitoring
+        finally:
+            self._monitoring.pause()
 
     @property
     def used_s(self) -> float:
@@ -112,7 +145,7 @@ class Search:
         if not hasattr(sys, "monitoring"):
             return Exploration("passed", 0, 0.0, summary={"skipped": "needs Python 3.12 or later (sys.monitoring)"})
         try:
-            with self._clock, Monitoring(self._under_test) as monitoring:
+            with self._session() as monitoring:
                 return self._trials(_Explorer(monitoring, self._prepare, self._settings, self._new_failures,
                                               self._clock), until, at_least)
         except NoTool:
@@ -151,7 +184,7 @@ class Search:
         """Whether ``schedule``'s trial fails with each thread run to its end in turn: then no interleaving
         causes the failure (state left over from an earlier round, or a bug without threads)."""
         try:
-            with self._clock, Monitoring(self._under_test) as monitoring:
+            with self._session() as monitoring:
                 explorer = _Explorer(monitoring, self._prepare, self._settings, self._new_failures, self._clock)
                 outcome, _ = explorer.trial(schedule.trial, schedule.iterations, Follow([]))
         except NoTool:

@@ -18,9 +18,9 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import CodeType
+from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
 import harness
@@ -370,12 +370,9 @@ class Monitoring:
         else:
             self._exclusive.release()
             raise NoTool
-        events = monitoring.events
-        monitoring.register_callback(self._tool, events.PY_START, self._on_start)
-        monitoring.register_callback(self._tool, events.INSTRUCTION, self._on_instruction)
-        monitoring.register_callback(self._tool, events.CALL, self._on_call)
+        self.resume()
         monitoring.restart_events()
-        monitoring.set_events(self._tool, events.PY_START)
+        monitoring.set_events(self._tool, monitoring.events.PY_START)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -383,12 +380,36 @@ class Monitoring:
         monitoring.set_events(self._tool, 0)
         for code in self._instrumented:
             monitoring.set_local_events(self._tool, code, 0)
-        for event in (monitoring.events.PY_START, monitoring.events.INSTRUCTION, monitoring.events.CALL):
-            monitoring.register_callback(self._tool, event, None)
+        self.pause()
         monitoring.free_tool_id(self._tool)
         self._exclusive.release()
 
-    def _on_start(self, code: CodeType, offset: int) -> object:
+    def pause(self) -> None:
+        """No callbacks until :meth:`resume`, the code stays instrumented: free-running threads between two
+        turns of exploration pay a C-level check at each switch point, and the next turn pays nothing.
+        Instrumenting again (events off, then on) stops the world once per code object and thread, which on a
+        machine busy with other work cost up to seconds per turn."""
+        for event in (_monitoring.events.PY_START, _monitoring.events.INSTRUCTION, _monitoring.events.CALL):
+            _monitoring.register_callback(self._tool, event, None)
+
+    def resume(self) -> None:
+        events = _monitoring.events
+        _monitoring.register_callback(self._tool, events.PY_START, self._on_start)
+        _monitoring.register_callback(self._tool, events.INSTRUCTION, self._on_instruction)
+        _monitoring.register_callback(self._tool, events.CALL, self._on_call)
+
+    def instrument_modules(self, names: Iterable[str]) -> None:
+        """Instrument now the functions under test that modules ``names`` define (methods and nested functions
+        included), before any worker thread runs: instrumenting stops the world, which costs nothing while this
+        is the only thread and, on a busy machine, a wait for a CPU per function once workers run. Code met
+        later is instrumented when it first starts."""
+        for name in names:
+            module = sys.modules.get(name)
+            if module is not None:
+                for code in _defined_code(module):
+                    self._instrument(code)
+
+    def _instrument(self, code: CodeType) -> None:
         if self.under_test(code.co_filename) and code not in self._points:
             import dis  # once per exploration that meets code under test
 
@@ -396,11 +417,17 @@ class Monitoring:
             self._instrumented.append(code)
             events = _monitoring.events
             _monitoring.set_local_events(self._tool, code, events.INSTRUCTION | events.CALL)
-        return _monitoring.DISABLE
+
+    def _on_start(self, code: CodeType, offset: int) -> object:
+        self._instrument(code)
+        # Not DISABLE: on the free-threaded build each DISABLE stops the world, and on a machine busy with other
+        # work each stop waited for a CPU (a first trial meeting a few dozen functions took seconds); the call per
+        # function start is cheap, and free-running threads do not pay it (:meth:`pause`).
+        return None
 
     def _on_instruction(self, code: CodeType, offset: int) -> object:
         if offset not in self._points.get(code, ()):
-            return _monitoring.DISABLE
+            return None  # not DISABLE, which stops the world (see _on_start)
         trial = self.trial
         worker = trial.by_ident.get(threading.get_ident()) if trial is not None else None
         if worker is not None:
@@ -420,6 +447,29 @@ class Monitoring:
         if isinstance(lock, _LOCK_TYPES):
             trial.lock_call(worker, lock)
         return None
+
+
+def _defined_code(module: ModuleType) -> Iterator[CodeType]:
+    """The code of the functions ``module`` defines: its functions, its classes' methods (properties, static and
+    class methods, nested classes), and the functions nested in those."""
+    seen: set[int] = set()
+    pending: list[object] = list(vars(module).values())
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, (staticmethod, classmethod)):
+            pending.append(value.__func__)
+        elif isinstance(value, property):
+            pending.extend((value.fget, value.fset, value.fdel))
+        elif isinstance(value, FunctionType) and value.__module__ == module.__name__:
+            pending.append(value.__code__)
+        elif isinstance(value, type) and value.__module__ == module.__name__:
+            pending.extend(vars(value).values())
+        elif isinstance(value, CodeType):
+            yield value
+            pending.extend(const for const in value.co_consts if isinstance(const, CodeType))
 
 
 class NoTool(Exception):

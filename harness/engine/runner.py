@@ -159,8 +159,30 @@ def run_in_process(
         from harness.engine.explore import Search
 
         search = Search(rounds.prepare, settings, lambda: _Failures(started), extra_modules=extra_modules,
-                        share_s=settings.budget_s * EXPLORE_SHARE)
+                        share_s=settings.budget_s * EXPLORE_SHARE, modules=[getattr(obj, "__module__", "")])
     free = _FreeRunning(settings, rounds, started)
+    try:
+        try:
+            ended = _turns(search, free, settings, started)
+        finally:
+            free.close()
+        if ended is not None:
+            return _explored(result, ended, started)
+        if search is not None and free.outcome.status == "failed" and search.ended is None:
+            explained = _explain(search, free.failures, settings)
+            if explained is not None:
+                return _explored(result, explained, started, first_at=free.failures.first_at)
+    finally:
+        if search is not None:
+            search.close()
+    if search is not None:
+        result.exploration = search.summary()
+    return _free_result(result, free, obj, name, settings, started)
+
+
+def _turns(search: Any, free: _FreeRunning, settings: StressSettings, started: float) -> Any:
+    """The budget's turns of exploration (``search``, None without) and free-running threads: exploration's
+    failure, or None (free-running threads failed, or nothing did)."""
     turn_s = settings.budget_s / TURNS
     budget_end = started + settings.budget_s
     # Past the budget, each phase may still take what it is owed: exploration its floor (MIN_TRIALS), free-running
@@ -168,32 +190,22 @@ def run_in_process(
     # waiting for a CPU, ate into it); never past OVERRUN budgets.
     hard_end = started + settings.budget_s * OVERRUN
     explore_share_s = settings.budget_s * EXPLORE_SHARE
-
-    try:
-        for turn in itertools.count(1):
-            now = time.monotonic()
-            explore_now = search is not None and search.ended is None and now < hard_end and (
-                now < budget_end or (search.trials < MIN_TRIALS and search.cpu_s < explore_share_s))
-            free_now = free.rounds_run < settings.rounds and now < hard_end and (
-                now < budget_end or free.ran_s < settings.budget_s * (1 - EXPLORE_SHARE))
-            if not (explore_now or free_now):
-                break
-            if search is not None and explore_now:
-                on_track = min(MIN_TRIALS, -(-MIN_TRIALS * turn // TURNS))  # the floor, pro rata
-                ended = search.turn(now + turn_s * EXPLORE_SHARE, at_least=on_track)
-                if ended is not None and ended.status != "passed":
-                    return _explored(result, ended, started)
-            if free_now and free.turn(time.monotonic() + turn_s * (1 - EXPLORE_SHARE)).status != "passed":
-                break
-    finally:
-        free.close()
-    if search is not None and free.outcome.status == "failed" and search.ended is None:
-        explained = _explain(search, free.failures, settings)
-        if explained is not None:
-            return _explored(result, explained, started, first_at=free.failures.first_at)
-    if search is not None:
-        result.exploration = search.summary()
-    return _free_result(result, free, obj, name, settings, started)
+    for turn in itertools.count(1):
+        now = time.monotonic()
+        explore_now = search is not None and search.ended is None and now < hard_end and (
+            now < budget_end or (search.trials < MIN_TRIALS and search.cpu_s < explore_share_s))
+        free_now = free.rounds_run < settings.rounds and now < hard_end and (
+            now < budget_end or free.ran_s < settings.budget_s * (1 - EXPLORE_SHARE))
+        if not (explore_now or free_now):
+            return None
+        if search is not None and explore_now:
+            on_track = min(MIN_TRIALS, -(-MIN_TRIALS * turn // TURNS))  # the floor, pro rata
+            ended = search.turn(now + turn_s * EXPLORE_SHARE, at_least=on_track)
+            if ended is not None and ended.status != "passed":
+                return ended
+        if free_now and free.turn(time.monotonic() + turn_s * (1 - EXPLORE_SHARE)).status != "passed":
+            return None
+    return None
 
 
 def _explain(search: Any, failures: _Failures, settings: StressSettings) -> Any:
