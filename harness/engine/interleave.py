@@ -378,17 +378,18 @@ class Monitoring:
     def __exit__(self, *exc_info: object) -> None:
         monitoring = _monitoring
         monitoring.set_events(self._tool, 0)
-        for code in self._instrumented:
-            monitoring.set_local_events(self._tool, code, 0)
         self.pause()
         monitoring.free_tool_id(self._tool)
         self._exclusive.release()
 
     def pause(self) -> None:
-        """No callbacks until :meth:`resume`, the code stays instrumented: free-running threads between two
-        turns of exploration pay a C-level check at each switch point, and the next turn pays nothing.
-        Instrumenting again (events off, then on) stops the world once per code object and thread, which on a
-        machine busy with other work cost up to seconds per turn."""
+        """No callbacks and no instrumented code under test until :meth:`resume`, for free-running threads
+        between two turns of exploration. Called, like :meth:`resume`, by the thread that runs the turns while
+        no worker thread runs Python code: changing instrumentation stops the world, which then waits for no
+        one; while workers run, on a machine busy with other work, each stop waited for a CPU (a turn's first
+        trial took seconds)."""
+        for code in self._instrumented:
+            _monitoring.set_local_events(self._tool, code, 0)
         for event in (_monitoring.events.PY_START, _monitoring.events.INSTRUCTION, _monitoring.events.CALL):
             _monitoring.register_callback(self._tool, event, None)
 
@@ -397,6 +398,8 @@ class Monitoring:
         _monitoring.register_callback(self._tool, events.PY_START, self._on_start)
         _monitoring.register_callback(self._tool, events.INSTRUCTION, self._on_instruction)
         _monitoring.register_callback(self._tool, events.CALL, self._on_call)
+        for code in self._instrumented:
+            _monitoring.set_local_events(self._tool, code, events.INSTRUCTION | events.CALL)
 
     def instrument_modules(self, names: Iterable[str]) -> None:
         """Instrument now the functions under test that modules ``names`` define (methods and nested functions
