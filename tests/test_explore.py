@@ -543,6 +543,33 @@ def test_exploration_instruments_once_per_run_and_never_disables(monkeypatch: py
     assert log.calls_while_free == 0
 
 
+def _bump(tally: Tally) -> None:
+    tally.hits += _Increment().amount
+
+
+class _Increment:
+    @property
+    def amount(self) -> int:
+        return 1
+
+
+class HelperTally(Tally):
+    def step(self, thread_index: int, iteration: int) -> None:
+        _bump(self)
+
+
+def _never_called() -> None:
+    raise AssertionError
+
+
+def test_what_the_scenario_reaches_is_instrumented_before_the_workers_start() -> None:
+    reachable = set(interleave._reachable_code(HelperTally))
+    expected = {HelperTally.step, Tally.setup, Tally.verify, _bump, _Increment.amount.fget}  # type: ignore[attr-defined]
+    assert {function.__code__ for function in expected} <= reachable
+    assert _never_called.__code__ not in reachable
+    assert HelperTally.step.__code__ in set(interleave._reachable_code(Race(HelperTally().step)))
+
+
 class SlowFirstTrial(LockedTally):
     """Correct; its very first step blocks for longer than the whole budget (a cold cache on a busy machine),
     so the first explored trial runs over exploration's share and the run's budget."""

@@ -65,7 +65,6 @@ def replay(prepare: Prepare, settings: StressSettings, new_failures: NewFailures
     try:
         clock = _Clock()
         with clock, Monitoring(CodeUnderTest(extra_modules)) as monitoring:
-            monitoring.instrument_modules(extra_modules)
             return _Explorer(monitoring, prepare, settings, new_failures, clock).replay(
                 Schedule.from_text(settings.replay or ""))
     except NoTool:
@@ -77,14 +76,14 @@ class Search:
     free-running threads can have theirs; the sequence of trials, their sizes and the totals carry on. One
     monitoring session serves every turn, until :meth:`close` (``with Search(...) as search:``).
 
-    ``share_s`` is exploration's share of the budget, which sizes the deep trials; the functions that
-    ``modules`` and ``extra_modules`` define are instrumented before the first trial.
+    ``share_s`` is exploration's share of the budget, which sizes the deep trials; the functions reachable
+    from ``scenario`` (the scenario object) are instrumented before the first trial.
     """
 
     def __init__(self, prepare: Prepare, settings: StressSettings, new_failures: NewFailures, *,
-                 extra_modules: Iterable[str] = (), share_s: float, modules: Iterable[str] = ()) -> None:
+                 extra_modules: Iterable[str] = (), share_s: float, scenario: object = None) -> None:
         self._prepare = prepare
-        self._modules = (*modules, *extra_modules)
+        self._scenario = scenario
         self._settings = settings
         self._new_failures = new_failures
         self._under_test = CodeUnderTest(extra_modules)
@@ -115,7 +114,7 @@ class Search:
         Raises :class:`NoTool` when every tool id is taken."""
         if self._monitoring is None:
             self._monitoring = Monitoring(self._under_test).__enter__()
-            self._monitoring.instrument_modules(self._modules)
+            self._monitoring.instrument_reachable(self._scenario)
         else:
             self._monitoring.resume()
         try:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import CodeType, FunctionType, ModuleType
+from types import CellType, CodeType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import harness
@@ -401,16 +401,13 @@ class Monitoring:
         for code in self._instrumented:
             _monitoring.set_local_events(self._tool, code, events.INSTRUCTION | events.CALL)
 
-    def instrument_modules(self, names: Iterable[str]) -> None:
-        """Instrument now the functions under test that modules ``names`` define (methods and nested functions
-        included), before any worker thread runs: instrumenting stops the world, which costs nothing while this
-        is the only thread and, on a busy machine, a wait for a CPU per function once workers run. Code met
-        later is instrumented when it first starts."""
-        for name in names:
-            module = sys.modules.get(name)
-            if module is not None:
-                for code in _defined_code(module):
-                    self._instrument(code)
+    def instrument_reachable(self, start: object) -> None:
+        """Instrument now the functions under test reachable from ``start`` (:func:`_reachable_code`), before
+        any worker thread runs: instrumenting stops the world, which costs nothing while this is the only thread
+        running Python code and, on a busy machine, a wait for a CPU once workers run. Code met later is
+        instrumented when it first starts."""
+        for code in _reachable_code(start):
+            self._instrument(code)
 
     def _instrument(self, code: CodeType) -> None:
         if self.under_test(code.co_filename) and code not in self._points:
@@ -452,27 +449,49 @@ class Monitoring:
         return None
 
 
-def _defined_code(module: ModuleType) -> Iterator[CodeType]:
-    """The code of the functions ``module`` defines: its functions, its classes' methods (properties, static and
-    class methods, nested classes), and the functions nested in those."""
+def _filled(cell: CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+def _reachable_code(start: object) -> Iterator[CodeType]:
+    """The code of the functions reachable from ``start`` (a scenario class, function or instance) without
+    running anything: methods (properties, static and class methods, base classes), class attributes, functions
+    nested in those or held in their closures, and the functions and classes of the same module their code
+    names as globals."""
     seen: set[int] = set()
-    pending: list[object] = list(vars(module).values())
+    pending: list[tuple[object, dict[str, Any]]] = [(start, {})]
     while pending:
-        value = pending.pop()
-        if id(value) in seen:
+        value, scope = pending.pop()
+        if id(value) in seen or value is None:
             continue
         seen.add(id(value))
         if isinstance(value, (staticmethod, classmethod)):
-            pending.append(value.__func__)
+            pending.append((value.__func__, scope))
         elif isinstance(value, property):
-            pending.extend((value.fget, value.fset, value.fdel))
-        elif isinstance(value, FunctionType) and value.__module__ == module.__name__:
-            pending.append(value.__code__)
-        elif isinstance(value, type) and value.__module__ == module.__name__:
-            pending.extend(vars(value).values())
+            pending.extend((accessor, scope) for accessor in (value.fget, value.fset, value.fdel))
+        elif isinstance(value, FunctionType):
+            pending.append((value.__code__, value.__globals__))
+            pending.extend((cell.cell_contents, {}) for cell in value.__closure__ or () if _filled(cell))
+        elif isinstance(value, MethodType):
+            pending.append((value.__func__, scope))
+        elif isinstance(value, (tuple, list)):
+            pending.extend((item, scope) for item in value)
+        elif isinstance(value, type):
+            module = sys.modules.get(value.__module__)
+            pending.extend((member, vars(module) if module else {}) for member in vars(value).values())
+            pending.extend((base, scope) for base in value.__bases__)
         elif isinstance(value, CodeType):
             yield value
-            pending.extend(const for const in value.co_consts if isinstance(const, CodeType))
+            pending.extend((const, scope) for const in value.co_consts if isinstance(const, CodeType))
+            pending.extend((scope[name], scope) for name in value.co_names
+                           if isinstance(scope.get(name), (FunctionType, type))
+                           and getattr(scope[name], "__module__", None) == scope.get("__name__"))
+        elif not isinstance(value, ModuleType) and hasattr(value, "__dict__") and not scope:
+            pending.extend((member, {}) for member in vars(value).values())  # the instance given: its fields
 
 
 class NoTool(Exception):

@@ -159,7 +159,7 @@ def run_in_process(
         from harness.engine.explore import Search
 
         search = Search(rounds.prepare, settings, lambda: _Failures(started), extra_modules=extra_modules,
-                        share_s=settings.budget_s * EXPLORE_SHARE, modules=[getattr(obj, "__module__", "")])
+                        share_s=settings.budget_s * EXPLORE_SHARE, scenario=obj)
     free = _FreeRunning(settings, rounds, started)
     try:
         try:
