@@ -477,6 +477,20 @@ def test_the_budget_ends_a_passing_run_and_says_how_many_rounds_ran() -> None:
     assert result.rounds_run and result.rounds_run > 1 and result.rounds == FIND.rounds
 
 
+def mark_free_running_turns(monkeypatch: pytest.MonkeyPatch, mark: Callable[[bool], None]) -> None:
+    """Call ``mark(True)`` as each turn of free-running threads starts and ``mark(False)`` as it ends."""
+    free_turn = _FreeRunning.turn
+
+    def marked_turn(free: _FreeRunning, until: float) -> object:
+        mark(True)
+        try:
+            return free_turn(free, until)
+        finally:
+            mark(False)
+
+    monkeypatch.setattr(_FreeRunning, "turn", marked_turn)
+
+
 class InstrumentationLog:
     """What exploration asked ``sys.monitoring`` for during a run: sessions opened, instrumentation changes
     (code, and the thread that asked), what each callback returned, and callbacks run during free-running turns."""
@@ -516,16 +530,7 @@ class InstrumentationLog:
         monkeypatch.setattr(Monitoring, "__enter__", counted_enter)
         monkeypatch.setattr(Monitoring, "_on_start", recorded(on_start))
         monkeypatch.setattr(Monitoring, "_on_instruction", recorded(on_instruction))
-        free_turn = _FreeRunning.turn
-
-        def marked_turn(free: _FreeRunning, until: float) -> object:
-            self.free_running = True
-            try:
-                return free_turn(free, until)
-            finally:
-                self.free_running = False
-
-        monkeypatch.setattr(_FreeRunning, "turn", marked_turn)
+        mark_free_running_turns(monkeypatch, lambda on: setattr(self, "free_running", on))
 
 
 def test_exploration_instruments_once_per_run_and_never_disables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -650,16 +655,7 @@ class LeftBroken:
 
 def test_a_failure_left_behind_by_a_free_running_round_is_not_explained_by_a_schedule(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    free_turn = _FreeRunning.turn
-
-    def marked_turn(self: _FreeRunning, until: float) -> object:
-        LeftBroken.free_running = True
-        try:
-            return free_turn(self, until)
-        finally:
-            LeftBroken.free_running = False
-
-    monkeypatch.setattr(_FreeRunning, "turn", marked_turn)
+    mark_free_running_turns(monkeypatch, lambda on: setattr(LeftBroken, "free_running", on))
     LeftBroken.broken = False
     result = run(LeftBroken, FIND.replace(seed=2, iterations=20, budget_s=1.0))
     assert result.status == "failed", result.detail
