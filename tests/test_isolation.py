@@ -45,6 +45,7 @@ def test_isolated_failures_come_back_intact() -> None:
 def test_a_schedule_that_fails_only_after_earlier_rounds_is_not_offered_for_replay() -> None:
     kept = isolated("LostUpdate", SMALL.replace(rounds=100, budget_s=1.0))
     assert kept.status == "failed" and "schedule" in kept.exploration and "--replay" in kept.rerun
+    assert kept.reruns_s is not None and kept.reruns_s > 0  # the fresh-process replay came after the failure
     result = isolated("RacyOnlyAfterEarlierRounds", SMALL.replace(rounds=100, budget_s=1.0))
     assert result.status == "failed", result.detail
     assert "schedule" not in result.exploration and "fresh_replay" in result.exploration, result.exploration

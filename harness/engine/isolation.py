@@ -20,6 +20,8 @@ from typing import Any
 from harness import UsageError
 from harness.engine.result import ErrorSummary, ScenarioResult, withdraw_schedule
 from harness.engine.runner import EXPLORE_SHARE, OVERRUN, RERUN_LIMIT_S
+from harness.engine.zygote import ZygoteGone, zygote_for
+from harness.engine.zygote import available as zygote_available
 from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.settings import StressSettings
 
@@ -39,23 +41,27 @@ def run_isolated(
     on_failure: str,
     python: str,
     env: Mapping[str, str] | None = None,
+    fork: bool = True,
 ) -> ScenarioResult:
     """Run the scenario ``ref`` (``module:attribute``) in a child of ``python`` (environment from
     :func:`child_env` on ``env``, default this process's); a missing module/attribute raises ``UsageError``
-    as in-process.
+    as in-process. The child is forked from the warm zygote of that interpreter and environment
+    (:mod:`harness.engine.zygote`) where it can be and ``fork`` allows it, else spawned.
 
     A failure found by exploration is replayed once more in a fresh child, as its printed rerun would: a
     scenario that keeps state across rounds (a module-level cache) can fail a trial that its schedule alone
     does not fail in a fresh process; such a schedule is not offered (the rerun falls back to the seed).
     """
     def once(run_settings: StressSettings) -> ScenarioResult:
-        return _run_child_once(ref, name, target_name, run_settings, on_failure, python, env)
+        return _run_child_once(ref, name, target_name, run_settings, on_failure, python, env, fork=fork)
 
     result = once(settings)
     schedule = (result.exploration or {}).get("schedule")
     if result.status != "failed" or schedule is None or settings.replay:
         return result
+    checking = time.monotonic()
     again = once(result.rerun_settings(settings))
+    result.reruns_s = round((result.reruns_s or 0.0) + time.monotonic() - checking, 6)
     if again.status != result.status:
         assert result.exploration is not None
         withdraw_schedule(result.exploration, "fresh_replay", f"its schedule {again.status} in a fresh process: "
@@ -65,7 +71,7 @@ def run_isolated(
 
 
 def _run_child_once(ref: str, name: str, target_name: str, settings: StressSettings, on_failure: str, python: str,
-                    env: Mapping[str, str] | None) -> ScenarioResult:
+                    env: Mapping[str, str] | None, *, fork: bool) -> ScenarioResult:
     with tempfile.TemporaryDirectory(prefix="ft-harness-child-") as tmp:
         folder = Path(tmp)
         request = {
@@ -78,25 +84,50 @@ def _run_child_once(ref: str, name: str, target_name: str, settings: StressSetti
             "result_path": str(folder / "result.json"),
             "dump_path": str(folder / "faulthandler.txt"),
         }
-        (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+        kill_after_s = longest_run_s(settings) + KILL_GRACE_S
+        environment = child_env(python, env)
         started = time.monotonic()
-        with open(folder / "stdout", "w+b") as out, open(folder / "stderr", "w+b") as err:
-            returncode = _run_child(
-                harness_command(python, "harness.engine._child", str(folder / "request.json")),
-                child_env(python, env),
-                out,
-                err,
-                longest_run_s(settings) + KILL_GRACE_S,
-            )
-            elapsed = time.monotonic() - started
-            stderr = _tail(err)
-            stdout = _tail(out)
+        try:
+            returncode = _forked(folder, request, python, environment, kill_after_s, allowed=fork)
+        except ZygoteGone:
+            started = time.monotonic()
+            returncode = _spawned(folder, request, python, environment, kill_after_s)
+        elapsed = time.monotonic() - started
+        stderr, stdout = _tail(folder / "stderr"), _tail(folder / "stdout")
         payload = _read_json(folder / "result.json")
         dump = _read_text(folder / "faulthandler.txt")
     base = _base_result(name, target_name, on_failure, settings, elapsed)
     if payload is not None:
         return _from_payload(payload, base)
     return _death_result(base, returncode, dump, stderr or stdout)
+
+
+def _forked(folder: Path, request: dict[str, Any], python: str, env: dict[str, str], kill_after_s: float, *,
+            allowed: bool) -> int | None:
+    """Run the request in a child forked from the zygote: its exit status, None when killed at the deadline.
+    Raises ``ZygoteGone`` when no zygote can run it (not allowed, not Linux, or the zygote died), having removed
+    what the child may have left, so the caller can spawn it instead."""
+    if not (allowed and zygote_available()):
+        raise ZygoteGone
+    # What a spawned child would take from this process at this moment, and a zygote took when it started.
+    request = {**request, "cwd": os.getcwd(),
+               "stdout_path": str(folder / "stdout"), "stderr_path": str(folder / "stderr")}
+    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    try:
+        return zygote_for(python, env).run(str(folder / "request.json"), kill_after_s)
+    except ZygoteGone:
+        for leftover in ("result.json", "faulthandler.txt", "stdout", "stderr"):
+            (folder / leftover).unlink(missing_ok=True)
+        raise
+
+
+def _spawned(folder: Path, request: dict[str, Any], python: str, env: dict[str, str],
+             kill_after_s: float) -> int | None:
+    """Run the request in a freshly started child: its exit status, None when killed at the deadline."""
+    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    with open(folder / "stdout", "wb") as out, open(folder / "stderr", "wb") as err:
+        return _run_child(harness_command(python, "harness.engine._child", str(folder / "request.json")),
+                          env, out, err, kill_after_s)
 
 
 def longest_run_s(settings: StressSettings) -> float:
@@ -132,11 +163,14 @@ def _run_child(cmd: list[str], env: dict[str, str], out: Any, err: Any, kill_aft
     return None if killed.is_set() else returncode
 
 
-def _tail(handle: Any) -> str:
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    handle.seek(max(0, size - OUTPUT_TAIL_CHARS))
-    return handle.read().decode("utf-8", "replace")
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - OUTPUT_TAIL_CHARS))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _read_text(path: Path) -> str:

@@ -58,8 +58,9 @@ class ScenarioResult:
     rounds_run: int | None = None
     # What controlled exploration did (trials, switch points, time; the schedule of a failure it found).
     exploration: dict[str, Any] | None = None
-    # For a free-running failure: how many automatic reruns with the same seed reproduced it, as "r/k", and
-    # the time they took (not in ``duration_s``).
+    # For a free-running failure: how many automatic reruns with the same seed reproduced it, as "r/k". The time
+    # spent checking a failure after it was found (not in ``duration_s``): those reruns, or the replay of an
+    # explored failure's schedule in a fresh process.
     reproduced: str | None = None
     reruns_s: float | None = None
 

@@ -152,7 +152,7 @@ def run_scenario(spec: ScenarioSpec, target_name: str, ctx: RunContext) -> Scena
         env = ctx.env if ctx.tsan is None else ctx.tsan.env(ctx.env, target_name, spec.name)
         result = run_isolated(
             spec.ref, name=spec.name, target_name=target_name, settings=settings, on_failure=spec.on_failure,
-            python=ctx.python, env=env,
+            python=ctx.python, env=env, fork=ctx.tsan is None,  # TSan reads its options at start-up, not at fork
         )
     else:
         result = run_in_process(

@@ -5,9 +5,10 @@ Per case of the main corpus (``tests/corpus``, which the defaults were chosen on
 engine's defaults unless overridden, to compare candidate defaults), each run with a fresh seed; median and
 worst time-to-detect; false positives over the twin's runs; and the replay rate: how often a caught failure's
 printed rerun command, run as a user would, gives the same status again (:mod:`tests.corpus.replay`).
-Time-to-detect is wall-clock from the start of a run to its first failure, child-process start-up included;
-the time to the verdict (the run's result in hand, after the automatic reruns of a free-running failure or the
-hunt for its schedule) is reported beside it.
+Time-to-detect is wall-clock from the start of a run to its first failure, child-process start-up included
+(a fork of the engine's warm zygote, which the first run of the benchmark starts); the time to the verdict (the
+run's result in hand, after the automatic reruns of a free-running failure, the hunt for its schedule or the
+fresh-process replay of an explored one) is reported beside it.
 ``--load N`` runs N busy CPU-bound processes beside everything (:mod:`tests.corpus.busy`).
 
 A console table, then JSON and Markdown reports ``<report-dir>/detection-<time>-<random>.{json,md}``, written

@@ -32,7 +32,8 @@ class Outcome:
     ``wall_s`` runs from the start of the run to its result in hand (child start-up included);
     ``first_failure_s`` is the engine's own time to the first failure, when there was one; ``detect_s`` is
     the time from the start of the run to that failure (child start-up included; what came after it: the
-    rest of the failing round, the hunt for a schedule, the automatic reruns, not); ``schedule`` is the
+    rest of the failing round, the hunt for a schedule, the automatic reruns or the fresh-process replay of
+    its schedule, not); ``schedule`` is the
     interleaving controlled exploration recorded for a failure it found (None when free-running found it).
     """
 

@@ -191,3 +191,8 @@ class RacyOnlyAfterEarlierRounds:
 
     def verify(self) -> None:
         assert self.hits == self.threads * self.iterations, f"lost updates: {self.hits}"
+
+
+def reports_its_parent(thread_index: int, iteration: int) -> None:
+    """Fails with its process's parent pid and working directory in the message (which process started it)."""
+    raise AssertionError(f"parent pid {os.getppid()} in {os.getcwd()}")
