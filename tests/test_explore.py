@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
+from typing import ClassVar
 
 import pytest
 
@@ -24,7 +25,8 @@ import harness
 from harness import UsageError
 from harness.commands import main
 from harness.commands._options import stress_rerun
-from harness.engine import Race, interleave, run_in_process, stateful
+from harness.engine import Race, explore, interleave, run_in_process, stateful
+from harness.engine.explore import TRIAL_ITERATIONS
 from harness.engine.interleave import CodeUnderTest, Monitoring, Trial
 from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _FreeRunning, _Run
 from harness.engine.scenario import ScenarioAdapter
@@ -233,6 +235,22 @@ class LockedSlotPool(SlotPool):
             super().step(thread_index, iteration)
 
 
+class LockedSlotPoolFirstKeptOffTheCpu(LockedSlotPool):
+    """A correct pool whose first step takes a while in C (no switch point in it) during which, as
+    ``kept_off_the_cpu`` will tell the trial, its thread was runnable but waiting for a CPU."""
+
+    kept_off_the_cpu: ClassVar[dict[int, float]] = {}
+    slow_call_made = False
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        if not LockedSlotPoolFirstKeptOffTheCpu.slow_call_made:
+            LockedSlotPoolFirstKeptOffTheCpu.slow_call_made = True
+            started = time.monotonic()
+            sum(range(5_000_000))
+            self.kept_off_the_cpu[threading.get_native_id()] = time.monotonic() - started
+        super().step(thread_index, iteration)
+
+
 RACES = {"lazy-init": LazyInit, "counter": Tally, "ticket": TicketRush,
          "iterate-while-removing": FireWhileUnsubscribing}
 TWINS = {"lazy-init": LockedLazyInit, "counter": LockedTally, "ticket": LockedTicketRush,
@@ -259,6 +277,28 @@ def test_a_race_many_operations_deep_is_found_by_exploration() -> None:
         assert result.status == "failed", f"seed {seed}: {result.status} {result.exploration}"
         assert "schedule" in result.exploration, f"seed {seed}: found by free-running threads, not exploration"
     assert run(LockedSlotPool, deep.replace(seed=3)).status == "passed"
+
+
+def test_time_kept_waiting_for_a_cpu_does_not_make_deep_trials_shallow(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counted as an iteration's cost, the first trial's slow call would leave room for the fewest iterations a
+    # deep trial runs (DEEP_MIN_ITERATIONS) in exploration's share, on a machine where the threads had been kept
+    # off the CPU for that long.
+    scenario = LockedSlotPoolFirstKeptOffTheCpu
+    # The run delay Linux reports (other tests' leftover threads may take CPUs too), plus the slow call's. Compiled
+    # under a "<...>" name: the workers call it outside their steps, where code under test (this file) would be
+    # a switch point.
+    namespace = {"kernel": interleave.waited_for_cpu_s, "kept": scenario.kept_off_the_cpu}
+    exec(compile("def waited_for_cpu_s(native_id):\n    return (kernel(native_id) or 0.0) + kept.get(native_id, 0.0)\n",
+                 "<run delay with the slow call's>", "exec"), namespace)
+    monkeypatch.setattr(interleave, "waited_for_cpu_s", namespace["waited_for_cpu_s"])
+    sizes: list[int] = []
+    sized = explore.Search._iterations
+    monkeypatch.setattr(explore.Search, "_iterations", lambda *args: sizes.append(sized(*args)) or sizes[-1])
+    result = run(scenario, FIND.replace(budget_s=1.0, iterations=64, seed=1))
+    assert result.status == "passed", result.detail
+    deep = sizes[len(TRIAL_ITERATIONS) * 2 - 2:: len(TRIAL_ITERATIONS) * 2]
+    # The first deep trial runs the scenario's every iteration (later ones are cut to fit what is left of the share).
+    assert deep and deep[0] == 64, f"deep trials' iterations: {deep} (every trial's: {sizes})"
 
 
 @pytest.mark.parametrize("shape", TWINS)

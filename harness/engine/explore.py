@@ -90,7 +90,11 @@ class Search:
         self._share_s = share_s
         self._clock = _Clock()
         self._per_iteration = 0  # most switch points seen per iteration: PCT's change points fall within a trial
-        self._iteration_s = 0.0  # the slowest iteration seen so far, to size deep trials
+        # To size deep trials: the longest an iteration took so far, and the time exploration used, less the time
+        # its threads were kept waiting for a CPU: on a machine busy with other work, wall-clock time alone would
+        # make iterations look slow and the share look spent, and deep trials shallow.
+        self._iteration_s = 0.0
+        self._waited_s = 0.0
         self._monitoring: Monitoring | None = None
         self.trials = 0
         self.points = 0
@@ -161,14 +165,15 @@ class Search:
             trial = self.trials
             rng = random.Random(settings.seed * 1_000_003 + trial)
             strategy_name = _strategy_of(settings.strategy, trial)
-            iterations = self._iterations(trial, max(until - now, self._share_s - self._clock.used_s))
+            iterations = self._iterations(trial, max(until - now, self._share_s - self._clock.used_s + self._waited_s))
             if strategy_name == "pct":
                 depth = PCT_DEPTHS[trial // (2 * len(TRIAL_ITERATIONS)) % len(PCT_DEPTHS)]
                 strategy: Strategy = Pct(rng, settings.threads, depth, self._per_iteration * iterations)
             else:
                 strategy = RandomWalk(rng)
             outcome, failures = explorer.trial(trial, iterations, strategy)
-            self._iteration_s = max(self._iteration_s, (time.monotonic() - now) / iterations)
+            self._waited_s += outcome.waited_s
+            self._iteration_s = max(self._iteration_s, (time.monotonic() - now - outcome.waited_s) / iterations)
             self.trials += 1
             self.points += outcome.points
             self._per_iteration = max(self._per_iteration, -(-outcome.points // iterations))

@@ -26,7 +26,7 @@ from typing import Any
 import harness
 from harness import UsageError
 from harness.engine.schedules import Strategy
-from harness.engine.waits import parked_on_lock
+from harness.engine.waits import parked_on_lock, waited_for_cpu_s
 
 _POLL_S = 0.002
 _TOOL_NAME = "ft-harness-explore"
@@ -117,6 +117,7 @@ class _Worker:
     waiting_for: Any = None
     native_id: int | None = None
     thread: threading.Thread | None = None
+    waited_s: float = 0.0  # runnable but kept off the CPU (by other work on the machine), over its steps
 
 
 @dataclass
@@ -129,6 +130,7 @@ class TrialOutcome:
     points: int
     stacks: str = ""
     why: str = ""
+    waited_s: float = 0.0  # how long its threads were kept waiting for a CPU, all told (0 where Linux cannot say)
 
 
 class Trial:
@@ -170,7 +172,7 @@ class Trial:
         if status != "passed":
             stacks = self._stacks()
             self._abort()
-        return TrialOutcome(status, self.events, self.points, stacks, self.why)
+        return TrialOutcome(status, self.events, self.points, stacks, self.why, sum(w.waited_s for w in self.workers))
 
     def _watch(self) -> str:
         """Wait for the workers; give out a free turn, hand the turn on from a thread blocked in C (seen
@@ -242,6 +244,7 @@ class Trial:
 
     def _work(self, worker: _Worker) -> None:
         worker.native_id = threading.get_native_id()
+        waited_before = waited_for_cpu_s(worker.native_id)
         worker.wake.acquire()
         if self.aborted:
             return
@@ -256,6 +259,9 @@ class Trial:
                     self.on_error(exc, f"thread {worker.index}, iteration {iteration}")
         except _Abandon:
             return
+        waited_after = waited_for_cpu_s(worker.native_id)
+        if waited_before is not None and waited_after is not None:
+            worker.waited_s = waited_after - waited_before
         with self._lock:
             worker.state = _DONE
             self._live -= 1
