@@ -30,6 +30,9 @@ from harness.settings import StressSettings
 # that open only many operations into a round (a container one short of full, an eviction).
 TRIAL_ITERATIONS: tuple[int | None, ...] = (1, 2, 4, None)
 DEEP_MIN_ITERATIONS = 8
+# A deep trial is sized to at most this share of a round's time limit: sized by the time its threads run, on a busy
+# machine it takes longer, and must not look hung.
+DEEP_TIMEOUT_SHARE = 0.25
 PCT_DEPTHS = (2, 3)  # bugs needing one or two preemptions
 SHRINK_SHARE = 0.5  # of the time exploration took to find the failure, at least SHRINK_MIN_S
 SHRINK_MIN_S = 0.1
@@ -172,8 +175,10 @@ class Search:
             else:
                 strategy = RandomWalk(rng)
             outcome, failures = explorer.trial(trial, iterations, strategy)
-            self._waited_s += outcome.waited_s
-            self._iteration_s = max(self._iteration_s, (time.monotonic() - now - outcome.waited_s) / iterations)
+            elapsed = time.monotonic() - now
+            waited = min(outcome.waited_s, elapsed)  # summed over threads, some of which may wait at once
+            self._waited_s += waited
+            self._iteration_s = max(self._iteration_s, (elapsed - waited) / iterations)
             self.trials += 1
             self.points += outcome.points
             self._per_iteration = max(self._per_iteration, -(-outcome.points // iterations))
@@ -208,6 +213,7 @@ class Search:
         size = TRIAL_ITERATIONS[trial // 2 % len(TRIAL_ITERATIONS)]
         if size is not None:
             return min(full, size)
+        time_left = min(time_left, self._settings.timeout_s * DEEP_TIMEOUT_SHARE)
         fits = int(time_left / self._iteration_s) if self._iteration_s > 0 else full
         return min(full, max(DEEP_MIN_ITERATIONS, fits))
 

@@ -117,7 +117,7 @@ class _Worker:
     waiting_for: Any = None
     native_id: int | None = None
     thread: threading.Thread | None = None
-    waited_s: float = 0.0  # runnable but kept off the CPU (by other work on the machine), over its steps
+    waited_s: float = 0.0  # over its steps, runnable but kept off the CPU (Linux's run delay)
 
 
 @dataclass
@@ -159,6 +159,8 @@ class Trial:
     # -- run by the controller (the thread that called explore)
 
     def run(self) -> TrialOutcome:
+        controller = threading.get_native_id()
+        controller_waited = waited_for_cpu_s(controller)
         for worker in self.workers:
             worker.wake.acquire()
             worker.thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
@@ -172,7 +174,11 @@ class Trial:
         if status != "passed":
             stacks = self._stacks()
             self._abort()
-        return TrialOutcome(status, self.events, self.points, stacks, self.why, sum(w.waited_s for w in self.workers))
+        waited = sum(w.waited_s for w in self.workers)
+        now_waited = waited_for_cpu_s(controller)
+        if controller_waited is not None and now_waited is not None:
+            waited += now_waited - controller_waited  # starting the workers, handing out free turns
+        return TrialOutcome(status, self.events, self.points, stacks, self.why, waited)
 
     def _watch(self) -> str:
         """Wait for the workers; give out a free turn, hand the turn on from a thread blocked in C (seen

@@ -1,8 +1,9 @@
 """Run a scenario in a child process, so a SIGSEGV/SIGABRT or a hard hang is a result, not a dead session.
 
-The child (:mod:`harness.engine._child`) runs the engine in-process with faulthandler on and writes its result to a
-file; if it dies first, the parent reports "crashed" (or "timeout") with the faulthandler dump of every
-thread. The child starts through :mod:`harness.interpreter.children` (its environment, path and flags).
+The child (:mod:`harness.engine._child`, forked by :mod:`harness.engine.forkserver` where it can be) runs the
+engine in-process with faulthandler on and writes its result to a file; if it dies first, the parent reports
+"crashed" (or "timeout") with the faulthandler dump of every thread. The child starts through
+:mod:`harness.interpreter.children` (its environment, path and flags).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import UsageError
+from harness.engine import forkserver
+from harness.engine.forkserver import ForkServerGone
 from harness.engine.result import ErrorSummary, ScenarioResult, withdraw_schedule
 from harness.engine.runner import EXPLORE_SHARE, OVERRUN, RERUN_LIMIT_S
-from harness.engine.zygote import ZygoteGone, zygote_for
-from harness.engine.zygote import available as zygote_available
 from harness.interpreter.children import child_env, exit_description, harness_command
 from harness.settings import StressSettings
 
@@ -45,22 +46,21 @@ def run_isolated(
 ) -> ScenarioResult:
     """Run the scenario ``ref`` (``module:attribute``) in a child of ``python`` (environment from
     :func:`child_env` on ``env``, default this process's); a missing module/attribute raises ``UsageError``
-    as in-process. The child is forked from the warm zygote of that interpreter and environment
-    (:mod:`harness.engine.zygote`) where it can be and ``fork`` allows it, else spawned.
+    as in-process. The child is forked by the fork server of that interpreter and environment
+    (:mod:`harness.engine.forkserver`) where it can be and ``fork`` allows it, else spawned.
 
     A failure found by exploration is replayed once more in a fresh child, as its printed rerun would: a
     scenario that keeps state across rounds (a module-level cache) can fail a trial that its schedule alone
     does not fail in a fresh process; such a schedule is not offered (the rerun falls back to the seed).
     """
-    def once(run_settings: StressSettings) -> ScenarioResult:
-        return _run_child_once(ref, name, target_name, run_settings, on_failure, python, env, fork=fork)
-
-    result = once(settings)
+    result = _run_child_once(ref, name, target_name, settings, on_failure, python, env, fork=fork)
     schedule = (result.exploration or {}).get("schedule")
     if result.status != "failed" or schedule is None or settings.replay:
         return result
     checking = time.monotonic()
-    again = once(result.rerun_settings(settings))
+    # Spawned, as the printed rerun is: a fork would share the first run's hash seed and memory layout.
+    again = _run_child_once(ref, name, target_name, result.rerun_settings(settings), on_failure, python, env,
+                            fork=False)
     result.reruns_s = round((result.reruns_s or 0.0) + time.monotonic() - checking, 6)
     if again.status != result.status:
         assert result.exploration is not None
@@ -73,7 +73,6 @@ def run_isolated(
 def _run_child_once(ref: str, name: str, target_name: str, settings: StressSettings, on_failure: str, python: str,
                     env: Mapping[str, str] | None, *, fork: bool) -> ScenarioResult:
     with tempfile.TemporaryDirectory(prefix="ft-harness-child-") as tmp:
-        folder = Path(tmp)
         request = {
             "ref": ref,
             "name": name,
@@ -81,15 +80,19 @@ def _run_child_once(ref: str, name: str, target_name: str, settings: StressSetti
             "on_failure": on_failure,
             "settings": settings.to_json(),
             "watchdog_s": longest_run_s(settings) + WATCHDOG_GRACE_S,
-            "result_path": str(folder / "result.json"),
-            "dump_path": str(folder / "faulthandler.txt"),
         }
         kill_after_s = longest_run_s(settings) + KILL_GRACE_S
         environment = child_env(python, env)
+        # Each way in a folder of its own: the child of a fork server that died is killed with it, but may still
+        # be writing for a moment.
+        folder = Path(tmp) / "forked"
         started = time.monotonic()
         try:
-            returncode = _forked(folder, request, python, environment, kill_after_s, allowed=fork)
-        except ZygoteGone:
+            if not (fork and forkserver.usable()):
+                raise ForkServerGone
+            returncode = _forked(folder, request, python, environment, kill_after_s)
+        except ForkServerGone:
+            folder = Path(tmp) / "spawned"
             started = time.monotonic()
             returncode = _spawned(folder, request, python, environment, kill_after_s)
         elapsed = time.monotonic() - started
@@ -102,32 +105,35 @@ def _run_child_once(ref: str, name: str, target_name: str, settings: StressSetti
     return _death_result(base, returncode, dump, stderr or stdout)
 
 
-def _forked(folder: Path, request: dict[str, Any], python: str, env: dict[str, str], kill_after_s: float, *,
-            allowed: bool) -> int | None:
-    """Run the request in a child forked from the zygote: its exit status, None when killed at the deadline.
-    Raises ``ZygoteGone`` when no zygote can run it (not allowed, not Linux, or the zygote died), having removed
-    what the child may have left, so the caller can spawn it instead."""
-    if not (allowed and zygote_available()):
-        raise ZygoteGone
-    # What a spawned child would take from this process at this moment, and a zygote took when it started.
-    request = {**request, "cwd": os.getcwd(),
-               "stdout_path": str(folder / "stdout"), "stderr_path": str(folder / "stderr")}
-    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+def _with_files(folder: Path, request: dict[str, Any], **more: Any) -> Path:
+    """Write ``request`` with its result, dump and output paths in ``folder`` (made now); the request's path."""
+    folder.mkdir()
+    files = {"result_path": "result.json", "dump_path": "faulthandler.txt", "stdout_path": "stdout",
+             "stderr_path": "stderr"}
+    path = folder / "request.json"
+    path.write_text(json.dumps({**request, **{key: str(folder / file) for key, file in files.items()}, **more}),
+                    encoding="utf-8")
+    return path
+
+
+def _forked(folder: Path, request: dict[str, Any], python: str, env: dict[str, str], kill_after_s: float) -> int | None:
+    """Run the request in a child forked by the fork server: its exit status, None when killed at the deadline.
+    Raises ``ForkServerGone`` when no server can run it."""
     try:
-        return zygote_for(python, env).run(str(folder / "request.json"), kill_after_s)
-    except ZygoteGone:
-        for leftover in ("result.json", "faulthandler.txt", "stdout", "stderr"):
-            (folder / leftover).unlink(missing_ok=True)
-        raise
+        # What a spawned child would take from this process now; the server took them when it started.
+        cwd = os.getcwd()
+    except OSError:  # the folder was removed: a spawned child has no folder to start in either, so let it say
+        raise ForkServerGone from None
+    path = _with_files(folder, request, cwd=cwd, env=env)
+    return forkserver.server_for(python, env).run(str(path), kill_after_s)
 
 
 def _spawned(folder: Path, request: dict[str, Any], python: str, env: dict[str, str],
              kill_after_s: float) -> int | None:
     """Run the request in a freshly started child: its exit status, None when killed at the deadline."""
-    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    path = _with_files(folder, request)
     with open(folder / "stdout", "wb") as out, open(folder / "stderr", "wb") as err:
-        return _run_child(harness_command(python, "harness.engine._child", str(folder / "request.json")),
-                          env, out, err, kill_after_s)
+        return _run_child(harness_command(python, "harness.engine._child", str(path)), env, out, err, kill_after_s)
 
 
 def longest_run_s(settings: StressSettings) -> float:

@@ -6,7 +6,7 @@ engine's defaults unless overridden, to compare candidate defaults), each run wi
 worst time-to-detect; false positives over the twin's runs; and the replay rate: how often a caught failure's
 printed rerun command, run as a user would, gives the same status again (:mod:`tests.corpus.replay`).
 Time-to-detect is wall-clock from the start of a run to its first failure, child-process start-up included
-(a fork of the engine's warm zygote, which the first run of the benchmark starts); the time to the verdict (the
+(a fork by the engine's fork server, which the first run of the benchmark starts); the time to the verdict (the
 run's result in hand, after the automatic reruns of a free-running failure, the hunt for its schedule or the
 fresh-process replay of an explored one) is reported beside it.
 ``--load N`` runs N busy CPU-bound processes beside everything (:mod:`tests.corpus.busy`).

@@ -194,5 +194,6 @@ class RacyOnlyAfterEarlierRounds:
 
 
 def reports_its_parent(thread_index: int, iteration: int) -> None:
-    """Fails with its process's parent pid and working directory in the message (which process started it)."""
-    raise AssertionError(f"parent pid {os.getppid()} in {os.getcwd()}")
+    """Fails with its process's parent pid, working directory and ``FT_HARNESS_TEST_MARKER`` in the message."""
+    marker = os.environ.get("FT_HARNESS_TEST_MARKER", "")
+    raise AssertionError(f"parent pid {os.getppid()} in {os.getcwd()} marked {marker}")
