@@ -11,6 +11,7 @@ is a one-line ``UsageError`` that names where it came from. Front ends add their
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -287,8 +288,36 @@ def rerun_words(
         f for f in FIELDS
         if f.name not in always and f.name != "report_dir" and getattr(settings, f.name) != getattr(defaults, f.name)
     ]
-    return [word for field in [*(by_name[name] for name in always), *changed]
-            for word in field.cli_words(getattr(settings, field.name), plugin=plugin)]
+    words: list[str] = []
+    for field in [*(by_name[name] for name in always), *changed]:
+        value = getattr(settings, field.name)
+        if field.name == "replay" and value is not None and len(value) > LONGEST_INLINE_SCHEDULE:
+            value = schedule_file(settings.report_dir, value)
+        words += field.cli_words(value, plugin=plugin)
+    return words
+
+
+# A longer schedule goes into a file the rerun names: one command-line word holds at most 128 KiB on Linux, and
+# a deep trial's schedule can be longer than that (nor would anyone read it on a console).
+LONGEST_INLINE_SCHEDULE = 2000
+
+
+def schedule_file(folder: Path, text: str) -> str | Path:
+    """The schedule ``text`` written atomically to ``folder/schedule-<its hash>.json`` (named by its content, so
+    writing it again changes nothing): its path; the text itself when it cannot be written."""
+    import hashlib  # only for a long schedule
+
+    path = folder / f"schedule-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    temp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        return text
+    return path.resolve()
 
 
 def positive_count(text: str) -> int:

@@ -30,7 +30,7 @@ from harness.engine.explore import DEEP_MIN_ITERATIONS, TRIAL_ITERATIONS
 from harness.engine.interleave import CodeUnderTest, Monitoring, Trial
 from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _FreeRunning, _Run
 from harness.engine.scenario import ScenarioAdapter
-from harness.engine.schedules import RandomWalk, Schedule
+from harness.engine.schedules import PYTHON, RandomWalk, Schedule
 from harness.settings import StressSettings, rerun_words, resolve
 from tests.support.markers import needs_free_threading
 
@@ -339,6 +339,18 @@ def test_the_printed_rerun_ends_with_the_schedule_and_replays_the_failure(tmp_pa
     out = capsys.readouterr().out
     assert code == 1, out
     assert "FAILED Tally" in out and "replayed schedule" in out and "lost updates" in out
+
+
+def test_a_schedule_too_long_for_a_command_line_is_rerun_from_a_file(tmp_path: Path) -> None:
+    events = [[i % 2, i, (i + 1) % 2, "p"] for i in range(20_000)]  # a deep trial's: over 128 KiB of JSON
+    schedule = Schedule(strategy="random", seed=1, trial=7, threads=2, iterations=400, python=PYTHON, events=events)
+    long = FIND.replace(replay=schedule.to_text(), report_dir=tmp_path)
+    words = rerun_words(long)
+    assert words[-2] == "--replay" and Path(words[-1]).parent == tmp_path.resolve()
+    assert resolve({"replay": words[-1]}, env={}).replay == schedule.to_text()
+    assert rerun_words(long) == words and len(list(tmp_path.iterdir())) == 1  # named by its content
+    short = Schedule(strategy="random", seed=1, trial=0, threads=2, iterations=1, python=PYTHON, events=events[:3])
+    assert rerun_words(long.replace(replay=short.to_text()))[-1] == short.to_text()
 
 
 # --- blocking ---------------------------------------------------------------------------------------------
