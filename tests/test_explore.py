@@ -654,10 +654,15 @@ def test_free_running_threads_keep_their_share_when_exploration_runs_over() -> N
 
 class WarmCounter:
     """Counts exactly until warm (5 counts per thread), then through a racy read-sleep-write: only rounds of at
-    least 5 iterations per thread can fail. Each step blocks in C for moments, so exploration's short trials
-    are slow and free-running threads, whose first round has every iteration, fail first."""
+    least 5 iterations per thread can fail. Its first round run by free-running threads fails for sure (the test
+    marks their turns), the same way the race fails: so free-running threads fail first, whatever the load, and
+    exploration's short first trials could not have found it."""
+
+    free_running = False
+    failed_free = False
 
     def setup(self) -> None:
+        self.ran_free = WarmCounter.free_running
         self.counts = [0] * self.threads
         self.total = 0
         self.lock = threading.Lock()
@@ -674,10 +679,16 @@ class WarmCounter:
         self.total = seen + 1
 
     def verify(self) -> None:
+        if self.ran_free and not WarmCounter.failed_free:
+            WarmCounter.failed_free = True
+            raise AssertionError("lost updates (the first free-running round)")
         assert self.total == self.threads * self.iterations, f"lost updates: {self.total}"
 
 
-def test_a_free_running_failure_is_explained_by_an_explored_schedule_that_replays() -> None:
+def test_a_free_running_failure_is_explained_by_an_explored_schedule_that_replays(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    mark_free_running_turns(monkeypatch, lambda on: setattr(WarmCounter, "free_running", on))
+    monkeypatch.setattr(WarmCounter, "failed_free", False)
     result = run(WarmCounter, FIND.replace(seed=6, iterations=40, budget_s=1.0))
     assert result.status == "failed", result.detail
     assert "free-running threads failed first (AssertionError)" in result.detail, result.detail
