@@ -303,14 +303,15 @@ LONGEST_INLINE_SCHEDULE = 2000
 
 
 def schedule_file(folder: Path, text: str) -> str | Path:
-    """The schedule ``text`` written atomically to ``folder/schedule-<its hash>.json`` (named by its content, so
-    writing it again changes nothing): its path; the text itself when it cannot be written."""
+    """The schedule ``text`` written atomically to ``folder/schedules/<its hash>.json`` (named by its content, so
+    writing it again changes nothing; in a folder of its own, away from the reports): its path; the text itself
+    when it cannot be written."""
     import hashlib  # only for a long schedule
 
-    path = folder / f"schedule-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    path = folder / "schedules" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
     temp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         temp.write_text(text, encoding="utf-8")
         os.replace(temp, path)
     except OSError:

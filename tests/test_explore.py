@@ -346,9 +346,10 @@ def test_a_schedule_too_long_for_a_command_line_is_rerun_from_a_file(tmp_path: P
     schedule = Schedule(strategy="random", seed=1, trial=7, threads=2, iterations=400, python=PYTHON, events=events)
     long = FIND.replace(replay=schedule.to_text(), report_dir=tmp_path)
     words = rerun_words(long)
-    assert words[-2] == "--replay" and Path(words[-1]).parent == tmp_path.resolve()
+    assert words[-2] == "--replay" and Path(words[-1]).parent == tmp_path.resolve() / "schedules"
     assert resolve({"replay": words[-1]}, env={}).replay == schedule.to_text()
-    assert rerun_words(long) == words and len(list(tmp_path.iterdir())) == 1  # named by its content
+    assert rerun_words(long) == words and len(list(Path(words[-1]).parent.iterdir())) == 1  # named by its content
+    assert not list(tmp_path.glob("*.json"))  # nothing among the reports
     short = Schedule(strategy="random", seed=1, trial=0, threads=2, iterations=1, python=PYTHON, events=events[:3])
     assert rerun_words(long.replace(replay=short.to_text()))[-1] == short.to_text()
 
