@@ -27,7 +27,7 @@ from harness.commands import main
 from harness.commands._options import stress_rerun
 from harness.engine import Race, explore, interleave, run_in_process, stateful
 from harness.engine.explore import DEEP_MIN_ITERATIONS, TRIAL_ITERATIONS
-from harness.engine.interleave import CodeUnderTest, Monitoring, Trial
+from harness.engine.interleave import CodeUnderTest, Crew, Monitoring, Trial
 from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _FreeRunning, _Run
 from harness.engine.scenario import ScenarioAdapter
 from harness.engine.schedules import PYTHON, RandomWalk, Schedule
@@ -427,11 +427,69 @@ def test_a_trial_whose_last_worker_finishes_between_two_polls_passed() -> None:
     """The watcher woke from its poll just before the last worker finished: every worker is done, the
     done-event not yet seen. That is a finished trial, not a deadlock (it was once reported as one)."""
     trial = Trial([check_then_delete_one_step] * 2, 1, RandomWalk(random.Random(0)), lambda exc, where: None,
-                  deadline=time.monotonic() + 5, stall_s=1.0)
+                  deadline=time.monotonic() + 5, stall_s=1.0, crew=Crew())
     for worker in trial.workers:
         worker.state = "done"
     trial._live = 0  # as the last worker leaves it, before it sets the event the watcher waits on
     assert trial._watch() == "passed"
+
+
+def trial_of(step: Callable[[int, int], None], crew: Crew, *, deadline_s: float = 5.0) -> Trial:
+    def on_error(exc: BaseException, where: str) -> None:
+        raise AssertionError(f"{where}: {exc!r}")
+
+    return Trial([step] * 2, 1, RandomWalk(random.Random(0)), on_error, deadline=time.monotonic() + deadline_s,
+                 stall_s=5.0, crew=crew)
+
+
+def test_every_trial_of_an_exploration_runs_on_the_same_threads() -> None:
+    """A thread started for each trial cost, on a busy machine, a wait for a CPU per thread per trial."""
+    threads: list[int] = []
+    with Crew() as crew:
+        for _ in range(3):
+            assert trial_of(lambda thread_index, iteration: threads.append(threading.get_native_id()),
+                            crew).run().status == "passed"
+    assert len(threads) == 6 and len(set(threads)) == 2
+
+
+def test_a_thread_left_in_an_abandoned_trial_is_not_lent_again() -> None:
+    release = threading.Event()
+    stuck: list[int] = []
+    later: list[int] = []
+
+    def blocks_in_c(thread_index: int, iteration: int) -> None:
+        stuck.append(threading.get_native_id())
+        release.wait(10)
+
+    try:
+        with Crew() as crew:
+            assert trial_of(blocks_in_c, crew, deadline_s=0.5).run().status == "timeout"
+            assert len(stuck) == 2
+            assert trial_of(lambda thread_index, iteration: later.append(threading.get_native_id()),
+                            crew).run().status == "passed"
+    finally:
+        release.set()
+    assert len(later) == 2 and not set(later) & set(stuck)
+
+
+def test_a_worker_kept_long_from_its_turn_waits_asleep() -> None:
+    """A worker waits for its turn runnable, yielding the CPU, only briefly: a turn held long (a step blocked in
+    C code, a long computation) is not worth a CPU."""
+    turn = threading.Lock()
+    turn.acquire()
+    cpu_s: list[float] = []
+
+    def wait_for_turn() -> None:
+        started = time.thread_time()
+        interleave._take_turn(turn)
+        cpu_s.append(time.thread_time() - started)
+
+    waiter = threading.Thread(target=wait_for_turn)
+    waiter.start()
+    time.sleep(1.0)
+    turn.release()
+    waiter.join(5)
+    assert cpu_s and cpu_s[0] < 0.2
 
 
 def check_then_delete_one_step(thread_index: int, iteration: int) -> None:

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness import UsageError
-from harness.engine.interleave import CodeUnderTest, Monitoring, NoTool, Step, Trial, TrialOutcome
+from harness.engine.interleave import CodeUnderTest, Crew, Monitoring, NoTool, Step, Trial, TrialOutcome
 from harness.engine.schedules import PYTHON, Follow, Pct, RandomWalk, Schedule, Strategy
+from harness.engine.waits import cpu_spent_waiting_s
 from harness.settings import StressSettings
 
 # Iterations per thread of a trial, in turn for each strategy: short trials find shallow windows in few
@@ -67,8 +68,8 @@ def replay(prepare: Prepare, settings: StressSettings, new_failures: NewFailures
         raise UsageError("--replay needs Python 3.12 or later (sys.monitoring)")
     try:
         clock = _Clock()
-        with clock, Monitoring(CodeUnderTest(extra_modules)) as monitoring:
-            return _Explorer(monitoring, prepare, settings, new_failures, clock).replay(
+        with clock, Monitoring(CodeUnderTest(extra_modules)) as monitoring, Crew() as crew:
+            return _Explorer(monitoring, crew, prepare, settings, new_failures, clock).replay(
                 Schedule.from_text(settings.replay or ""))
     except NoTool:
         raise UsageError("--replay: every sys.monitoring tool id is taken (a debugger or coverage?)") from None
@@ -99,6 +100,7 @@ class Search:
         self._iteration_s = 0.0
         self._waited_s = 0.0
         self._monitoring: Monitoring | None = None
+        self._crew = Crew()
         self.trials = 0
         self.points = 0
         self.ended: Exploration | None = None
@@ -110,7 +112,8 @@ class Search:
         self.close()
 
     def close(self) -> None:
-        """End the monitoring session (no more turns)."""
+        """End the monitoring session and the trials' threads (no more turns)."""
+        self._crew.close()
         if self._monitoring is not None:
             self._monitoring.__exit__(None, None, None)
             self._monitoring = None
@@ -152,7 +155,7 @@ class Search:
             return Exploration("passed", 0, 0.0, summary={"skipped": "needs Python 3.12 or later (sys.monitoring)"})
         try:
             with self._session() as monitoring:
-                return self._trials(_Explorer(monitoring, self._prepare, self._settings, self._new_failures,
+                return self._trials(_Explorer(monitoring, self._crew, self._prepare, self._settings, self._new_failures,
                                               self._clock), until, at_least)
         except NoTool:
             return Exploration("passed", 0, 0.0, summary={"skipped": "no free sys.monitoring tool id"})
@@ -194,7 +197,8 @@ class Search:
         causes the failure (state left over from an earlier round, or a bug without threads)."""
         try:
             with self._session() as monitoring:
-                explorer = _Explorer(monitoring, self._prepare, self._settings, self._new_failures, self._clock)
+                explorer = _Explorer(monitoring, self._crew, self._prepare, self._settings, self._new_failures,
+                                     self._clock)
                 outcome, _ = explorer.trial(schedule.trial, schedule.iterations, Follow([]))
         except NoTool:
             return True  # cannot tell: do not offer the schedule
@@ -219,8 +223,8 @@ class Search:
 
 
 class _Clock:
-    """Exploration's own time, wall-clock and the process's CPU time, summed over its turns (``with clock:``
-    around each)."""
+    """Exploration's own time, wall-clock and the process's CPU time (less the CPU time threads spent waiting
+    runnable: :func:`~harness.engine.waits.wait_runnable`), summed over its turns (``with clock:`` around each)."""
 
     def __init__(self) -> None:
         self._spent = 0.0
@@ -229,13 +233,13 @@ class _Clock:
         self._cpu_since = 0.0
 
     def __enter__(self) -> _Clock:
-        self._since, self._cpu_since = time.monotonic(), time.process_time()
+        self._since, self._cpu_since = time.monotonic(), _working_cpu_s()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._since is not None:
             self._spent += time.monotonic() - self._since
-            self.cpu_s += time.process_time() - self._cpu_since
+            self.cpu_s += _working_cpu_s() - self._cpu_since
             self._since = None
 
     @property
@@ -247,9 +251,10 @@ class _Clock:
 class _Explorer:
     """Trials, shrinking and replays inside one monitoring session."""
 
-    def __init__(self, monitoring: Monitoring, prepare: Prepare, settings: StressSettings,
+    def __init__(self, monitoring: Monitoring, crew: Crew, prepare: Prepare, settings: StressSettings,
                  new_failures: NewFailures, clock: _Clock) -> None:
         self._monitoring = monitoring
+        self._crew = crew
         self._prepare = prepare
         self._settings = settings
         self._new_failures = new_failures
@@ -327,7 +332,7 @@ class _Explorer:
             failures.add(exc, f"explored trial {trial}, {where}")
 
         run = Trial(steps, iterations, strategy, on_error,
-                     deadline=time.monotonic() + settings.timeout_s, stall_s=settings.stall_s)
+                     deadline=time.monotonic() + settings.timeout_s, stall_s=settings.stall_s, crew=self._crew)
         self._monitoring.trial = run
         try:
             outcome = run.run()
@@ -355,6 +360,10 @@ class _Explorer:
         if skipped:
             summary["skipped"] = skipped
         return Exploration("passed", trials, self._clock.used_s, summary=summary)
+
+
+def _working_cpu_s() -> float:
+    return time.process_time() - cpu_spent_waiting_s()
 
 
 def _summary(trials: int, points: int, duration: float, strategy: str, cpu_s: float) -> dict[str, Any]:

@@ -13,6 +13,8 @@ stall. Every hand-off is recorded for replay.
 
 from __future__ import annotations
 
+import _thread
+import functools
 import os
 import sys
 import sysconfig
@@ -26,9 +28,11 @@ from typing import Any
 import harness
 from harness import UsageError
 from harness.engine.schedules import Strategy
-from harness.engine.waits import parked_on_lock, waited_for_cpu_s
+from harness.engine.waits import parked_on_lock, wait_runnable, waited_for_cpu_s
 
 _POLL_S = 0.002
+_SPIN_S = 0.01  # a worker waiting for its turn, runnable (see _take_turn)
+_WATCH_SPIN_S = 0.05  # the controller waiting for a trial's end, runnable
 _TOOL_NAME = "ft-harness-explore"
 _TOOLING = frozenset({
     "pytest", "_pytest", "pluggy", "hypothesis", "iniconfig", "packaging", "cffi", "pycparser",
@@ -116,7 +120,7 @@ class _Worker:
     count: int = 0
     waiting_for: Any = None
     native_id: int | None = None
-    thread: threading.Thread | None = None
+    ident: int | None = None  # its thread's, once a crew thread took it
     waited_s: float = 0.0  # over its steps, runnable but kept off the CPU (Linux's run delay)
 
 
@@ -137,8 +141,10 @@ class Trial:
     """One trial: the workers, who holds the turn, and every hand-off made."""
 
     def __init__(self, steps: Sequence[Step], iterations: int, strategy: Strategy,
-                 on_error: Callable[[BaseException, str], None], *, deadline: float, stall_s: float) -> None:
+                 on_error: Callable[[BaseException, str], None], *, deadline: float, stall_s: float,
+                 crew: Crew) -> None:
         self.steps = steps
+        self.crew = crew
         self.iterations = iterations
         self.strategy = strategy
         self.on_error = on_error
@@ -161,12 +167,11 @@ class Trial:
     def run(self) -> TrialOutcome:
         controller = threading.get_native_id()
         controller_waited = waited_for_cpu_s(controller)
-        for worker in self.workers:
+        for worker, member in zip(self.workers, self.crew.take(len(self.workers)), strict=True):
             worker.wake.acquire()
-            worker.thread = threading.Thread(target=self._work, args=(worker,), daemon=True,
-                                             name=f"ft-harness-worker-{worker.index}")
-            worker.thread.start()
-            self.by_ident[worker.thread.ident] = worker  # type: ignore[index]
+            worker.ident = member.ident
+            self.by_ident[member.ident] = worker
+            member.start(self._work, worker)
         with self._lock:
             self._give(None, -1, 0, "w", self._eligible())
         status = self._watch()
@@ -186,7 +191,8 @@ class Trial:
         last = (-1, -1)
         quiet_since = time.monotonic()
         asleep = 0
-        while not self._all_done.wait(_POLL_S):
+        spin_until = quiet_since + _WATCH_SPIN_S
+        while not self._ended_within_poll(spin=time.monotonic() < spin_until):
             now = time.monotonic()
             if now >= self.deadline:
                 return "timeout"
@@ -224,6 +230,11 @@ class Trial:
                     self._give(running, running.index, running.count, "s", self._eligible())
         return "passed"
 
+    def _ended_within_poll(self, *, spin: bool) -> bool:
+        """Whether every worker finished, waiting at most a poll interval: with ``spin``, runnable, yielding the
+        CPU (most trials end within milliseconds; see :func:`_take_turn`), else asleep."""
+        return wait_runnable(self._all_done.is_set, _POLL_S) if spin else self._all_done.wait(_POLL_S)
+
     def _abort(self) -> None:
         with self._lock:
             self.aborted = True
@@ -238,7 +249,7 @@ class Trial:
         frames = sys._current_frames()
         lines = []
         for worker in self.workers:
-            frame = frames.get(worker.thread.ident) if worker.thread and worker.thread.ident else None
+            frame = frames.get(worker.ident) if worker.ident is not None else None
             if frame is None:
                 continue
             stack = [f for f in traceback.extract_stack(frame) if f.filename not in (__file__, threading.__file__)]
@@ -251,7 +262,7 @@ class Trial:
     def _work(self, worker: _Worker) -> None:
         worker.native_id = threading.get_native_id()
         waited_before = waited_for_cpu_s(worker.native_id)
-        worker.wake.acquire()
+        _take_turn(worker.wake)
         if self.aborted:
             return
         step = self.steps[worker.index]
@@ -306,7 +317,7 @@ class Trial:
         self._park(worker)
 
     def _park(self, worker: _Worker) -> None:
-        worker.wake.acquire()
+        _take_turn(worker.wake)
         if self.aborted:
             raise _Abandon
 
@@ -330,6 +341,84 @@ class Trial:
         self._running = chosen
         self._serial += 1
         chosen.wake.release()
+
+
+def _take_turn(wake: Any) -> None:
+    """Wait for ``wake`` (a worker's turn): runnable for up to :data:`_SPIN_S` (:func:`wait_runnable`: a trial
+    makes dozens of hand-offs), then asleep on the lock: a turn held longer (a step blocked in C code, a long
+    computation) is not worth a CPU."""
+    # A C callable: a Python one would start monitoring's callbacks while monitoring is on.
+    if not wait_runnable(functools.partial(wake.acquire, blocking=False), _SPIN_S):
+        wake.acquire()
+
+
+class _Member:
+    """A thread of a :class:`Crew`: between jobs it waits for the next (see :func:`_take_turn`)."""
+
+    def __init__(self, index: int) -> None:
+        self.go = threading.Lock()
+        self.go.acquire()
+        self.idle = True
+        self.job: Callable[[], object] | None = None
+        self.name = f"ft-harness-explorer-{index}"
+        # Not threading.Thread.start, which sleeps until the new thread runs (see wait_runnable).
+        self.ident: int = _thread.start_new_thread(self._serve, ())
+
+    def start(self, work: Callable[[_Worker], None], worker: _Worker) -> None:
+        self.idle = False
+        self.job = lambda: work(worker)
+        self.go.release()
+
+    def stop(self) -> None:
+        self.job = None
+        self.go.release()
+
+    def _serve(self) -> None:
+        threading.current_thread().name = self.name
+        while True:
+            _take_turn(self.go)
+            job = self.job
+            if job is None:
+                return
+            try:
+                job()
+            finally:
+                self.job = None
+                self.idle = True
+
+
+class Crew:
+    """Worker threads kept for a whole exploration: each trial takes idle ones rather than start its own.
+    Starting a thread waits until the new thread runs, on a machine busy with other work a wait for a CPU per
+    thread per trial (see :func:`~harness.engine.waits.wait_runnable`). A thread still
+    inside an abandoned trial (blocked in C code past the deadline) is not taken again. ``with Crew() as crew:``
+    stops the idle threads on the way out."""
+
+    def __init__(self) -> None:
+        self._members: list[_Member] = []
+
+    def __enter__(self) -> Crew:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def take(self, count: int) -> list[_Member]:
+        """``count`` idle threads; a thread still returning from the previous trial is waited for briefly."""
+        if len(self._members) >= count:
+            wait_runnable(lambda: sum(member.idle for member in self._members) >= count, _SPIN_S)
+        idle = [member for member in self._members if member.idle]
+        while len(idle) < count:
+            member = _Member(len(self._members))
+            self._members.append(member)
+            idle.append(member)
+        return idle[:count]
+
+    def close(self) -> None:
+        for member in self._members:
+            if member.idle:
+                member.stop()
+        self._members.clear()
 
 
 def _free_for_caller(lock: Any) -> bool:

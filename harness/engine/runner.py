@@ -15,6 +15,7 @@ every thread's stack. Running a scenario in a child process instead, so a crash 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -29,13 +30,14 @@ from harness.engine import scenario as scenario_module
 from harness.engine.reproduce import RERUNS, reproductions
 from harness.engine.result import ErrorSummary, ScenarioResult, ScenarioStatus, withdraw_schedule
 from harness.engine.scenario import ScenarioAdapter, Step
-from harness.engine.waits import parked_on_lock, waited_for_cpu_s
+from harness.engine.waits import parked_on_lock, wait_runnable, waited_for_cpu_s
 from harness.settings import StressSettings
 
 _SPINS_BEFORE_CHECK = 256
 _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
+_ROUND_SPIN_S = 0.01  # a round's start and end are waited for runnable this long first (see wait_runnable)
 # Of a scenario's time budget, at most this share goes to controlled exploration, the rest to free-running
 # threads: races in Python code are found by exploration in a fraction of it, races inside C code only by
 # free-running threads, which must not wait long for their turn.
@@ -478,7 +480,7 @@ class _Run:
             remaining = state.deadline - time.monotonic()
             if remaining <= 0:
                 return f"did not finish within its limit of {self.settings.timeout_s:g} s (--timeout)"
-            if state.done.wait(min(remaining, _STALL_POLL_S)):
+            if wait_runnable(state.done.is_set, _ROUND_SPIN_S) or state.done.wait(min(remaining, _STALL_POLL_S)):
                 return None
             progress = self._progress()
             now = time.monotonic()
@@ -518,12 +520,17 @@ class _Run:
             lines.append("".join(traceback.format_list(stack)).rstrip())
         return "\n".join(lines)
 
+    def _called(self, seen: int) -> bool:
+        """Whether a worker that ran round ``seen`` is called: a later round is published, or the run stops."""
+        return self.stop or (self._state is not None and self._state.index != seen)
+
     def _work(self, thread_index: int) -> None:
         seen = -1
         iterations = self.settings.iterations
         while True:
+            wait_runnable(functools.partial(self._called, seen), _ROUND_SPIN_S)
             with self._cond:
-                while not self.stop and (self._state is None or self._state.index == seen):
+                while not self._called(seen):
                     self._cond.wait()
                 if self.stop:
                     return
