@@ -167,7 +167,8 @@ class Trial:
     def run(self) -> TrialOutcome:
         controller = threading.get_native_id()
         controller_waited = waited_for_cpu_s(controller)
-        for worker, member in zip(self.workers, self.crew.take(len(self.workers)), strict=True):
+        members = self.crew.take(len(self.workers))
+        for worker, member in zip(self.workers, members, strict=True):
             worker.wake.acquire()
             worker.ident = member.ident
             self.by_ident[member.ident] = worker
@@ -179,10 +180,11 @@ class Trial:
         if status != "passed":
             stacks = self._stacks()
             self._abort()
+        self.crew.settle(members, certain=status == "passed")
         waited = sum(w.waited_s for w in self.workers)
         now_waited = waited_for_cpu_s(controller)
         if controller_waited is not None and now_waited is not None:
-            waited += now_waited - controller_waited  # starting the workers, handing out free turns
+            waited += max(0.0, now_waited - controller_waited)  # starting the workers, handing out free turns
         return TrialOutcome(status, self.events, self.points, stacks, self.why, waited)
 
     def _watch(self) -> str:
@@ -260,8 +262,8 @@ class Trial:
     # -- run by the workers
 
     def _work(self, worker: _Worker) -> None:
-        worker.native_id = threading.get_native_id()
-        waited_before = waited_for_cpu_s(worker.native_id)
+        native_id = worker.native_id = threading.get_native_id()
+        waited_before = waited_for_cpu_s(native_id)
         _take_turn(worker.wake)
         if self.aborted:
             return
@@ -276,9 +278,16 @@ class Trial:
                     self.on_error(exc, f"thread {worker.index}, iteration {iteration}")
         except _Abandon:
             return
-        waited_after = waited_for_cpu_s(worker.native_id)
+        finally:
+            self._leave(worker, native_id, waited_before)
+
+    def _leave(self, worker: _Worker, native_id: int, waited_before: float | None) -> None:
+        """A worker's end, however its steps ended (an abandoned trial's workers leave as it is given up)."""
+        if self.aborted:
+            return
+        waited_after = waited_for_cpu_s(native_id)
         if waited_before is not None and waited_after is not None:
-            worker.waited_s = waited_after - waited_before
+            worker.waited_s = max(0.0, waited_after - waited_before)
         with self._lock:
             worker.state = _DONE
             self._live -= 1
@@ -361,8 +370,9 @@ class _Member:
         self.idle = True
         self.job: Callable[[], object] | None = None
         self.name = f"ft-harness-explorer-{index}"
-        # Not threading.Thread.start, which sleeps until the new thread runs (see wait_runnable).
-        self.ident: int = _thread.start_new_thread(self._serve, ())
+        # Not threading.Thread.start, which sleeps until the new thread runs (see wait_runnable); the tracing and
+        # profiling hooks it would install are installed by _serve.
+        self.ident: int = _thread.start_new_thread(self._serve, (threading.gettrace(), threading.getprofile()))
 
     def start(self, work: Callable[[_Worker], None], worker: _Worker) -> None:
         self.idle = False
@@ -373,8 +383,12 @@ class _Member:
         self.job = None
         self.go.release()
 
-    def _serve(self) -> None:
+    def _serve(self, trace: Any, profile: Any) -> None:
         threading.current_thread().name = self.name
+        if trace is not None:
+            sys.settrace(trace)
+        if profile is not None:
+            sys.setprofile(profile)
         while True:
             _take_turn(self.go)
             job = self.job
@@ -382,6 +396,8 @@ class _Member:
                 return
             try:
                 job()
+            except BaseException:  # an engine error: shown, and the thread serves on (a dead one would be lent)
+                sys.excepthook(*sys.exc_info())
             finally:
                 self.job = None
                 self.idle = True
@@ -404,9 +420,7 @@ class Crew:
         self.close()
 
     def take(self, count: int) -> list[_Member]:
-        """``count`` idle threads; a thread still returning from the previous trial is waited for briefly."""
-        if len(self._members) >= count:
-            wait_runnable(lambda: sum(member.idle for member in self._members) >= count, _SPIN_S)
+        """``count`` idle threads (started as needed)."""
         idle = [member for member in self._members if member.idle]
         while len(idle) < count:
             member = _Member(len(self._members))
@@ -414,10 +428,21 @@ class Crew:
             idle.append(member)
         return idle[:count]
 
+    def settle(self, members: Sequence[_Member], *, certain: bool) -> None:
+        """Wait for ``members`` to be idle again: runnable for a moment, then, when they are ``certain`` to come
+        back (their trial passed: every step returned), asleep until they do; a trial given up may leave one
+        blocked in C code."""
+        def back() -> bool:
+            return all(member.idle for member in members)
+
+        if not wait_runnable(back, _SPIN_S) and certain:
+            while not back():
+                time.sleep(_POLL_S)
+
     def close(self) -> None:
+        """Stop every thread: an idle one at once, a busy one when its job ends (``go`` is held while it runs)."""
         for member in self._members:
-            if member.idle:
-                member.stop()
+            member.stop()
         self._members.clear()
 
 

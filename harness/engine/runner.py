@@ -37,7 +37,9 @@ _SPINS_BEFORE_CHECK = 256
 _JOIN_GRACE_S = 1.0
 _STALL_POLL_S = 0.05
 _STALL_CPU_NOISE_S = 0.002
-_ROUND_SPIN_S = 0.01  # a round's start and end are waited for runnable this long first (see wait_runnable)
+# A round's start and end are waited for runnable this long first (see wait_runnable), unless the workers outnumber
+# the CPUs: then a waiter yielding its CPU keeps it from a worker with steps to run.
+_ROUND_SPIN_S = 0.01
 # Of a scenario's time budget, at most this share goes to controlled exploration, the rest to free-running
 # threads: races in Python code are found by exploration in a fraction of it, races inside C code only by
 # free-running threads, which must not wait long for their turn.
@@ -370,6 +372,7 @@ class _Run:
         self.failures = failures if failures is not None else _Failures(self.started)
         self.stop = False
         self._barrier = BARRIERS[settings.barrier](settings.threads)
+        self._round_spin_s = _ROUND_SPIN_S if settings.threads <= (os.cpu_count() or 1) else 0.0
         self._cond = threading.Condition()
         self._state: _RoundState | None = None
         self._done_lock = threading.Lock()
@@ -476,11 +479,13 @@ class _Run:
         """
         baseline: tuple[tuple[int, ...], tuple[float, ...]] | None = None
         still_since = time.monotonic()
+        if wait_runnable(state.done.is_set, self._round_spin_s):
+            return None
         while True:
             remaining = state.deadline - time.monotonic()
             if remaining <= 0:
                 return f"did not finish within its limit of {self.settings.timeout_s:g} s (--timeout)"
-            if wait_runnable(state.done.is_set, _ROUND_SPIN_S) or state.done.wait(min(remaining, _STALL_POLL_S)):
+            if state.done.wait(min(remaining, _STALL_POLL_S)):
                 return None
             progress = self._progress()
             now = time.monotonic()
@@ -528,7 +533,7 @@ class _Run:
         seen = -1
         iterations = self.settings.iterations
         while True:
-            wait_runnable(functools.partial(self._called, seen), _ROUND_SPIN_S)
+            wait_runnable(functools.partial(self._called, seen), self._round_spin_s)
             with self._cond:
                 while not self._called(seen):
                     self._cond.wait()

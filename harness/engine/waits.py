@@ -19,6 +19,11 @@ _FUTEX_SYSCALL = {"x86_64": "202", "aarch64": "98"}
 _yield_cpu: Callable[[], object] = getattr(os, "sched_yield", lambda: time.sleep(0))
 _spent_lock = threading.Lock()
 _spent_s = 0.0
+# Per thread (native id), the run delay it had in wait_runnable: a thread that yields the CPU is runnable and not
+# running, which Linux counts in its run delay, though it waits by choice. Each thread writes its own entry.
+_delay_while_yielding_s: dict[int, float] = {}
+# The run delay of a wait_runnable shorter than this is not read (two /proc reads would cost more than the wait).
+_UNREAD_DELAY_S = 1e-4
 
 
 def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
@@ -27,17 +32,25 @@ def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
     a scheduler period for a CPU (about 56 ms measured on 2 cores with two busy processes); one that stays
     runnable goes on within microseconds to a few milliseconds. For waits expected to be short: the caller
     sleeps after it. The CPU time it takes is counted in :func:`cpu_spent_waiting_s`."""
+    global _spent_s
     if ready():
         return True
     started, cpu_started = time.monotonic(), time.thread_time()
+    native_id = threading.get_native_id()
+    delay_started: float | None = None
     try:
-        while time.monotonic() < started + seconds:
+        while (now := time.monotonic()) < started + seconds:
+            if delay_started is None and now - started > _UNREAD_DELAY_S:
+                delay_started = _run_delay_s(native_id)
             _yield_cpu()
             if ready():
                 return True
         return False
     finally:
-        global _spent_s
+        delay_ended = _run_delay_s(native_id) if delay_started is not None else None
+        if delay_started is not None and delay_ended is not None:
+            _delay_while_yielding_s[native_id] = (_delay_while_yielding_s.get(native_id, 0.0)
+                                                  + delay_ended - delay_started)
         with _spent_lock:
             _spent_s += time.thread_time() - cpu_started
 
@@ -65,7 +78,13 @@ def parked_on_lock(native_id: int | None) -> bool | None:
 
 def waited_for_cpu_s(native_id: int) -> float | None:
     """How long the thread ``native_id`` of this process has been runnable but not running, in seconds (the
-    scheduler's run delay; what a busy machine takes from it); None when this system cannot tell."""
+    scheduler's run delay; what a busy machine takes from it), less the run delay it had yielding the CPU in
+    :func:`wait_runnable`; None when this system cannot tell."""
+    delay = _run_delay_s(native_id)
+    return None if delay is None else delay - _delay_while_yielding_s.get(native_id, 0.0)
+
+
+def _run_delay_s(native_id: int) -> float | None:
     fields = (_read(f"/proc/self/task/{native_id}/schedstat") or "").split()
     return int(fields[1]) / 1e9 if len(fields) >= 2 and fields[1].isdigit() else None
 
