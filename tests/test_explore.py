@@ -25,9 +25,10 @@ import harness
 from harness import UsageError
 from harness.commands import main
 from harness.commands._options import stress_rerun
-from harness.engine import Race, explore, interleave, run_in_process, stateful
+from harness.engine import Race, explore, interleave, run_in_process, stateful, waits
+from harness.engine.crew import Crew, take_handed_lock
 from harness.engine.explore import DEEP_MIN_ITERATIONS, TRIAL_ITERATIONS
-from harness.engine.interleave import CodeUnderTest, Crew, Monitoring, Trial
+from harness.engine.interleave import CodeUnderTest, Monitoring, Trial
 from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _FreeRunning, _Run
 from harness.engine.scenario import ScenarioAdapter
 from harness.engine.schedules import PYTHON, RandomWalk, Schedule
@@ -471,7 +472,7 @@ def test_a_thread_left_in_an_abandoned_trial_is_not_lent_again() -> None:
     assert len(later) == 2 and not set(later) & set(stuck)
 
 
-def test_an_engine_error_in_a_trial_neither_hangs_it_nor_loses_its_threads(capsys) -> None:
+def test_an_engine_error_in_a_trial_is_raised_and_loses_no_thread() -> None:
     """The failure record itself raising (an engine bug) once ended the thread unseen: the trial waited for it until
     its deadline, and the dead thread was lent to the next trial, which hung too."""
     first: list[int] = []
@@ -486,12 +487,32 @@ def test_an_engine_error_in_a_trial_neither_hangs_it_nor_loses_its_threads(capsy
 
     started = time.monotonic()
     with Crew() as crew:
-        assert trial_of(fails, crew, on_error=broken_record).run().status == "passed"
+        with pytest.raises(RuntimeError, match="the failure record broke"):
+            trial_of(fails, crew, on_error=broken_record).run()
         assert trial_of(lambda thread_index, iteration: later.append(threading.get_native_id()),
                         crew).run().status == "passed"
     assert time.monotonic() - started < 2.5
     assert len(set(first)) == 2 and set(later) == set(first)
-    assert "the failure record broke" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="run delays are read from Linux's /proc")
+def test_a_runnable_wait_counts_neither_as_work_nor_as_waiting_for_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Yielding the CPU is waiting by choice: Linux counts it in the run delay, which sizes deep trials and free
+    threads' share, and in CPU time, which exploration's floor counts."""
+    monkeypatch.setattr(waits, "_yield_cpu", lambda: time.sleep(0.001))  # off the CPU for sure, as when yielding
+    native_id = threading.get_native_id()
+
+    def kernel_run_delay_s() -> float:
+        return int(Path(f"/proc/self/task/{native_id}/schedstat").read_text().split()[1]) / 1e9
+
+    delay_before, waited_before = kernel_run_delay_s(), waits.waited_for_cpu_s(native_id)
+    spent_before, cpu_before, started = waits.cpu_spent_waiting_s(), time.thread_time(), time.monotonic()
+    assert not waits.wait_runnable(lambda: False, 0.05)
+    elapsed, cpu_s = time.monotonic() - started, time.thread_time() - cpu_before
+    assert elapsed >= 0.05
+    left_out = (kernel_run_delay_s() - delay_before) - (waits.waited_for_cpu_s(native_id) - waited_before)
+    assert left_out == pytest.approx(elapsed - cpu_s, abs=0.005)
+    assert waits.cpu_spent_waiting_s() - spent_before >= cpu_s * 0.5
 
 
 def test_a_worker_kept_long_from_its_turn_waits_asleep() -> None:
@@ -503,7 +524,7 @@ def test_a_worker_kept_long_from_its_turn_waits_asleep() -> None:
 
     def wait_for_turn() -> None:
         started = time.thread_time()
-        interleave._take_turn(turn)
+        take_handed_lock(turn)
         cpu_s.append(time.thread_time() - started)
 
     waiter = threading.Thread(target=wait_for_turn)

@@ -13,7 +13,6 @@ stall. Every hand-off is recorded for replay.
 
 from __future__ import annotations
 
-import _thread
 import functools
 import os
 import sys
@@ -27,12 +26,12 @@ from typing import Any
 
 import harness
 from harness import UsageError
+from harness.engine.crew import Crew, take_handed_lock
 from harness.engine.schedules import Strategy
 from harness.engine.waits import parked_on_lock, wait_runnable, waited_for_cpu_s
 
 _POLL_S = 0.002
-_SPIN_S = 0.01  # a worker waiting for its turn, runnable (see _take_turn)
-_WATCH_SPIN_S = 0.05  # the controller waiting for a trial's end, runnable
+_WATCH_SPIN_S = 0.05  # the controller waits for a trial's end runnable this long first (see wait_runnable)
 _TOOL_NAME = "ft-harness-explore"
 _TOOLING = frozenset({
     "pytest", "_pytest", "pluggy", "hypothesis", "iniconfig", "packaging", "cffi", "pycparser",
@@ -155,6 +154,7 @@ class Trial:
         self.events: list[list[Any]] = []
         self.points = 0
         self.aborted = False
+        self.engine_error: BaseException | None = None
         self.why = f"did not finish within the {deadline - time.monotonic():.3g} s left"
         self._lock = threading.Lock()
         self._running: _Worker | None = None
@@ -172,7 +172,7 @@ class Trial:
             worker.wake.acquire()
             worker.ident = member.ident
             self.by_ident[member.ident] = worker
-            member.start(self._work, worker)
+            member.start(functools.partial(self._work, worker))
         with self._lock:
             self._give(None, -1, 0, "w", self._eligible())
         status = self._watch()
@@ -181,6 +181,8 @@ class Trial:
             stacks = self._stacks()
             self._abort()
         self.crew.settle(members, certain=status == "passed")
+        if self.engine_error is not None:
+            raise self.engine_error
         waited = sum(w.waited_s for w in self.workers)
         now_waited = waited_for_cpu_s(controller)
         if controller_waited is not None and now_waited is not None:
@@ -234,7 +236,7 @@ class Trial:
 
     def _ended_within_poll(self, *, spin: bool) -> bool:
         """Whether every worker finished, waiting at most a poll interval: with ``spin``, runnable, yielding the
-        CPU (most trials end within milliseconds; see :func:`_take_turn`), else asleep."""
+        CPU (most trials end within milliseconds), else asleep."""
         return wait_runnable(self._all_done.is_set, _POLL_S) if spin else self._all_done.wait(_POLL_S)
 
     def _abort(self) -> None:
@@ -264,7 +266,7 @@ class Trial:
     def _work(self, worker: _Worker) -> None:
         native_id = worker.native_id = threading.get_native_id()
         waited_before = waited_for_cpu_s(native_id)
-        _take_turn(worker.wake)
+        take_handed_lock(worker.wake)
         if self.aborted:
             return
         step = self.steps[worker.index]
@@ -278,17 +280,19 @@ class Trial:
                     self.on_error(exc, f"thread {worker.index}, iteration {iteration}")
         except _Abandon:
             return
+        except BaseException as exc:  # the engine's own (recording a failure failed): the trial's caller raises it
+            self.engine_error = self.engine_error or exc
         finally:
             self._leave(worker, native_id, waited_before)
 
     def _leave(self, worker: _Worker, native_id: int, waited_before: float | None) -> None:
         """A worker's end, however its steps ended (an abandoned trial's workers leave as it is given up)."""
-        if self.aborted:
-            return
         waited_after = waited_for_cpu_s(native_id)
         if waited_before is not None and waited_after is not None:
             worker.waited_s = max(0.0, waited_after - waited_before)
         with self._lock:
+            if self.aborted:
+                return
             worker.state = _DONE
             self._live -= 1
             if self._running is worker:
@@ -326,7 +330,7 @@ class Trial:
         self._park(worker)
 
     def _park(self, worker: _Worker) -> None:
-        _take_turn(worker.wake)
+        take_handed_lock(worker.wake)
         if self.aborted:
             raise _Abandon
 
@@ -350,100 +354,6 @@ class Trial:
         self._running = chosen
         self._serial += 1
         chosen.wake.release()
-
-
-def _take_turn(wake: Any) -> None:
-    """Wait for ``wake`` (a worker's turn): runnable for up to :data:`_SPIN_S` (:func:`wait_runnable`: a trial
-    makes dozens of hand-offs), then asleep on the lock: a turn held longer (a step blocked in C code, a long
-    computation) is not worth a CPU."""
-    # A C callable: a Python one would start monitoring's callbacks while monitoring is on.
-    if not wait_runnable(functools.partial(wake.acquire, blocking=False), _SPIN_S):
-        wake.acquire()
-
-
-class _Member:
-    """A thread of a :class:`Crew`: between jobs it waits for the next (see :func:`_take_turn`)."""
-
-    def __init__(self, index: int) -> None:
-        self.go = threading.Lock()
-        self.go.acquire()
-        self.idle = True
-        self.job: Callable[[], object] | None = None
-        self.name = f"ft-harness-explorer-{index}"
-        # Not threading.Thread.start, which sleeps until the new thread runs (see wait_runnable); the tracing and
-        # profiling hooks it would install are installed by _serve.
-        self.ident: int = _thread.start_new_thread(self._serve, (threading.gettrace(), threading.getprofile()))
-
-    def start(self, work: Callable[[_Worker], None], worker: _Worker) -> None:
-        self.idle = False
-        self.job = lambda: work(worker)
-        self.go.release()
-
-    def stop(self) -> None:
-        self.job = None
-        self.go.release()
-
-    def _serve(self, trace: Any, profile: Any) -> None:
-        threading.current_thread().name = self.name
-        if trace is not None:
-            sys.settrace(trace)
-        if profile is not None:
-            sys.setprofile(profile)
-        while True:
-            _take_turn(self.go)
-            job = self.job
-            if job is None:
-                return
-            try:
-                job()
-            except BaseException:  # an engine error: shown, and the thread serves on (a dead one would be lent)
-                sys.excepthook(*sys.exc_info())
-            finally:
-                self.job = None
-                self.idle = True
-
-
-class Crew:
-    """Worker threads kept for a whole exploration: each trial takes idle ones rather than start its own.
-    Starting a thread waits until the new thread runs, on a machine busy with other work a wait for a CPU per
-    thread per trial (see :func:`~harness.engine.waits.wait_runnable`). A thread still
-    inside an abandoned trial (blocked in C code past the deadline) is not taken again. ``with Crew() as crew:``
-    stops the idle threads on the way out."""
-
-    def __init__(self) -> None:
-        self._members: list[_Member] = []
-
-    def __enter__(self) -> Crew:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def take(self, count: int) -> list[_Member]:
-        """``count`` idle threads (started as needed)."""
-        idle = [member for member in self._members if member.idle]
-        while len(idle) < count:
-            member = _Member(len(self._members))
-            self._members.append(member)
-            idle.append(member)
-        return idle[:count]
-
-    def settle(self, members: Sequence[_Member], *, certain: bool) -> None:
-        """Wait for ``members`` to be idle again: runnable for a moment, then, when they are ``certain`` to come
-        back (their trial passed: every step returned), asleep until they do; a trial given up may leave one
-        blocked in C code."""
-        def back() -> bool:
-            return all(member.idle for member in members)
-
-        if not wait_runnable(back, _SPIN_S) and certain:
-            while not back():
-                time.sleep(_POLL_S)
-
-    def close(self) -> None:
-        """Stop every thread: an idle one at once, a busy one when its job ends (``go`` is held while it runs)."""
-        for member in self._members:
-            member.stop()
-        self._members.clear()
 
 
 def _free_for_caller(lock: Any) -> bool:

@@ -372,7 +372,8 @@ class _Run:
         self.failures = failures if failures is not None else _Failures(self.started)
         self.stop = False
         self._barrier = BARRIERS[settings.barrier](settings.threads)
-        self._round_spin_s = _ROUND_SPIN_S if settings.threads <= (os.cpu_count() or 1) else 0.0
+        cpus = getattr(os, "process_cpu_count", os.cpu_count)() or 1  # the CPUs this process may use (3.13+)
+        self._round_spin_s = _ROUND_SPIN_S if settings.threads <= cpus else 0.0
         self._cond = threading.Condition()
         self._state: _RoundState | None = None
         self._done_lock = threading.Lock()

@@ -14,16 +14,12 @@ from collections.abc import Callable
 
 # The futex system call's number, for kernels that hide wait channels (wchan reads "0").
 _FUTEX_SYSCALL = {"x86_64": "202", "aarch64": "98"}
-
-
 _yield_cpu: Callable[[], object] = getattr(os, "sched_yield", lambda: time.sleep(0))
 _spent_lock = threading.Lock()
 _spent_s = 0.0
 # Per thread (native id), the run delay it had in wait_runnable: a thread that yields the CPU is runnable and not
 # running, which Linux counts in its run delay, though it waits by choice. Each thread writes its own entry.
 _delay_while_yielding_s: dict[int, float] = {}
-# The run delay of a wait_runnable shorter than this is not read (two /proc reads would cost more than the wait).
-_UNREAD_DELAY_S = 1e-4
 
 
 def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
@@ -36,23 +32,20 @@ def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
     if ready():
         return True
     started, cpu_started = time.monotonic(), time.thread_time()
-    native_id = threading.get_native_id()
-    delay_started: float | None = None
     try:
-        while (now := time.monotonic()) < started + seconds:
-            if delay_started is None and now - started > _UNREAD_DELAY_S:
-                delay_started = _run_delay_s(native_id)
+        while time.monotonic() < started + seconds:
             _yield_cpu()
             if ready():
                 return True
         return False
     finally:
-        delay_ended = _run_delay_s(native_id) if delay_started is not None else None
-        if delay_started is not None and delay_ended is not None:
-            _delay_while_yielding_s[native_id] = (_delay_while_yielding_s.get(native_id, 0.0)
-                                                  + delay_ended - delay_started)
+        cpu_s = time.thread_time() - cpu_started
+        # Never asleep here, the thread either ran or waited for a CPU: its run delay is the rest of the time.
+        native_id = threading.get_native_id()
+        delay_s = max(0.0, time.monotonic() - started - cpu_s)
+        _delay_while_yielding_s[native_id] = _delay_while_yielding_s.get(native_id, 0.0) + delay_s
         with _spent_lock:
-            _spent_s += time.thread_time() - cpu_started
+            _spent_s += cpu_s
 
 
 def cpu_spent_waiting_s() -> float:
@@ -80,13 +73,10 @@ def waited_for_cpu_s(native_id: int) -> float | None:
     """How long the thread ``native_id`` of this process has been runnable but not running, in seconds (the
     scheduler's run delay; what a busy machine takes from it), less the run delay it had yielding the CPU in
     :func:`wait_runnable`; None when this system cannot tell."""
-    delay = _run_delay_s(native_id)
-    return None if delay is None else delay - _delay_while_yielding_s.get(native_id, 0.0)
-
-
-def _run_delay_s(native_id: int) -> float | None:
     fields = (_read(f"/proc/self/task/{native_id}/schedstat") or "").split()
-    return int(fields[1]) / 1e9 if len(fields) >= 2 and fields[1].isdigit() else None
+    if len(fields) < 2 or not fields[1].isdigit():
+        return None
+    return int(fields[1]) / 1e9 - _delay_while_yielding_s.get(native_id, 0.0)
 
 
 def _read(path: str) -> str | None:
