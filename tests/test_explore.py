@@ -495,6 +495,7 @@ def test_an_engine_error_in_a_trial_is_raised_and_loses_no_thread() -> None:
     assert len(set(first)) == 2 and set(later) == set(first)
 
 
+@needs_free_threading  # with the GIL on, a runnable wait does not wait
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="run delays are read from Linux's /proc")
 def test_a_runnable_wait_counts_neither_as_work_nor_as_waiting_for_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """Yielding the CPU is waiting by choice: Linux counts it in the run delay, which sizes deep trials and free

@@ -28,7 +28,7 @@ import harness
 from harness import UsageError
 from harness.engine.crew import Crew, take_handed_lock
 from harness.engine.schedules import Strategy
-from harness.engine.waits import parked_on_lock, wait_runnable, waited_for_cpu_s
+from harness.engine.waits import parked_on_lock, wait_runnable, waited_for_cpu_s, waits_runnable
 
 _POLL_S = 0.002
 _WATCH_SPIN_S = 0.05  # the controller waits for a trial's end runnable this long first (see wait_runnable)
@@ -195,7 +195,7 @@ class Trial:
         last = (-1, -1)
         quiet_since = time.monotonic()
         asleep = 0
-        spin_until = quiet_since + _WATCH_SPIN_S
+        spin_until = quiet_since + (_WATCH_SPIN_S if waits_runnable() else 0.0)
         while not self._ended_within_poll(spin=time.monotonic() < spin_until):
             now = time.monotonic()
             if now >= self.deadline:

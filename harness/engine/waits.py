@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,10 +28,13 @@ def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
     On a machine busy with other work, a thread woken from sleep (a lock, a condition, an event) waited up to
     a scheduler period for a CPU (about 56 ms measured on 2 cores with two busy processes); one that stays
     runnable goes on within microseconds to a few milliseconds. For waits expected to be short: the caller
-    sleeps after it. The CPU time it takes is counted in :func:`cpu_spent_waiting_s`."""
+    sleeps after it. The CPU time it takes is counted in :func:`cpu_spent_waiting_s`. With the GIL on it does not
+    wait: a runnable waiter would take the GIL from the thread with work."""
     global _spent_s
     if ready():
         return True
+    if not waits_runnable():
+        return False
     started, cpu_started = time.monotonic(), time.thread_time()
     try:
         while time.monotonic() < started + seconds:
@@ -46,6 +50,13 @@ def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
         _delay_while_yielding_s[native_id] = _delay_while_yielding_s.get(native_id, 0.0) + delay_s
         with _spent_lock:
             _spent_s += cpu_s
+
+
+def waits_runnable() -> bool:
+    """Whether :func:`wait_runnable` waits: not with the GIL on (an extension module can turn it on at import, on
+    a free-threaded build)."""
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return is_gil_enabled is not None and not is_gil_enabled()
 
 
 def cpu_spent_waiting_s() -> float:
