@@ -516,6 +516,23 @@ def test_a_runnable_wait_counts_neither_as_work_nor_as_waiting_for_a_cpu(monkeyp
     assert waits.cpu_spent_waiting_s() - spent_before >= cpu_s * 0.5
 
 
+def test_with_the_gil_on_a_runnable_wait_sleeps_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the GIL on, a thread yielding the CPU would take the GIL from the thread with work: the wait is the
+    caller's sleeping one, or none."""
+    monkeypatch.setattr(waits, "_is_gil_enabled", lambda: True)
+    yields: list[None] = []
+    monkeypatch.setattr(waits, "_yield_cpu", lambda: yields.append(None))
+    slept: list[float] = []
+
+    def asleep(seconds: float) -> bool:
+        slept.append(seconds)
+        return True
+
+    assert waits.wait_runnable(lambda: False, 0.05, asleep=asleep)
+    assert not waits.wait_runnable(lambda: False, 0.05)
+    assert slept == [0.05] and not yields
+
+
 def test_a_worker_kept_long_from_its_turn_waits_asleep() -> None:
     """A worker waits for its turn runnable, yielding the CPU, only briefly: a turn held long (a step blocked in
     C code, a long computation) is not worth a CPU."""

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness import UsageError
-from harness.engine.interleave import CodeUnderTest, Crew, Monitoring, NoTool, Step, Trial, TrialOutcome
+from harness.engine.crew import Crew
+from harness.engine.interleave import CodeUnderTest, Monitoring, NoTool, Step, Trial, TrialOutcome
 from harness.engine.schedules import PYTHON, Follow, Pct, RandomWalk, Schedule, Strategy
 from harness.engine.waits import cpu_spent_waiting_s
 from harness.settings import StressSettings

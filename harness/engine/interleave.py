@@ -28,7 +28,7 @@ import harness
 from harness import UsageError
 from harness.engine.crew import Crew, take_handed_lock
 from harness.engine.schedules import Strategy
-from harness.engine.waits import parked_on_lock, wait_runnable, waited_for_cpu_s, waits_runnable
+from harness.engine.waits import parked_on_lock, wait_runnable, waited_for_cpu_s
 
 _POLL_S = 0.002
 _WATCH_SPIN_S = 0.05  # the controller waits for a trial's end runnable this long first (see wait_runnable)
@@ -195,7 +195,7 @@ class Trial:
         last = (-1, -1)
         quiet_since = time.monotonic()
         asleep = 0
-        spin_until = quiet_since + (_WATCH_SPIN_S if waits_runnable() else 0.0)
+        spin_until = quiet_since + _WATCH_SPIN_S
         while not self._ended_within_poll(spin=time.monotonic() < spin_until):
             now = time.monotonic()
             if now >= self.deadline:
@@ -237,7 +237,9 @@ class Trial:
     def _ended_within_poll(self, *, spin: bool) -> bool:
         """Whether every worker finished, waiting at most a poll interval: with ``spin``, runnable, yielding the
         CPU (most trials end within milliseconds), else asleep."""
-        return wait_runnable(self._all_done.is_set, _POLL_S) if spin else self._all_done.wait(_POLL_S)
+        if spin:
+            return wait_runnable(self._all_done.is_set, _POLL_S, asleep=self._all_done.wait)
+        return self._all_done.wait(_POLL_S)
 
     def _abort(self) -> None:
         with self._lock:

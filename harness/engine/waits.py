@@ -16,6 +16,8 @@ from collections.abc import Callable
 # The futex system call's number, for kernels that hide wait channels (wchan reads "0").
 _FUTEX_SYSCALL = {"x86_64": "202", "aarch64": "98"}
 _yield_cpu: Callable[[], object] = getattr(os, "sched_yield", lambda: time.sleep(0))
+# Read at each wait, not once: an extension module can turn the GIL on at import, on a free-threaded build.
+_is_gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: True)
 _spent_lock = threading.Lock()
 _spent_s = 0.0
 # Per thread (native id), the run delay it had in wait_runnable: a thread that yields the CPU is runnable and not
@@ -23,18 +25,20 @@ _spent_s = 0.0
 _delay_while_yielding_s: dict[int, float] = {}
 
 
-def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
+def wait_runnable(ready: Callable[[], bool], seconds: float, *,
+                  asleep: Callable[[float], bool] | None = None) -> bool:
     """Whether ``ready()`` came true within ``seconds``, waited for runnable, yielding the CPU between checks.
     On a machine busy with other work, a thread woken from sleep (a lock, a condition, an event) waited up to
     a scheduler period for a CPU (about 56 ms measured on 2 cores with two busy processes); one that stays
     runnable goes on within microseconds to a few milliseconds. For waits expected to be short: the caller
-    sleeps after it. The CPU time it takes is counted in :func:`cpu_spent_waiting_s`. With the GIL on it does not
-    wait: a runnable waiter would take the GIL from the thread with work."""
+    sleeps after it. The CPU time it takes is counted in :func:`cpu_spent_waiting_s`. With the GIL on, a
+    runnable waiter would take the GIL from the thread with work: the wait is ``asleep(seconds)`` instead, or,
+    without ``asleep``, none."""
     global _spent_s
     if ready():
         return True
-    if not waits_runnable():
-        return False
+    if _is_gil_enabled():
+        return asleep(seconds) if asleep is not None else False
     started, cpu_started = time.monotonic(), time.thread_time()
     try:
         while time.monotonic() < started + seconds:
@@ -50,13 +54,6 @@ def wait_runnable(ready: Callable[[], bool], seconds: float) -> bool:
         _delay_while_yielding_s[native_id] = _delay_while_yielding_s.get(native_id, 0.0) + delay_s
         with _spent_lock:
             _spent_s += cpu_s
-
-
-def waits_runnable() -> bool:
-    """Whether :func:`wait_runnable` waits: not with the GIL on (an extension module can turn it on at import, on
-    a free-threaded build)."""
-    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
-    return is_gil_enabled is not None and not is_gil_enabled()
 
 
 def cpu_spent_waiting_s() -> float:
