@@ -31,7 +31,7 @@ from harness.engine.explore import DEEP_MIN_ITERATIONS, TRIAL_ITERATIONS
 from harness.engine.interleave import CodeUnderTest, Monitoring, Trial
 from harness.engine.runner import EXPLORE_SHARE, MIN_TRIALS, OVERRUN, _FreeRunning, _Run
 from harness.engine.scenario import ScenarioAdapter
-from harness.engine.schedules import PYTHON, RandomWalk, Schedule
+from harness.engine.schedules import PYTHON, SPIN_PATIENCE, Follow, Pct, RandomWalk, Schedule
 from harness.settings import StressSettings, rerun_words, resolve
 from tests.support.markers import needs_free_threading
 
@@ -422,6 +422,44 @@ def test_threads_blocked_in_c_do_not_hang_the_scheduler(scenario: type) -> None:
     assert result.status == "passed", result.detail + str(result.errors)
     assert result.exploration["trials"] == 8
     assert time.monotonic() - started < 10
+
+
+class WaitsForTheOtherInALoop:
+    """Thread 0 polls a flag only thread 1 sets: correct wherever thread 1 gets to run (nvx's churn-gc scenario
+    has its makers poll for the collector's end so)."""
+
+    def setup(self) -> None:
+        self.flag = False
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        if thread_index == 1:
+            self.flag = True
+            return
+        while not self.flag:
+            pass
+
+
+@pytest.mark.parametrize("strategy", ["pct", "mixed", "random"])
+def test_a_correct_spin_wait_passes_under_every_strategy(strategy: str) -> None:
+    """PCT ran the highest thread until a change point: a thread polling for a lower one never let it run, and
+    the trial, a correct one, hung to its deadline and was reported as a hang."""
+    started = time.monotonic()
+    result = run(WaitsForTheOtherInALoop, FIND.replace(seed=3, budget_s=0.5, timeout_s=5.0, strategy=strategy))
+    assert result.status == "passed", result.detail
+    assert result.exploration["trials"] >= 4 and time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("make", [lambda: Follow([]), lambda: Pct(random.Random(0), 2, 2, 10**9)],
+                         ids=["follow", "pct"])
+def test_a_thread_that_seems_to_spin_wait_hands_the_turn_on(make: Callable[[], Follow | Pct]) -> None:
+    """Both count the same way, so a schedule recorded under PCT replays under Follow."""
+    strategy = make()
+    first = strategy.choose(-1, 0, "w", [0, 1])
+    other = 1 - first
+    picks = [strategy.choose(first, count, "p", [other, first]) for count in range(SPIN_PATIENCE)]
+    assert picks[:-1] == [first] * (SPIN_PATIENCE - 1) and picks[-1] == other
+    # with no other thread able to run, the running one goes on however long it runs
+    assert {strategy.choose(other, count, "p", [other]) for count in range(2 * SPIN_PATIENCE)} == {other}
 
 
 def test_a_trial_whose_last_worker_finishes_between_two_polls_passed() -> None:

@@ -188,3 +188,13 @@ def test_scenario_fires_on_broken_backend(broken, scenario, backend, message) ->
     result = stress(on_backend(scenario, backend))
     assert result.status == "failed"
     assert message in "".join(e.type + e.first_traceback for e in result.errors)
+
+
+@pytest.mark.parametrize("cls", [scenarios.Churn, scenarios.PureChurn], ids=["churn-gc", "pure-churn-gc"])
+def test_the_gc_churn_passes_under_every_thread_count_the_gate_uses(cls: type) -> None:
+    """The makers poll for the collector's end in a loop: exploration's PCT trials once ran a maker until the
+    trial's deadline (a correct scenario reported as a hang: the gate's 4-thread throughput run of NVX)."""
+    for threads in (3, 4):
+        settings = SMALL.replace(threads=threads, rounds=4, iterations=4, strategy="pct", timeout_s=10.0)
+        result = run_in_process(cls, name=cls.__name__, target="nvx-test", settings=settings)
+        assert result.status == "passed", (threads, result.detail)

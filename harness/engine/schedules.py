@@ -20,6 +20,11 @@ from harness import UsageError
 SCHEDULE_FORMAT = 1
 # The interpreter a schedule was recorded on ("3.14.7t"): bytecode, and so switch points, differ between versions.
 PYTHON = sys.version.split()[0] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "")
+# A thread that passed this many switch points in a row while another could run is taken to spin, waiting for one
+# of them (a flag, an event polled in a loop): Pct lowers it below every thread and Follow, where no recorded event
+# applies, hands the turn on. A scheduler that never ran the others would turn a correct spin-wait into a hang.
+# Both count the same way, so a schedule recorded under Pct replays under Follow.
+SPIN_PATIENCE = 2_000
 
 
 @dataclass
@@ -74,10 +79,32 @@ class RandomWalk:
         return self._rng.choice(eligible) if eligible else None
 
 
+class _RunLength:
+    """Switch points the running thread passed in a row while another thread could run (see SPIN_PATIENCE)."""
+
+    def __init__(self) -> None:
+        self._thread: int | None = None
+        self._points = 0
+
+    def spinning(self, running: int, kind: str, eligible: Sequence[int]) -> bool:
+        """Count this switch point; whether the running thread has now passed SPIN_PATIENCE of them in a row."""
+        others_could_run = kind == "p" and len(eligible) > 1
+        if others_could_run and running == self._thread:
+            self._points += 1
+        else:
+            self._thread, self._points = running, int(others_could_run)
+        return self._points >= SPIN_PATIENCE
+
+    def handed_to(self, thread: int | None) -> None:
+        if thread != self._thread:
+            self._thread, self._points = None, 0
+
+
 class Pct:
     """Probabilistic concurrency testing: distinct random priorities, the highest runnable thread runs, and
     at ``depth - 1`` random switch points (of the ``length`` expected) the running thread drops to the
-    lowest priority, so a trial preempts at most ``depth - 1`` times."""
+    lowest priority, so a trial preempts at most ``depth - 1`` times, plus once per spin (a thread that seems
+    to spin-wait for another, :data:`SPIN_PATIENCE`, drops below every thread)."""
 
     name = "pct"
 
@@ -88,18 +115,25 @@ class Pct:
         points = range(max(length, depth))
         self._changes = dict(zip(sorted(rng.sample(points, depth - 1)), range(depth - 1, 0, -1)))
         self._seen = 0
+        self._run = _RunLength()
 
     def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
+        spinning = self._run.spinning(running, kind, eligible)
         if kind == "p":
             lowered = self._changes.get(self._seen)
             self._seen += 1
             if lowered is not None:
                 self._priority[running] = lowered
-        return max(eligible, key=self._priority.__getitem__) if eligible else None
+            elif spinning:
+                self._priority[running] = min(self._priority.values()) - 1
+        chosen = max(eligible, key=self._priority.__getitem__) if eligible else None
+        self._run.handed_to(chosen)
+        return chosen
 
 
 class Follow:
-    """Replays recorded events; where none applies, the running thread goes on (or the lowest index runs).
+    """Replays recorded events; where none applies, the running thread goes on (or the lowest index runs),
+    unless it seems to spin-wait (:data:`SPIN_PATIENCE`): then the next thread by index runs.
 
     ``lenient`` (for shrinking, where events were removed) skips events the run has gone past.
     """
@@ -110,8 +144,15 @@ class Follow:
         self._events = list(events)
         self._next = 0
         self._lenient = lenient
+        self._run = _RunLength()
 
     def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
+        chosen = self._choose(running, count, kind, eligible)
+        self._run.handed_to(chosen)
+        return chosen
+
+    def _choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
+        spinning = self._run.spinning(running, kind, eligible)
         while self._next < len(self._events):
             thread, at, target, recorded = self._events[self._next]
             if thread == running and at == count and (recorded == kind or (recorded == "s" and kind == "p")):
@@ -124,6 +165,8 @@ class Follow:
                 continue
             break
         if kind == "p":
+            if spinning:
+                return min((t for t in eligible if t != running), key=lambda t: (t < running, t))
             return running
         return min(eligible) if eligible else None
 
