@@ -236,3 +236,17 @@ def test_a_round_past_its_own_limit_is_the_hang(tmp_path: Path) -> None:
     (scenario,) = only_report(tmp_path)["scenarios"]
     assert scenario["status"] == "timeout"
     assert "round 0 did not finish within its limit of 1 s (--timeout)" in scenario["detail"]
+
+
+def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The subcommands' modules take about half a second to load: a Ctrl-C then printed a traceback."""
+    import harness.commands
+
+    def interrupted_while_loading() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.commands, "build_parser", interrupted_while_loading)
+    assert harness.commands.main(["stress"]) == 130
+    assert capsys.readouterr().err == "ft-harness: interrupted by SIGINT\n"

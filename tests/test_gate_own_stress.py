@@ -151,6 +151,7 @@ def test_misspelt_target_in_the_scenario_path_is_one_line_before_the_venv(
     folder.mkdir()
     (folder / "counter_scenarios.py").write_text(SCENARIO_FILE.format(name="Locked", guard="self.lock"))
     given = demo_wheel(tmp_path) if source == "--wheel" else tmp_path  # a project: never built, the check is first
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
     code = main(["gate", source, str(given), "--target", target, "--scenario-path", str(folder),
                  "--report-dir", str(tmp_path / "r"), *SMALL])
     out, err = capsys.readouterr()
@@ -261,3 +262,16 @@ def test_stress_scenario_path_reaches_the_children_and_the_rerun(
     assert main([*args, "--scenario-path", str(folder)]) == 1
     rerun = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("rerun:"))
     assert f"--scenario-path {folder}" in rerun and "--no-import-audit" in rerun
+
+
+@needs_free_threading
+@pytest.mark.parametrize("source", ["--sdist", "--project"])
+def test_a_missing_source_to_build_is_one_line_before_any_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    missing = tmp_path / "nowhere.tar.gz"
+    code = main(["gate", source, str(missing), "--report-dir", str(tmp_path / "r"), *SMALL])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", out  # not "building a wheel from ..." first
+    assert err == f"ft-harness gate: error: {missing} does not exist (expected an sdist, .tar.gz or .zip, or a " \
+                  "project directory)\n"

@@ -61,7 +61,11 @@ def signals_interrupt() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, extras = build_parser().parse_known_args(argv)
+    try:  # the subcommands' modules load here, about half a second: a Ctrl-C in it is an interrupt like any other
+        args, extras = build_parser().parse_known_args(argv)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted by SIGINT", file=sys.stderr)
+        return Interrupted("SIGINT").exit_code
     if extras:  # argparse would blame "ft-harness", not the subcommand whose arguments these are
         print(f"{PROG} {args.command}: error: unrecognized arguments: {' '.join(extras)}", file=sys.stderr)
         return EXIT_USAGE

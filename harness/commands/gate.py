@@ -42,7 +42,7 @@ from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
 from harness.report.terminal import failures_and_table, suite_summary
 from harness.settings import StressSettings
-from harness.wheel.build import build_wheel
+from harness.wheel.build import build_wheel, check_buildable
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     source: Path | None = args.sdist or args.project
     if source is None:
         return _run(args, python, settings, args.wheel, None)
+    check_buildable(source)
     check_scenario_paths(python, args.scenario_path, args.target, os.environ)  # not only after a long build
     with tempfile.TemporaryDirectory(prefix="ft-harness-build-") as out_dir:
         print(f"building a wheel from {source} with {python}", file=sys.stderr if args.json else sys.stdout,

@@ -14,16 +14,26 @@ from harness.interpreter.children import TIMEOUT_S
 from harness.wheel.venv import uv_step
 
 
+def check_buildable(source: Path) -> bool:
+    """Whether ``source`` is an sdist file (True) or a project directory (False); ``UsageError`` (exit 2) when
+    it is neither, or does not exist."""
+    if not source.exists():
+        raise UsageError(f"{source} does not exist (expected an sdist, .tar.gz or .zip, or a project directory)")
+    if source.is_dir() and any((source / name).is_file() for name in ("pyproject.toml", "setup.py")):
+        return False
+    if source.is_file() and source.name.endswith((".tar.gz", ".zip")):
+        return True
+    raise UsageError(f"{source} is neither an sdist (.tar.gz, .zip) nor a project directory "
+                     "(pyproject.toml or setup.py)")
+
+
 def build_wheel(python: str, source: Path, out_dir: Path) -> Path:
     """Build ``source`` (an sdist file or a project directory) into a wheel in ``out_dir`` with ``python``.
 
-    ``UsageError`` (exit 2) when ``source`` is neither; ``UnfitError`` (exit 3) when the build fails.
+    ``UsageError`` (exit 2) when ``source`` is neither (:func:`check_buildable`); ``UnfitError`` (exit 3) when the
+    build fails.
     """
-    project = source.is_dir() and any((source / name).is_file() for name in ("pyproject.toml", "setup.py"))
-    sdist = source.is_file() and source.name.endswith((".tar.gz", ".zip"))
-    if not (project or sdist):
-        raise UsageError(f"{source} is neither an sdist (.tar.gz, .zip) nor a project directory "
-                         "(pyproject.toml or setup.py)")
+    sdist = check_buildable(source)
     # A project is built through its sdist, never in its tree: a build/ folder left there by a build for
     # another interpreter (instrumented or not) would be linked into this wheel.
     uv_step(["build", *(["--wheel"] if sdist else []), "--python", python, "--out-dir", str(out_dir), str(source)],
