@@ -5,6 +5,7 @@ is built here, at test time."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,16 @@ def test_own_tests_find_a_race_only_visible_threaded_and_a_test_failing_alone(
     markdown = next((tmp_path / "r").glob("*.md")).read_text()
     assert "**race** (passes alone)" in markdown and "test_version_is_two" in markdown
     assert "race" in next((tmp_path / "r").glob("*.html")).read_text()
+    assert "- judged by: the package's own tests" in markdown and "per scenario" not in markdown  # nothing stressed
+    # Each failure's rerun, printed and kept: the gate again on that test alone, with the threads it failed with.
+    race = next(f for f in tests["failures"] if f["alone"] == "race")
+    assert f"rerun: {race['rerun']}" in output and race["rerun"] in markdown
+    words = shlex.split(race["rerun"])
+    assert words[words.index("--parallel-threads") + 1] == "4" and "-k test_shared_counter" in race["rerun"]
+    code, output, record = gate(capsys, *words[words.index("gate") + 1:], "--report-dir", str(tmp_path / "again"),
+                                *SMALL)
+    assert code == 1 and record["tests"]["run"] == 1, output
+    assert [f["alone"] for f in record["tests"]["failures"]] == ["race"]
 
 
 @needs_free_threading

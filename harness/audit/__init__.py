@@ -209,7 +209,7 @@ def import_summary(rows: Sequence[Mapping[str, Any]]) -> str:
     errors = [r["module"] for r in rows if r.get("status") == "error"]
     missing = [r["module"] for r in rows if r.get("status") == "not-found"]
     free = sum(1 for r in rows if r.get("status") == "gil-free")
-    parts = [f"{len(rows)} modules: {free} GIL-free",
+    parts = [f"{len(rows)} module{'' if len(rows) == 1 else 's'}: {free} GIL-free",
              f"{len(enabled)} GIL-enabled by {len(culprits)} GIL culprit(s)" + (f" ({', '.join(culprits)})"
                                                                                if culprits else ""),
              f"{len(errors)} import error(s)" + (f" ({', '.join(errors)})" if errors else ""),

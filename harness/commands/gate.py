@@ -11,6 +11,7 @@ was stressed under ``--require-stress``, 130/143 interrupted by SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -37,6 +38,7 @@ from harness.commands._options import (
 )
 from harness.pipeline.context import RunContext
 from harness.pipeline.gate import DEFAULT_THROUGHPUT_THREADS, GateOptions, check_scenario_paths, run_gate
+from harness.pipeline.record import SuiteFailure
 from harness.pipeline.suite import SuiteOptions, default_threads
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
@@ -201,6 +203,9 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
         tsan_suppressions=tsan_suppressions_of(args),
     )
     record = run_gate(ctx, options)
+    if record.tests is not None and options.suite is not None:
+        record.tests.failures = [dataclasses.replace(failure, rerun=_test_rerun(rerun_prefix, options.suite, failure))
+                                 for failure in record.tests.failures]
     data = record.to_json()
     paths = write_or_say("gate", lambda: [*write_gate_reports(data, settings.report_dir),
                                           *write_ci_formats(args, data, junit.gate_suites(data))])
@@ -220,6 +225,17 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
         print("\n".join(suite_summary(record.tests)), file=out)
     print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
     return print_ending("gate", record, paths, out)
+
+
+def _test_rerun(rerun_prefix: list[str], suite: SuiteOptions, failure: SuiteFailure) -> str:
+    """The gate again on the one failed test: ``-k`` its class and function (every parameter of it), with the
+    threads it failed with (a race) or one (a test failing without threads)."""
+    path, _, inner = failure.nodeid.partition("::")
+    names = [part.split("[", 1)[0] for part in inner.split("::")] if inner else [Path(path).stem]
+    threads = suite.threads if failure.race else 1
+    pytest_args = shlex.join([*suite.pytest_args, "-k", " and ".join(names)])
+    return shlex.join([*rerun_prefix, "--tests", str(suite.folder.resolve()), "--parallel-threads", str(threads),
+                       "--pytest-args", pytest_args])
 
 
 def write_gate_reports(record: Mapping[str, Any], report_dir: Path) -> list[Path]:

@@ -54,7 +54,7 @@ class ScenarioResult:
     time_to_first_failure_s: float | None = None
     on_failure: str = "unsafe"
     detail: str = ""
-    # Free-running rounds actually run (``rounds`` is the cap); None when exploration found the failure.
+    # Free-running rounds actually run (``rounds`` is the cap); None when not known (the run's process was stopped).
     rounds_run: int | None = None
     # What controlled exploration did (trials, switch points, time; the schedule of a failure it found).
     exploration: dict[str, Any] | None = None

@@ -171,11 +171,12 @@ def run_in_process(
         finally:
             free.close()
         if ended is not None:
-            return _explored(result, ended, started)
+            return _explored(result, ended, started, rounds_run=free.rounds_run)
         if search is not None and free.outcome.status == "failed" and search.ended is None:
             explained = _explain(search, free.failures, settings)
             if explained is not None:
-                return _explored(result, explained, started, first_at=free.failures.first_at)
+                return _explored(result, explained, started, rounds_run=free.rounds_run,
+                                 first_at=free.failures.first_at)
     finally:
         if search is not None:
             search.close()
@@ -231,11 +232,11 @@ def _explain(search: Any, failures: _Failures, settings: StressSettings) -> Any:
     return explored
 
 
-def _explored(result: ScenarioResult, explored: Any, started: float, *,
+def _explored(result: ScenarioResult, explored: Any, started: float, *, rounds_run: int = 0,
               first_at: float | None = None) -> ScenarioResult:
     """``result`` ended by exploration: a failure it found (``first_at``: when free-running threads had shown
-    it first), or a replayed schedule."""
-    result.exploration = explored.summary
+    it first; ``rounds_run``: the free-running rounds of the turns before), or a replayed schedule."""
+    result.exploration, result.rounds_run = explored.summary, rounds_run
     result.status, result.detail = explored.status, explored.detail
     result.duration_s = round(time.monotonic() - started, 6)
     if explored.errors is not None:

@@ -66,6 +66,12 @@ class GateOptions:
     include_tests: bool = False
 
 
+def _judged_by(target_names: list[str], options: GateOptions) -> str:
+    """What decides the verdict beyond the import audit: the targets' scenarios and the package's own tests."""
+    judged = [*target_names, *(["the package's own tests"] if options.suite is not None else [])]
+    return ", ".join(judged) or "(import audit only)"
+
+
 def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
     """Judge a wheel; raises ``UsageError`` only for bad input found before any work (wheel, ABI, target).
 
@@ -83,7 +89,7 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
         ctx.progress("PYTHONPATH is not passed on: the gate judges only what the wheel installs")
     ctx = ctx.replace(env=without_pythonpath(inherited))
     names = [t.name for t in targets]
-    record = RunRecord.start("gate", ", ".join(names) or "(import audit only)", slug=info.distribution)
+    record = RunRecord.start("gate", _judged_by(names, options), slug=info.distribution)
     record.targets, record.settings, record.require_stress = names, ctx.settings, options.require_stress
     record.wheel = wheel = WheelSection(info, abi, audit_only=not targets and options.suite is None,
                                         ignored_pythonpath=inherited.get("PYTHONPATH") or None)
@@ -187,7 +193,7 @@ def _judge_installed(
         if options.requirements:
             targets = _targets(ctx, options, info.distribution, registered_targets(venv_python, ctx.progress))
             record.targets = [t.name for t in targets]
-            record.target = ", ".join(record.targets) or record.target
+            record.target = _judged_by(record.targets, options)
             wheel.audit_only = not targets and options.suite is None
         ctx.progress("targets: " + (", ".join(t.name for t in targets) or f"none judges {info.distribution}"))
         venv_ctx = ctx.replace(python=venv_python)

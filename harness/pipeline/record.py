@@ -114,6 +114,7 @@ class SuiteFailure:
     nodeid: str
     first_lines: str
     alone: str
+    rerun: str = ""  # the command that runs this test again as the gate ran it (set by the command line)
 
     @property
     def race(self) -> bool:

@@ -95,6 +95,7 @@ def tests_markdown(tests: Mapping[str, Any]) -> list[str]:
         label = "**race** (passes alone)" if failure["alone"] == "race" else "fails without threads (not a race)"
         first = "; ".join(failure["first_lines"].splitlines())
         lines.append(f"- {label}: `{failure['nodeid']}`" + (f": {first}" if first else ""))
+        lines += [f"  - rerun: `{failure['rerun']}`"] if failure.get("rerun") else []
     lines += [f"- kept single-threaded: `{nodeid}`: {reason}" for nodeid, reason in tests["thread_unsafe"].items()]
     return lines
 
@@ -103,8 +104,9 @@ def tests_html(tests: Mapping[str, Any]) -> str:
     """The package's own suite as a key/value table, a failure table and the tests kept single-threaded."""
     parts = [_key_values(_suite_counts(tests))]
     if tests["failures"]:
-        parts.append(_table(("test", "alone", "first lines"), [
-            (f["nodeid"], f["alone"], f["first_lines"]) for f in tests["failures"]], status_column=-1))
+        parts.append(_table(("test", "alone", "first lines", "rerun"), [
+            (f["nodeid"], f["alone"], f["first_lines"], f.get("rerun", "")) for f in tests["failures"]],
+            status_column=-1))
     if tests["thread_unsafe"]:
         parts.append(_table(("kept single-threaded", "why"), list(tests["thread_unsafe"].items()), status_column=-1))
     return "\n".join(parts)

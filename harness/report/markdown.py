@@ -37,7 +37,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         f"- started: {record.get('started', '')}; duration: {record.get('duration_s', 0):.2f} s",
     ]
     settings = record.get("settings") or {}
-    if settings:
+    if settings and record.get("scenarios"):  # the stress settings, where a scenario ran under them
         lines.append(
             f"- threads {settings.get('threads')} x iterations {settings.get('iterations')} x rounds "
             f"{settings.get('rounds')} at most; budget {settings.get('budget_s')} s per scenario; timeout "
@@ -74,10 +74,11 @@ def render_markdown(record: Mapping[str, Any]) -> str:
 
 
 def _rounds_cell(scenario: Mapping[str, Any]) -> str:
-    """Free-running rounds run (and their cap), plus explored trials: ``812 (cap 100000) + 96 explored``."""
+    """Free-running rounds run (and their cap), plus explored trials: ``812 (cap 100000) + 96 explored``; ``?``
+    when not known (the run's process was stopped)."""
     rounds = scenario.get("rounds_run")
     trials = (scenario.get("exploration") or {}).get("trials")
-    cell = f"{scenario['rounds']}" if rounds is None else f"{rounds} (cap {scenario['rounds']})"
+    cell = f"{'?' if rounds is None else rounds} (cap {scenario['rounds']})"
     return f"{cell} + {trials} explored" if trials else cell
 
 

@@ -47,8 +47,9 @@ def error_lines(result: ScenarioResult, indent: str) -> list[str]:
 
 def run_sizes(threads: int, iterations: int, rounds_run: int | None, exploration: Mapping[str, Any] | None) -> str:
     """``2 threads x 400 iterations x 812 rounds; 96 explored trials``: what a scenario's run actually did
-    (``rounds_run`` None: exploration ended the run before any free-running round)."""
-    shape = sizes(threads, iterations, rounds_run or 0)
+    (``rounds_run`` None: not known, the run's process was stopped)."""
+    shape = sizes(threads, iterations, rounds_run) if rounds_run is not None else (
+        f"{plural(threads, 'thread')} x {plural(iterations, 'iteration')} x ? rounds")
     explored = exploration or {}
     if explored.get("skipped"):
         return f"{shape}; not explored: {explored['skipped']}"
@@ -82,7 +83,8 @@ def failures_and_table(results: Sequence[ScenarioResult]) -> list[str]:
         return lines
     rows = [("scenario", "status", "threads x iterations x rounds", "time", "ops/s")]
     rows += [
-        (r.name, status_label(r.status, r.on_failure), f"{r.threads} x {r.iterations} x {r.rounds_run or 0}",
+        (r.name, status_label(r.status, r.on_failure),
+         f"{r.threads} x {r.iterations} x {'?' if r.rounds_run is None else r.rounds_run}",
          f"{r.duration_s:.2f} s", f"{r.ops_per_s:.0f}" if r.ops_per_s else "-")
         for r in results
     ]
@@ -111,12 +113,13 @@ def suite_summary(tests: SuiteSection) -> list[str]:
     floor = "" if tests.min_parallel_tests is None else f" (floor {tests.min_parallel_tests}" + (
         ": below it)" if tests.below_floor else ")")
     lines = [f"tests: {tests.run} run, {tests.multi_threaded} multi-threaded at {tests.threads} threads{floor}, "
-             f"{tests.passed} passed, {tests.skipped} skipped, {len(tests.races)} races, "
+             f"{tests.passed} passed, {tests.skipped} skipped, {plural(len(tests.races), 'race')}, "
              f"{len(tests.failures) - len(tests.races)} failing without threads, in {tests.wall_s:.1f} s"]
     for failure in tests.failures:
         label = "RACE (passes alone)" if failure.race else "fails without threads (not a race)"
         lines.append(f"    {label}: {failure.nodeid}")
         lines += [f"        {line}" for line in failure.first_lines.splitlines()]
+        lines += [f"        rerun: {failure.rerun}"] if failure.rerun else []
     lines += [f"    kept single-threaded: {nodeid}: {reason}" for nodeid, reason in tests.thread_unsafe.items()]
     lines += [f"    GIL re-enabled by: {culprit}" for culprit in tests.gil_culprits]
     return lines
