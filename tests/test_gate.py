@@ -31,6 +31,11 @@ def ok(thread_index, iteration):
 def broken(thread_index, iteration):
     if thread_index == 1 and iteration == 3:
         raise ValueError("thread 1 broke")
+
+
+def broken_with_three_threads(thread_index, iteration):
+    if thread_index == 2:
+        raise ValueError("thread 2 broke")
 '''
 
 
@@ -363,3 +368,20 @@ def test_callers_pythonpath_cannot_shadow_the_installed_wheel(
     assert record["ignored_pythonpath"] == str(shadow.parent)
     assert [s["status"] for s in record["scenarios"]] == ["passed"]
     assert str(shadow.parent) in reports(tmp_path / "r")[".md"].read_text()
+
+
+@needs_free_threading
+def test_a_throughput_run_that_fails_keeps_its_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A scenario passing at the gate's thread count failed at a throughput run's: its traceback and rerun were lost
+    (only its status was kept)."""
+    wheel = tiny_wheel(tmp_path, {"demo/__init__.py": b"", "demo/scenarios.py": SCENARIOS})
+    code, output = gate(capsys, "--wheel", str(wheel), "--target", "demo.scenarios:broken_with_three_threads",
+                        "--throughput-threads", "1,3", "--report-dir", str(tmp_path / "r"), *SMALL)
+    assert code == 1, output
+    record = json.loads(reports(tmp_path / "r")[".json"].read_text())
+    assert [(row["threads"], row["status"]) for row in record["throughput"]] == [(1, "passed"), (3, "failed")]
+    passed, failed = record["scenarios"]
+    assert passed["status"] == "passed" and failed["name"] == "broken_with_three_threads @ 3 threads"
+    assert "thread 2 broke" in failed["errors"][0]["first_traceback"] and "--threads 3" in failed["rerun"]
+    assert "thread 2 broke" in output and f"rerun: {failed['rerun']}" in output
+    assert "thread 2 broke" in reports(tmp_path / "r")[".md"].read_text()

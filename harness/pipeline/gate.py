@@ -240,3 +240,5 @@ def _measure_throughput(
                 ))
                 if unsafe_status(result.status, result.on_failure):
                     record.note(f"throughput run of {spec.name} at {threads} threads {result.status}: {result.detail}")
+                    # Its evidence (tracebacks, stacks of a hang, the rerun) is reported as a scenario's is.
+                    record.scenarios.append(dataclasses.replace(result, name=f"{spec.name} @ {threads} threads"))
