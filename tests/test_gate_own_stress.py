@@ -286,3 +286,19 @@ def test_a_missing_source_to_build_is_one_line_before_any_build(
     assert code == 2 and out == "", out  # not "building a wheel from ..." first
     assert err == f"ft-harness gate: error: {missing} does not exist (expected an sdist, .tar.gz or .zip, or a " \
                   "project directory)\n"
+
+
+@needs_free_threading
+def test_a_gate_interrupted_before_its_test_suite_ran_names_the_suite_unfinished(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.pipeline.gate
+
+    def interrupted_in_the_suite(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.pipeline.gate, "run_suite", interrupted_in_the_suite)
+    code, output, record = gate(capsys, "--wheel", str(demo_wheel(tmp_path)), "--tests", str(source_tree(tmp_path)),
+                                "--report-dir", str(tmp_path / "r"), *SMALL)
+    assert code == 130 and record["verdict"] == "interrupted", output
+    assert record["interrupted"]["unfinished"] == ["the package's own tests"]

@@ -103,7 +103,8 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
             record.fail(exc.exit_code, str(exc))
         except (Interrupted, KeyboardInterrupt) as exc:
             if record.interrupted is None:
-                interrupted(record, exc, targets)
+                suite_left = options.suite is not None and record.tests is None
+                interrupted(record, exc, targets, later=["the package's own tests"] if suite_left else [])
     decide(record)
     if record.verdict == "imports-only":
         wheel.audit_only = True

@@ -79,15 +79,16 @@ def judge(
 
 
 def interrupted(
-    record: RunRecord, exc: Interrupted | KeyboardInterrupt, targets: Sequence[Target], *, import_audit: bool = True
+    record: RunRecord, exc: Interrupted | KeyboardInterrupt, targets: Sequence[Target], *, import_audit: bool = True,
+    later: Sequence[str] = (),
 ) -> None:
     """Mark ``record`` interrupted by ``exc``'s signal: the scenarios of ``targets`` without a result are the
-    unfinished ones (and the import audit, when it was under way)."""
+    unfinished ones (and the import audit, when it was under way, and the ``later`` steps not done)."""
     finished = {(s.target, s.name) for s in record.scenarios}
     unfinished = [spec.name for t in targets for spec in t.scenarios if (t.name, spec.name) not in finished]
     if import_audit and not record.imports and record.fit:
         unfinished.insert(0, "import audit")
-    record.interrupt(getattr(exc, "signal_name", "SIGINT"), unfinished)
+    record.interrupt(getattr(exc, "signal_name", "SIGINT"), [*unfinished, *later])
 
 
 def _require_packages(ctx: RunContext, record: RunRecord, targets: Sequence[Target], modules: list[str]) -> list[str]:
