@@ -341,7 +341,8 @@ def env_source(env: Mapping[str, str]) -> Source:
 
 
 def pyproject_source(pyproject: Path) -> Source:
-    """The ``[tool.ft-harness]`` table of a pyproject.toml; unknown keys are errors (typos must not pass)."""
+    """The ``[tool.ft-harness]`` table of a pyproject.toml; unknown keys are errors (typos must not pass). A
+    relative ``report-dir`` is relative to the file's folder."""
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -354,7 +355,10 @@ def pyproject_source(pyproject: Path) -> Source:
     unknown = sorted(set(table) - set(by_key))
     if unknown:
         raise UsageError(f"unknown key {unknown[0]!r} {label}: expected one of {', '.join(by_key)}")
-    return Source(label, {by_key[k].name: v for k, v in table.items()}, {f.name: f.toml_key for f in ALL_FIELDS})
+    values = {by_key[k].name: v for k, v in table.items()}
+    if isinstance(values.get("report_dir"), str):  # as tools read paths in their config: from the file's folder
+        values["report_dir"] = str(pyproject.parent / values["report_dir"])
+    return Source(label, values, {f.name: f.toml_key for f in ALL_FIELDS})
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:

@@ -28,7 +28,15 @@ def test_precedence_cli_over_env_over_pyproject(tmp_path: Path) -> None:
     env = {"FT_HARNESS_ROUNDS": "40", "FT_HARNESS_ITERATIONS": "50"}
     settings = resolve({"iterations": "500", "threads": None}, env=env, pyproject=toml)
     assert (settings.threads, settings.rounds, settings.iterations) == (3, 40, 500)
-    assert settings.report_dir == Path("out")
+    assert settings.report_dir == tmp_path / "out"  # from the file's folder, wherever the run starts
+
+
+def test_a_relative_report_dir_in_pyproject_is_the_files_folders_from_a_subfolder(tmp_path: Path) -> None:
+    pyproject(tmp_path, 'report-dir = "out/r2"\n')
+    (tmp_path / "sub").mkdir()
+    found = find_pyproject(tmp_path / "sub")
+    assert found is not None and resolve({}, env={}, pyproject=found).report_dir == tmp_path / "out" / "r2"
+    assert resolve({"report_dir": "here"}, env={}, pyproject=found).report_dir == Path("here")  # flags: the cwd's
 
 
 def test_ini_layer_sits_between_env_and_pyproject(tmp_path: Path) -> None:
