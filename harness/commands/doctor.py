@@ -12,7 +12,11 @@ from harness.interpreter.facts import probe
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("doctor", help="interpreter facts and fitness to judge free-threading")
+    parser = subparsers.add_parser(
+        "doctor", help="interpreter facts and fitness to judge free-threading",
+        description="Show the interpreter's facts and whether it can give a free-threading verdict. Exit 0 fit, "
+                    "2 bad input, 3 unfit (a GIL build, or the GIL forced on).",
+    )
     add_common(parser)
     parser.set_defaults(run=run)
 

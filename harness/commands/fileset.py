@@ -13,7 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "fileset",
         help="check that a folder of wheels fills every expected interpreter x platform cell with the exact ABI",
-        description="Exit 0 only if every expected cell holds a wheel with exactly the right ABI; 1 otherwise.",
+        description="Exit 0 only if every expected cell holds a wheel with exactly the right ABI; 1 otherwise; "
+                    "2 bad input (a bad cell, an unreadable folder).",
     )
     parser.add_argument(
         "directory", type=Path, nargs="?", metavar="DIR", help="folder with the release wheels (and sdist)"

@@ -49,7 +49,11 @@ from harness.wheel.build import build_wheel, check_buildable
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "gate", help="judge a wheel: exact ABI tags, fresh-venv install, import audit, stress, report"
+        "gate", help="judge a wheel: exact ABI tags, fresh-venv install, import audit, stress, report",
+        description="Judge a wheel (or one built from --sdist/--project) in a fresh venv: its tags, the import "
+                    "audit of every module, the targets' scenarios, the package's own tests (--tests). Exit 0 safe "
+                    "or imports-only, 1 unsafe, 2 bad input, 3 unfit interpreter or environment, 4 nothing stressed "
+                    "under --require-stress, 130/143 interrupted.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--wheel", type=Path, help="the wheel file to judge")

@@ -43,7 +43,12 @@ SKIPPED_AUDIT = "import audit skipped (--no-import-audit): this verdict covers t
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("stress", help="stress a target's scenarios with many threads")
+    parser = subparsers.add_parser(
+        "stress", help="stress a target's scenarios with many threads",
+        description="Audit a target's imports, then run each of its scenarios under controlled interleavings and "
+                    "free-running threads for a time budget; write a report. Exit 0 safe, 1 unsafe (a failure, "
+                    "crash or hang), 2 bad input or unknown target, 3 unfit interpreter, 130/143 interrupted.",
+    )
     parser.add_argument("--target", required=True, help="built-in target name (e.g. nvx) or module:attribute")
     add_common(parser)
     add_settings(parser)
