@@ -226,6 +226,7 @@ def test_own_tests_find_a_race_only_visible_threaded_and_a_test_failing_alone(
     assert "**race** (passes alone)" in markdown and "test_version_is_two" in markdown
     assert "race" in next((tmp_path / "r").glob("*.html")).read_text()
     assert "- judged by: the package's own tests" in markdown and "per scenario" not in markdown  # nothing stressed
+    assert "@pytest.mark.thread_unsafe" in output and "@pytest.mark.thread_unsafe" in markdown  # what to do if...
     # Each failure's rerun, printed and kept: the gate again on that test alone, with the threads it failed with.
     race = next(f for f in tests["failures"] if f["alone"] == "race")
     assert f"rerun: {race['rerun']}" in output and race["rerun"] in markdown

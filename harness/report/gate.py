@@ -15,7 +15,7 @@ from harness.audit import import_summary
 from harness.interpreter.facts import gil_forced_text
 from harness.report import tsan as tsan_report
 from harness.report.markdown import IMPORT_HEADERS, TEST_ONLY_TITLE, import_rows, render_markdown
-from harness.report.terminal import status_label
+from harness.report.terminal import RACE_HINT, status_label
 
 FORMATS = ("json", "gate-md", "html")
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -96,6 +96,8 @@ def tests_markdown(tests: Mapping[str, Any]) -> list[str]:
         first = "; ".join(failure["first_lines"].splitlines())
         lines.append(f"- {label}: `{failure['nodeid']}`" + (f": {first}" if first else ""))
         lines += [f"  - rerun: `{failure['rerun']}`"] if failure.get("rerun") else []
+    if any(failure["alone"] == "race" for failure in tests["failures"]):
+        lines.append(f"- {RACE_HINT}")
     lines += [f"- kept single-threaded: `{nodeid}`: {reason}" for nodeid, reason in tests["thread_unsafe"].items()]
     return lines
 

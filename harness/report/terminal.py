@@ -107,6 +107,11 @@ def fixture_failure(result: ScenarioResult, *, test_rerun: str, runs_alone: bool
     return "\n".join(lines)
 
 
+RACE_HINT = ("a race is a test that fails only with its threads at once: the package races, or the test shares "
+             "state on purpose (a module-level cache or switch it asserts on); mark the latter "
+             "@pytest.mark.thread_unsafe to run it single-threaded")
+
+
 def suite_summary(tests: SuiteSection) -> list[str]:
     """The gate's lines for the package's own test suite: counts, each failure with its single-threaded rerun's
     finding and first lines, the tests kept single-threaded and why, and the GIL culprits."""
@@ -120,6 +125,8 @@ def suite_summary(tests: SuiteSection) -> list[str]:
         lines.append(f"    {label}: {failure.nodeid}")
         lines += [f"        {line}" for line in failure.first_lines.splitlines()]
         lines += [f"        rerun: {failure.rerun}"] if failure.rerun else []
+    if tests.races:
+        lines.append(f"    {RACE_HINT}")
     lines += [f"    kept single-threaded: {nodeid}: {reason}" for nodeid, reason in tests.thread_unsafe.items()]
     lines += [f"    GIL re-enabled by: {culprit}" for culprit in tests.gil_culprits]
     return lines
