@@ -303,3 +303,31 @@ def test_a_gate_interrupted_before_its_test_suite_ran_names_the_suite_unfinished
                                 "--report-dir", str(tmp_path / "r"), *SMALL)
     assert code == 130 and record["verdict"] == "interrupted", output
     assert record["interrupted"]["unfinished"] == ["the package's own tests"]
+
+
+@needs_free_threading
+def test_an_extra_the_package_does_not_have_is_said_not_passed_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uv installs nothing for an unknown extra and exits 0 (a package that moved its test requirements to a
+    dependency group): the run then failed later for want of them, with no word of why."""
+    code, output, record = gate(capsys, "--wheel", str(demo_wheel(tmp_path)), "--with", "demo[nosuch]",
+                                "--report-dir", str(tmp_path / "r"), *SMALL)
+    assert code == 0, output
+    line = next(line for line in output.splitlines() if line.startswith("uv warning:"))
+    assert "does not have an extra named `nosuch`" in line and line in record["note"]
+
+
+@needs_free_threading
+def test_a_suite_missing_a_module_it_imports_is_told_to_bring_it_with_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "conftest.py").write_text("import hypothesis_not_installed_here\n")
+    (suite / "test_x.py").write_text("def test_x():\n    pass\n")
+    code, output, record = gate(capsys, "--wheel", str(demo_wheel(tmp_path)), "--tests", str(suite),
+                                "--report-dir", str(tmp_path / "r"), *SMALL)
+    assert code == 2, output
+    assert "No module named 'hypothesis_not_installed_here'" in record["note"]
+    assert record["note"].endswith("; install what the tests import with --with REQ")

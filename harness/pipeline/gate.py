@@ -183,7 +183,9 @@ def _judge_installed(
         venv_python = create_venv(ctx.python, venv_root / "venv")
         wheel.venv_python, wheel.venv_kept = venv_python, options.keep_venv
         ctx.progress(f"venv: {venv_python}")
-        install(venv_python, info.path, options.requirements)
+        for warning in install(venv_python, info.path, options.requirements):
+            ctx.progress(f"uv {warning}")
+            record.note(f"uv {warning}")
         installed = wheel.installed = installed_distribution(venv_python, info.distribution)
         ctx.progress(f"installed: extension modules {', '.join(installed.extension_modules) or 'none'}; "
                      f"top level {', '.join(installed.top_level) or 'none'}")

@@ -104,10 +104,15 @@ def _pytest(ctx: RunContext, root: Path, threads: int, args: Sequence[str]) -> t
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-_OUTPUT_TAIL_LINES:])
         raise UsageError(f"the test suite's pytest {exit_description(done.returncode)} without a summary: "
-                         f"{tail}") from None
+                         f"{_last_words(done)}") from None
     if summary["exit_status"] not in (0, 1, 5):  # ok, tests failed, no tests collected
-        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-_OUTPUT_TAIL_LINES:])
-        raise UsageError(f"the test suite's pytest {exit_description(done.returncode)}: {tail}")
+        raise UsageError(f"the test suite's pytest {exit_description(done.returncode)}: {_last_words(done)}")
     return summary, shlex.join(cmd)
+
+
+def _last_words(done: subprocess.CompletedProcess[str]) -> str:
+    """The last lines pytest printed, on one line, and what to do when the tests import what is not installed."""
+    output = done.stdout + done.stderr
+    tail = " | ".join(output.strip().splitlines()[-_OUTPUT_TAIL_LINES:])
+    return tail + ("; install what the tests import with --with REQ" if "No module named" in output else "")

@@ -68,11 +68,12 @@ def create_venv(python: str, directory: Path) -> str:
     raise UnfitError(f"uv created {directory} but it holds no python executable")
 
 
-def install(venv_python: str, wheel: Path, requirements: Sequence[str] = ()) -> None:
+def install(venv_python: str, wheel: Path, requirements: Sequence[str] = ()) -> list[str]:
     """Install the wheel and its dependencies (from the configured index) into the venv, with ``requirements``
-    (``mypkg[test]``, a target package) resolved together with it."""
-    uv_step(["pip", "install", "--python", venv_python, str(wheel), *requirements], TIMEOUT_S["uv install"],
-            f"install {' '.join([wheel.name, *requirements])}")
+    (``mypkg[test]``, a target package) resolved together with it; uv's warnings (an extra the package does not
+    have installs nothing, and is no error to uv)."""
+    return uv_step(["pip", "install", "--python", venv_python, str(wheel), *requirements], TIMEOUT_S["uv install"],
+                   f"install {' '.join([wheel.name, *requirements])}")
 
 
 def install_requirements(venv_python: str, requirements: Sequence[str]) -> None:
@@ -156,8 +157,9 @@ def modules_from_record(site_packages: Path, record_file_text: str) -> Installed
                                  tuple(sorted(set(modules))))
 
 
-def uv_step(args: list[str], timeout_s: float, what: str) -> None:
-    """Run ``uv ARGS``; ``UnfitError`` (exit 3) naming ``what`` and uv's last lines when it fails or times out."""
+def uv_step(args: list[str], timeout_s: float, what: str) -> list[str]:
+    """Run ``uv ARGS``: its warning lines; ``UnfitError`` (exit 3) naming ``what`` and uv's last lines when it
+    fails or times out."""
     try:
         done = run_uv(args, timeout_s=timeout_s)
     except subprocess.TimeoutExpired:
@@ -166,3 +168,4 @@ def uv_step(args: list[str], timeout_s: float, what: str) -> None:
         lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         detail = " ".join(lines[-3:]) or f"exit status {done.returncode}"
         raise UnfitError(f"uv could not {what}: {detail}")
+    return [line.strip() for line in (done.stderr or "").splitlines() if line.startswith("warning:")]
