@@ -16,6 +16,7 @@ from harness.engine.result import ErrorSummary, ScenarioResult
 from harness.pipeline.record import RunRecord, SuiteFailure, SuiteSection
 from harness.pipeline.verdict import decide
 from harness.report import render_markdown, write_reports
+from harness.report.terminal import verdict_line
 
 
 def scenario(status: str, on_failure: str = "unsafe") -> ScenarioResult:
@@ -126,3 +127,9 @@ def test_report_files_are_readable_as_the_umask_allows(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert [stat.S_IMODE(p.stat().st_mode) for p in paths] == [0o644, 0o644]
+
+
+def test_the_verdict_line_counts_the_shared_use_findings_it_leaves_out() -> None:
+    findings = [scenario("failed", "shared-use-unsafe"), scenario("failed", "shared-use-unsafe"), scenario("passed")]
+    assert verdict_line("safe", 0, findings) == "verdict: safe (exit 0); 2 shared-use findings above (not the verdict)"
+    assert verdict_line("unsafe", 1, [scenario("failed")]) == "verdict: unsafe (exit 1)"

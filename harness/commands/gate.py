@@ -42,7 +42,7 @@ from harness.pipeline.record import SuiteFailure
 from harness.pipeline.suite import SuiteOptions, default_threads
 from harness.report import append_step_summary, junit, write_reports
 from harness.report.gate import FORMATS, render_gate_markdown
-from harness.report.terminal import failures_and_table, suite_summary
+from harness.report.terminal import failures_and_table, suite_summary, verdict_line
 from harness.settings import StressSettings
 from harness.wheel.build import build_wheel, check_buildable
 
@@ -227,7 +227,7 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
             print(f"fix hint {hint.module} ({hint.builder}): {hint.change}. {hint.warning}", file=out)
     if record.tests is not None:
         print("\n".join(suite_summary(record.tests)), file=out)
-    print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
+    print(verdict_line(record.verdict, record.exit_code, record.scenarios), file=out)
     return print_ending("gate", record, paths, out)
 
 

@@ -33,7 +33,7 @@ from harness.pipeline.judge import judge
 from harness.pipeline.record import RunRecord
 from harness.report import tsan as tsan_report
 from harness.report import write_reports
-from harness.report.terminal import plural, scenario_summary
+from harness.report.terminal import plural, scenario_summary, verdict_line
 from harness.settings import StressSettings
 from harness.targets import Target, resolve_target, select_scenarios
 from harness.targets.ref_check import check_refs
@@ -137,4 +137,4 @@ def _print_summary(record: RunRecord, out: TextIO) -> None:
         print("\n".join(tsan_report.terminal_lines(record.tsan.to_json())), file=out)
     if record.notes and record.verdict != "error":
         print(record.note_text, file=out)
-    print(f"verdict: {record.verdict} (exit {record.exit_code})", file=out)
+    print(verdict_line(record.verdict, record.exit_code, record.scenarios), file=out)

@@ -36,6 +36,13 @@ def status_label(status: str, on_failure: str | None) -> str:
     return status
 
 
+def verdict_line(verdict: str, exit_code: int, scenarios: Sequence[ScenarioResult]) -> str:
+    """``verdict: safe (exit 0)``, and how many shared-use findings it leaves out (they are printed above it)."""
+    findings = sum(1 for s in scenarios if s.status == "failed" and s.on_failure == "shared-use-unsafe")
+    kept = f"; {plural(findings, 'shared-use finding')} above (not the verdict)" if findings else ""
+    return f"verdict: {verdict} (exit {exit_code}){kept}"
+
+
 def error_lines(result: ScenarioResult, indent: str) -> list[str]:
     """Each distinct error of a scenario with its count and the head of its first traceback."""
     lines = []
