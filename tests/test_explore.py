@@ -439,6 +439,32 @@ class WaitsForTheOtherInALoop:
             pass
 
 
+class SpinsForGood:
+    """Thread 0 waits in a loop for a flag nothing sets: a hang under every schedule."""
+
+    def setup(self) -> None:
+        self.flag = False
+
+    def step(self, thread_index: int, iteration: int) -> None:
+        while thread_index == 0 and not self.flag:
+            pass
+
+
+def test_a_hang_found_by_exploration_is_reported_without_replaying_it_to_the_deadline_again() -> None:
+    """Each shrink candidate and each of the 3 confirming replays ran to the deadline again: with the default
+    --timeout of 60 s the run's process was stopped by its watchdog, and the schedule was lost."""
+    started = time.monotonic()
+    result = run(SpinsForGood, FIND.replace(seed=4, timeout_s=1.5, budget_s=0.5))
+    assert result.status == "timeout" and "did not finish" in result.errors[0].first_traceback
+    assert result.exploration["replays"].startswith("not replayed") and " --replay " in result.rerun
+    assert time.monotonic() - started < 4  # one trial to its deadline, not four or more
+    # and the thread spinning for good is stopped with its trial: it spun as long as the process did
+    time.sleep(0.1)
+    cpu_before = time.process_time()
+    time.sleep(0.3)
+    assert time.process_time() - cpu_before < 0.15
+
+
 @pytest.mark.parametrize("strategy", ["pct", "mixed", "random"])
 def test_a_correct_spin_wait_passes_under_every_strategy(strategy: str) -> None:
     """PCT ran the highest thread until a change point: a thread polling for a lower one never let it run, and

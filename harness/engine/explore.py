@@ -277,18 +277,23 @@ class _Explorer:
     def found(self, outcome: TrialOutcome, failures: Any, found: Schedule, trials: int, points: int) -> Exploration:
         found_at = self._clock.used_s
         kinds = _kinds(failures)
-        shortest = self._shrink(found, kinds, time.monotonic() + max(SHRINK_MIN_S, SHRINK_SHARE * found_at))
-        reproduced = self._confirm(shortest, kinds)
-        if reproduced < CONFIRM_REPLAYS and shortest is not found:
-            shortest, reproduced = found, self._confirm(found, kinds)
+        if outcome.status == "timeout":
+            # It ran to its deadline (a thread that never stops): every replay would take the whole --timeout
+            # again, so the schedule is offered as found, neither shrunk nor replayed.
+            shortest, replays, exact = found, "not replayed (a trial that runs to its deadline)", False
+        else:
+            shortest = self._shrink(found, kinds, time.monotonic() + max(SHRINK_MIN_S, SHRINK_SHARE * found_at))
+            reproduced = self._confirm(shortest, kinds)
+            if reproduced < CONFIRM_REPLAYS and shortest is not found:
+                shortest, reproduced = found, self._confirm(found, kinds)
+            replays, exact = f"{reproduced}/{CONFIRM_REPLAYS}", reproduced == CONFIRM_REPLAYS
         status = "timeout" if outcome.status in ("deadlock", "timeout") else "failed"
         detail = (f"explored trial {found.trial} ({found.strategy}, {found.iterations} iterations) {_what(outcome)} "
                   f"after {trials} trials in {found_at:.3f} s; shortest schedule: {shortest.preemptions} "
-                  f"preemptions (found with {found.preemptions}), replayed {reproduced}/{CONFIRM_REPLAYS}")
+                  f"preemptions (found with {found.preemptions}), replayed {replays}")
         summary = _summary(trials, points, found_at, self._settings.strategy, self._clock.cpu_s)
         summary.update(found_preemptions=found.preemptions, shortest_preemptions=shortest.preemptions,
-                       replays=f"{reproduced}/{CONFIRM_REPLAYS}", replays_exact=reproduced == CONFIRM_REPLAYS,
-                       schedule=asdict(shortest))
+                       replays=replays, replays_exact=exact, schedule=asdict(shortest))
         return Exploration(status, trials, found_at, detail, failures, shortest, summary)
 
     def _shrink(self, found: Schedule, kinds: set[str], until: float) -> Schedule:

@@ -55,7 +55,8 @@ Step = Callable[[int, int], object]
 
 
 class _Abandon(BaseException):
-    """Raised in a parked worker to unwind it when its trial is given up (a deadlock, the deadline)."""
+    """Raised in a worker to unwind it when its trial is given up (a deadlock, the deadline): as it parks, or at
+    its next switch point if it runs on (a thread spinning for good would otherwise spin as long as the process)."""
 
 
 class CodeUnderTest:
@@ -303,6 +304,8 @@ class Trial:
                 self._all_done.set()
 
     def switch_point(self, worker: _Worker) -> None:
+        if self.aborted:
+            raise _Abandon
         with self._lock:
             if self._running is None:  # the turn was free: whoever comes first takes it
                 worker.state = _RUNNING
