@@ -356,7 +356,7 @@ def pyproject_source(pyproject: Path) -> Source:
     if unknown:
         raise UsageError(f"unknown key {unknown[0]!r} {label}: expected one of {', '.join(by_key)}")
     values = {by_key[k].name: v for k, v in table.items()}
-    if isinstance(values.get("report_dir"), str):  # as tools read paths in their config: from the file's folder
+    if isinstance(values.get("report_dir"), str) and values["report_dir"].strip():  # from the file's folder
         values["report_dir"] = str(pyproject.parent / values["report_dir"])
     return Source(label, values, {f.name: f.toml_key for f in ALL_FIELDS})
 

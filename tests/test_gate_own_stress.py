@@ -4,6 +4,7 @@ is built here, at test time."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import shlex
 from pathlib import Path
@@ -231,7 +232,8 @@ def test_own_tests_find_a_race_only_visible_threaded_and_a_test_failing_alone(
     race = next(f for f in tests["failures"] if f["alone"] == "race")
     assert f"rerun: {race['rerun']}" in output and race["rerun"] in markdown
     words = shlex.split(race["rerun"])
-    assert words[words.index("--parallel-threads") + 1] == "4" and "-k test_shared_counter" in race["rerun"]
+    assert words[words.index("--parallel-threads") + 1] == "4"
+    assert words[words.index("--only-test") + 1] == race["nodeid"]
     code, output, record = gate(capsys, *words[words.index("gate") + 1:], "--report-dir", str(tmp_path / "again"),
                                 *SMALL)
     assert code == 1 and record["tests"]["run"] == 1, output
@@ -290,19 +292,29 @@ def test_a_missing_source_to_build_is_one_line_before_any_build(
 
 
 @needs_free_threading
+@pytest.mark.parametrize(("module", "step", "unfinished"), [
+    ("harness.pipeline.gate", "run_suite", ["the package's own tests"]),
+    ("harness.pipeline.judge", "_audit", ["import audit", "the package's own tests"]),
+])
 def test_a_gate_interrupted_before_its_test_suite_ran_names_the_suite_unfinished(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, module: str, step: str,
+    unfinished: list[str],
 ) -> None:
-    import harness.pipeline.gate
+    """Interrupted in the import audit, the gate ran the suite all the same (up to an hour) and called nothing
+    unfinished."""
+    suites: list[object] = []
 
-    def interrupted_in_the_suite(*args: object) -> None:
+    def interrupted_here(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(harness.pipeline.gate, "run_suite", interrupted_in_the_suite)
+    monkeypatch.setattr(importlib.import_module(module), step, interrupted_here)
+    if step != "run_suite":
+        monkeypatch.setattr(importlib.import_module("harness.pipeline.gate"), "run_suite",
+                            lambda *args: suites.append(args))
     code, output, record = gate(capsys, "--wheel", str(demo_wheel(tmp_path)), "--tests", str(source_tree(tmp_path)),
                                 "--report-dir", str(tmp_path / "r"), *SMALL)
     assert code == 130 and record["verdict"] == "interrupted", output
-    assert record["interrupted"]["unfinished"] == ["the package's own tests"]
+    assert record["interrupted"]["unfinished"] == unfinished and suites == []
 
 
 @needs_free_threading
@@ -331,3 +343,14 @@ def test_a_suite_missing_a_module_it_imports_is_told_to_bring_it_with_with(
     assert code == 2, output
     assert "No module named 'hypothesis_not_installed_here'" in record["note"]
     assert record["note"].endswith("; install what the tests import with --with REQ")
+
+
+@pytest.mark.parametrize("flag", [["--only-test", "test_x.py::test_x"], ["--parallel-threads", "2"]])
+def test_a_tests_flag_without_tests_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: list[str]
+) -> None:
+    code = main(["gate", "--wheel", str(tmp_path / "any.whl"), *flag, "--report-dir", str(tmp_path / "r")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", out
+    assert err == ("ft-harness gate: error: --parallel-threads, --pytest-args, --min-parallel-tests and --only-test "
+                   "need --tests DIR\n")

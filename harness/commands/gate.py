@@ -88,6 +88,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--parallel-threads", type=int, metavar="N",
                         help=f"threads per test with --tests (default: the CPU count, at least 2: {default_threads()})")
     parser.add_argument("--pytest-args", default="", metavar="ARGS", help="more pytest arguments with --tests")
+    parser.add_argument("--only-test", action="append", default=[], metavar="NODEID",
+                        help="with --tests: run only this test, a node id relative to DIR as reports print it "
+                             "(repeatable; each failed test's rerun uses it)")
     parser.add_argument("--min-parallel-tests", type=int, metavar="N",
                         help="with --tests: fewer than N tests run multi-threaded is a failed gate")
     parser.add_argument("--require-stress", action="store_true",
@@ -137,8 +140,9 @@ def parse_thread_counts(text: str) -> tuple[int, ...]:
 def suite_options(args: argparse.Namespace) -> SuiteOptions | None:
     """The ``--tests`` run asked for (None without ``--tests``); its other flags alone are a usage error."""
     if args.tests is None:
-        if args.parallel_threads is not None or args.pytest_args or args.min_parallel_tests is not None:
-            raise UsageError("--parallel-threads, --pytest-args and --min-parallel-tests need --tests DIR")
+        if (args.parallel_threads is not None or args.pytest_args or args.min_parallel_tests is not None
+                or args.only_test):
+            raise UsageError("--parallel-threads, --pytest-args, --min-parallel-tests and --only-test need --tests DIR")
         return None
     if not args.tests.is_dir():  # before the venv, the install and the audit
         raise UsageError(f"--tests {args.tests}: not a folder")
@@ -149,7 +153,7 @@ def suite_options(args: argparse.Namespace) -> SuiteOptions | None:
         pytest_args = tuple(shlex.split(args.pytest_args))
     except ValueError as exc:
         raise UsageError(f"bad --pytest-args {args.pytest_args!r}: {exc}") from None
-    return SuiteOptions(args.tests, threads, pytest_args, args.min_parallel_tests)
+    return SuiteOptions(args.tests, threads, pytest_args, args.min_parallel_tests, tuple(args.only_test))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,14 +236,12 @@ def _run(args: argparse.Namespace, python: str, settings: StressSettings, wheel:
 
 
 def _test_rerun(rerun_prefix: list[str], suite: SuiteOptions, failure: SuiteFailure) -> str:
-    """The gate again on the one failed test: ``-k`` its class and function (every parameter of it), with the
-    threads it failed with (a race) or one (a test failing without threads)."""
-    path, _, inner = failure.nodeid.partition("::")
-    names = [part.split("[", 1)[0] for part in inner.split("::")] if inner else [Path(path).stem]
+    """The gate again on the one failed test (``--only-test``), with the threads it failed with (a race) or one (a
+    test failing without threads), and no throughput runs."""
     threads = suite.threads if failure.race else 1
-    pytest_args = shlex.join([*suite.pytest_args, "-k", " and ".join(names)])
-    return shlex.join([*rerun_prefix, "--tests", str(suite.folder.resolve()), "--parallel-threads", str(threads),
-                       "--pytest-args", pytest_args])
+    more = ["--pytest-args", shlex.join(suite.pytest_args)] if suite.pytest_args else []
+    return shlex.join([*rerun_prefix, "--tests", str(suite.folder.resolve()), "--only-test", failure.nodeid,
+                       "--parallel-threads", str(threads), *more, "--throughput-threads", "none"])
 
 
 def write_gate_reports(record: Mapping[str, Any], report_dir: Path) -> list[Path]:

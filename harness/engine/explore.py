@@ -194,8 +194,9 @@ class Search:
         return explorer.done(self.trials, self.points)
 
     def fails_without_preemption(self, schedule: Schedule) -> bool:
-        """Whether ``schedule``'s trial fails with each thread run to its end in turn: then no interleaving
-        causes the failure (state left over from an earlier round, or a bug without threads)."""
+        """Whether ``schedule``'s trial fails with each thread run to its end in turn (one seeming to spin-wait
+        gives way): then no interleaving causes the failure (state left over from an earlier round, or a bug
+        without threads)."""
         try:
             with self._session() as monitoring:
                 explorer = _Explorer(monitoring, self._crew, self._prepare, self._settings, self._new_failures,
@@ -343,6 +344,8 @@ class _Explorer:
         try:
             outcome = run.run()
         finally:
+            if run.aborted:
+                self._monitoring.abandon(run)
             self._monitoring.trial = None
         if outcome.status in ("deadlock", "timeout"):
             failures.add_text("Timeout", f"explored trial {trial} {outcome.why}; its threads' stacks:{outcome.stacks}")

@@ -56,7 +56,8 @@ Step = Callable[[int, int], object]
 
 class _Abandon(BaseException):
     """Raised in a worker to unwind it when its trial is given up (a deadlock, the deadline): as it parks, or at
-    its next switch point if it runs on (a thread spinning for good would otherwise spin as long as the process)."""
+    its next switch point if it runs on (a thread spinning for good would otherwise spin as long as the process;
+    see :meth:`Monitoring.abandon`)."""
 
 
 class CodeUnderTest:
@@ -394,6 +395,9 @@ class Monitoring:
     def __init__(self, under_test: CodeUnderTest) -> None:
         self.under_test = under_test
         self.trial: Trial | None = None
+        # The threads of trials given up (by thread ident): one still running code under test (spinning for good)
+        # is unwound at its next switch point, whichever trial runs then.
+        self._abandoned: set[int] = set()
         self._tool = -1
         self._instrumented: list[CodeType] = []
         self._points: dict[CodeType, frozenset[int]] = {}
@@ -450,6 +454,10 @@ class Monitoring:
         for code in _reachable_code(start):
             self._instrument(code)
 
+    def abandon(self, trial: Trial) -> None:
+        """``trial`` was given up: its threads still in code under test stop at their next switch point."""
+        self._abandoned.update(trial.by_ident)
+
     def _instrument(self, code: CodeType) -> None:
         if self.under_test(code.co_filename) and code not in self._points:
             import dis  # once per exploration that meets code under test
@@ -469,10 +477,12 @@ class Monitoring:
     def _on_instruction(self, code: CodeType, offset: int) -> object:
         if offset not in self._points.get(code, ()):
             return None  # not DISABLE, which stops the world (see _on_start)
-        trial = self.trial
-        worker = trial.by_ident.get(threading.get_ident()) if trial is not None else None
+        trial, ident = self.trial, threading.get_ident()
+        worker = trial.by_ident.get(ident) if trial is not None else None
         if worker is not None:
             trial.switch_point(worker)  # type: ignore[union-attr]
+        elif ident in self._abandoned:
+            raise _Abandon
         return None
 
     def _on_call(self, code: CodeType, offset: int, callable_: object, arg0: object) -> object:

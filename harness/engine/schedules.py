@@ -23,7 +23,7 @@ PYTHON = sys.version.split()[0] + ("t" if sysconfig.get_config_var("Py_GIL_DISAB
 # A thread that passed this many switch points in a row while another could run is taken to spin, waiting for one
 # of them (a flag, an event polled in a loop): Pct lowers it below every thread and Follow, where no recorded event
 # applies, hands the turn on. A scheduler that never ran the others would turn a correct spin-wait into a hang.
-# Both count the same way, so a schedule recorded under Pct replays under Follow.
+# Both count the same way; a replay follows the recorded hand-offs first (see Follow).
 SPIN_PATIENCE = 2_000
 
 
@@ -124,7 +124,7 @@ class Pct:
             self._seen += 1
             if lowered is not None:
                 self._priority[running] = lowered
-            elif spinning:
+            if spinning:  # after a change point too: a spinning thread always gives way (Follow counts on it)
                 self._priority[running] = min(self._priority.values()) - 1
         chosen = max(eligible, key=self._priority.__getitem__) if eligible else None
         self._run.handed_to(chosen)
@@ -133,7 +133,8 @@ class Pct:
 
 class Follow:
     """Replays recorded events; where none applies, the running thread goes on (or the lowest index runs),
-    unless it seems to spin-wait (:data:`SPIN_PATIENCE`): then the next thread by index runs.
+    unless, past the last event or when shrinking, it seems to spin-wait (:data:`SPIN_PATIENCE`): then the next
+    thread by index runs.
 
     ``lenient`` (for shrinking, where events were removed) skips events the run has gone past.
     """
@@ -165,7 +166,10 @@ class Follow:
                 continue
             break
         if kind == "p":
-            if spinning:
+            # In an exact replay the recorded run's own hand-offs are events (a thread that spun gave way there):
+            # whether another thread could run depends on timing (one blocked in C coming back), so the rule
+            # applies only past the last event, or when shrinking.
+            if spinning and (self._lenient or self._next >= len(self._events)):
                 return min((t for t in eligible if t != running), key=lambda t: (t < running, t))
             return running
         return min(eligible) if eligible else None

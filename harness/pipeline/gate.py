@@ -41,6 +41,7 @@ from harness.wheel.venv import add_import_paths, create_venv, install, installed
 
 THROUGHPUT_ROUNDS = 3
 DEFAULT_THROUGHPUT_THREADS = (1, 2, 4)
+SUITE_STEP = "the package's own tests"  # the --tests step, as a report names it (unfinished, judged by)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class GateOptions:
 
 def _judged_by(target_names: list[str], options: GateOptions) -> str:
     """What decides the verdict beyond the import audit: the targets' scenarios and the package's own tests."""
-    judged = [*target_names, *(["the package's own tests"] if options.suite is not None else [])]
+    judged = [*target_names, *([SUITE_STEP] if options.suite is not None else [])]
     return ", ".join(judged) or "(import audit only)"
 
 
@@ -104,7 +105,7 @@ def run_gate(ctx: RunContext, options: GateOptions) -> RunRecord:
         except (Interrupted, KeyboardInterrupt) as exc:
             if record.interrupted is None:
                 suite_left = options.suite is not None and record.tests is None
-                interrupted(record, exc, targets, later=["the package's own tests"] if suite_left else [])
+                interrupted(record, exc, targets, later=[SUITE_STEP] if suite_left else [])
     decide(record)
     if record.verdict == "imports-only":
         wheel.audit_only = True
@@ -183,7 +184,8 @@ def _judge_installed(
         venv_python = create_venv(ctx.python, venv_root / "venv")
         wheel.venv_python, wheel.venv_kept = venv_python, options.keep_venv
         ctx.progress(f"venv: {venv_python}")
-        for warning in install(venv_python, info.path, options.requirements):
+        # Only what changes what was installed: uv warns of other things too (a cache it cannot hardlink from).
+        for warning in (w for w in install(venv_python, info.path, options.requirements) if "extra" in w):
             ctx.progress(f"uv {warning}")
             record.note(f"uv {warning}")
         installed = wheel.installed = installed_distribution(venv_python, info.distribution)
@@ -203,7 +205,10 @@ def _judge_installed(
         wheel_modules = split_modules([*installed.extension_modules, *installed.top_level],
                                       exclude=options.exclude_modules, include_tests=options.include_tests)
         wheel.excluded_modules = wheel_modules.excluded
-        judge(venv_ctx, record, targets, extra_modules=wheel_modules.judged)
+        suite = [SUITE_STEP] if options.suite is not None else []
+        judge(venv_ctx, record, targets, extra_modules=wheel_modules.judged, later=suite)
+        if record.interrupted is not None:
+            return
         _audit_test_only(venv_ctx, record, wheel, wheel_modules.test_only)
         if options.suite is not None and record.verdict != "error":
             record.tests = run_suite(venv_ctx, options.suite)

@@ -46,10 +46,12 @@ def judge(
     *,
     extra_modules: Sequence[str] = (),
     import_audit: bool = True,
+    later: Sequence[str] = (),
 ) -> RunRecord:
     """Fill ``record`` for ``targets`` and decide it; never raises for an unfit interpreter or a failing
     scenario. ``extra_modules`` are audited too (the gate: what the wheel installed); ``import_audit=False``
-    judges the scenarios only (reruns of one scenario)."""
+    judges the scenarios only (reruns of one scenario); ``later``: the caller's steps after it, unfinished
+    too when a signal stops it."""
     clock = time.monotonic()
     record.settings = ctx.settings
     record.targets = [t.name for t in targets]
@@ -72,7 +74,7 @@ def judge(
     except HarnessError as exc:
         record.fail(exc.exit_code, str(exc))
     except (Interrupted, KeyboardInterrupt) as exc:
-        interrupted(record, exc, targets, import_audit=import_audit)
+        interrupted(record, exc, targets, import_audit=import_audit, later=later)
     record.duration_s = round(record.duration_s + time.monotonic() - clock, 3)
     decide(record)
     return record

@@ -36,12 +36,14 @@ _OUTPUT_TAIL_LINES = 5
 
 @dataclass(frozen=True)
 class SuiteOptions:
-    """Which folder of tests, how many threads, extra pytest arguments, and the multi-threaded floor."""
+    """Which folder of tests, how many threads, extra pytest arguments, the multi-threaded floor, and the only
+    tests to run (node ids relative to the folder; all when empty)."""
 
     folder: Path
     threads: int
     pytest_args: tuple[str, ...] = ()
     min_parallel_tests: int | None = None
+    only: tuple[str, ...] = ()
 
 
 def default_threads() -> int:
@@ -62,7 +64,7 @@ def run_suite(ctx: RunContext, options: SuiteOptions) -> SuiteSection:
         copy = Path(tmp) / "tests" / options.folder.resolve().name
         shutil.copytree(options.folder, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc"))
         ctx.progress(f"tests: running {copy} with {options.threads} threads per test")
-        args = [*options.pytest_args, str(copy)]
+        args = [*options.pytest_args, *([str(copy / nodeid) for nodeid in options.only] or [str(copy)])]
         threaded, section.command = _pytest(ctx, copy, options.threads, args)
         failed = [nodeid for nodeid, test in threaded["tests"].items() if test["outcome"] == "failed"]
         if failed:

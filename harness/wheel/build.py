@@ -14,15 +14,14 @@ from harness.interpreter.children import TIMEOUT_S
 from harness.wheel.venv import uv_step
 
 
-def check_buildable(source: Path) -> bool:
-    """Whether ``source`` is an sdist file (True) or a project directory (False); ``UsageError`` (exit 2) when
-    it is neither, or does not exist."""
+def check_buildable(source: Path) -> None:
+    """``UsageError`` (exit 2) unless ``source`` is an sdist file or a project directory."""
     if not source.exists():
         raise UsageError(f"{source} does not exist (expected an sdist, .tar.gz or .zip, or a project directory)")
     if source.is_dir() and any((source / name).is_file() for name in ("pyproject.toml", "setup.py")):
-        return False
+        return
     if source.is_file() and source.name.endswith((".tar.gz", ".zip")):
-        return True
+        return
     raise UsageError(f"{source} is neither an sdist (.tar.gz, .zip) nor a project directory "
                      "(pyproject.toml or setup.py)")
 
@@ -33,7 +32,8 @@ def build_wheel(python: str, source: Path, out_dir: Path) -> Path:
     ``UsageError`` (exit 2) when ``source`` is neither (:func:`check_buildable`); ``UnfitError`` (exit 3) when the
     build fails.
     """
-    sdist = check_buildable(source)
+    check_buildable(source)
+    sdist = source.is_file()
     # A project is built through its sdist, never in its tree: a build/ folder left there by a build for
     # another interpreter (instrumented or not) would be linked into this wheel.
     uv_step(["build", *(["--wheel"] if sdist else []), "--python", python, "--out-dir", str(out_dir), str(source)],
