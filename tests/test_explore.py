@@ -531,6 +531,39 @@ def trial_of(step: Callable[[int, int], None], crew: Crew, *, deadline_s: float 
                  stall_s=5.0, crew=crew)
 
 
+@pytest.mark.parametrize(("strategy", "stall_handed_on"), [(Follow([]), False), (Follow([], lenient=True), True),
+                                                          (RandomWalk(random.Random(0)), True)])
+def test_an_exact_replay_waits_out_a_thread_asleep_for_a_moment(strategy: object, stall_handed_on: bool) -> None:
+    """A stop of the world (the garbage collector, code instrumented as first met) leaves a running thread asleep
+    for some milliseconds, longer under load: an exact replay handed the turn on there, where the recorded run
+    had not, and replayed another interleaving (a held-out case's schedule replayed 4 times of 5)."""
+    def naps_first(thread_index: int, iteration: int) -> None:
+        if thread_index == 0:
+            time.sleep(0.05)
+
+    with Crew() as crew:
+        trial = Trial([naps_first] * 2, 1, strategy, lambda exc, where: None,  # type: ignore[arg-type]
+                      deadline=time.monotonic() + 5, stall_s=1.0, crew=crew)
+        outcome = trial.run()
+    assert outcome.status == "passed"
+    assert any(event[3] == "s" for event in outcome.events) is stall_handed_on, outcome.events
+
+
+def test_a_replay_instruments_the_scenario_before_its_trial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Met first inside the replayed trial, code was instrumented there: a stop of the world, while a worker ran."""
+    found = run(RACES["counter"], FIND.replace(seed=0))
+    instrumented: list[object] = []
+    original = Monitoring.instrument_reachable
+
+    def recording(self: Monitoring, start: object) -> None:
+        instrumented.append(start)
+        original(self, start)
+
+    monkeypatch.setattr(Monitoring, "instrument_reachable", recording)
+    replayed = run(RACES["counter"], found.rerun_settings(FIND.replace(seed=0)))
+    assert "replayed schedule" in replayed.detail and instrumented == [RACES["counter"]]
+
+
 def test_every_trial_of_an_exploration_runs_on_the_same_threads() -> None:
     """A thread started for each trial cost, on a busy machine, a wait for a CPU per thread per trial."""
     threads: list[int] = []

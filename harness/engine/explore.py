@@ -59,17 +59,20 @@ NewFailures = Callable[[], Any]
 
 
 def replay(prepare: Prepare, settings: StressSettings, new_failures: NewFailures, *,
-           extra_modules: Iterable[str] = ()) -> Exploration:
+           extra_modules: Iterable[str] = (), scenario: object = None) -> Exploration:
     """Replay the one trial recorded in ``settings.replay``.
 
     ``prepare(settings, index)`` makes a round's fresh instance (the engine's adapter); ``new_failures()``
-    gives an empty failure record with ``add(exc, where)``, ``add_text(kind, text)`` and ``count``.
+    gives an empty failure record with ``add(exc, where)``, ``add_text(kind, text)`` and ``count``; the code
+    reachable from ``scenario`` is instrumented before the trial, as exploration does (instrumenting stops the
+    world: in the trial, a thread waiting for it looks blocked).
     """
     if not hasattr(sys, "monitoring"):
         raise UsageError("--replay needs Python 3.12 or later (sys.monitoring)")
     try:
         clock = _Clock()
         with clock, Monitoring(CodeUnderTest(extra_modules)) as monitoring, Crew() as crew:
+            monitoring.instrument_reachable(scenario)
             return _Explorer(monitoring, crew, prepare, settings, new_failures, clock).replay(
                 Schedule.from_text(settings.replay or ""))
     except NoTool:

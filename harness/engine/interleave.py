@@ -196,7 +196,9 @@ class Trial:
         asleep on two polls in a row without progress), and call a deadlock when nobody can go on."""
         last = (-1, -1)
         quiet_since = time.monotonic()
-        asleep = 0
+        asleep, asleep_since = 0, quiet_since
+        # An exact replay waits out a thread asleep a while (see Follow), up to the stall limit.
+        stall_after_s = self.stall_s if self.strategy.stalls_recorded else 0.0
         spin_until = quiet_since + _WATCH_SPIN_S
         while not self._ended_within_poll(spin=time.monotonic() < spin_until):
             now = time.monotonic()
@@ -227,8 +229,11 @@ class Trial:
                         return "deadlock"
                     continue
             # Read outside the lock: a worker waiting for it would look blocked.
-            asleep = asleep + 1 if _blocked(running.native_id) else 0
-            if asleep < 2:
+            if not _blocked(running.native_id):
+                asleep = 0
+                continue
+            asleep, asleep_since = asleep + 1, asleep_since if asleep else now
+            if asleep < 2 or now - asleep_since < stall_after_s:
                 continue
             with self._lock:
                 if (self._serial, self.points) == last and self._running is running:

@@ -157,7 +157,7 @@ def run_in_process(
         from harness.engine.explore import replay  # here: a run without exploration never loads sys.monitoring code
 
         return _explored(result, replay(rounds.prepare, settings, lambda: _Failures(started),
-                                        extra_modules=extra_modules), started)
+                                        extra_modules=extra_modules, scenario=obj), started)
     search = None
     if settings.explore:
         from harness.engine.explore import Search

@@ -71,6 +71,7 @@ class RandomWalk:
     """At every switch point, any runnable thread (the running one included) with equal chance."""
 
     name = "random"
+    stalls_recorded = False  # see Follow
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
@@ -107,6 +108,7 @@ class Pct:
     to spin-wait for another, :data:`SPIN_PATIENCE`, drops below every thread)."""
 
     name = "pct"
+    stalls_recorded = False  # see Follow
 
     def __init__(self, rng: random.Random, threads: int, depth: int, length: int) -> None:
         order = list(range(threads))
@@ -136,7 +138,10 @@ class Follow:
     unless, past the last event or when shrinking, it seems to spin-wait (:data:`SPIN_PATIENCE`): then the next
     thread by index runs.
 
-    ``lenient`` (for shrinking, where events were removed) skips events the run has gone past.
+    ``lenient`` (for shrinking, where events were removed) skips events the run has gone past. An exact replay
+    (not lenient) takes its stalls from the record (``stalls_recorded``: the recorded run's hand-offs from a
+    thread blocked in C come at the switch point before), so a thread seen asleep for a moment (a stop of the
+    world for the garbage collector or for instrumenting code met for the first time) is waited for.
     """
 
     name = "replay"
@@ -145,6 +150,7 @@ class Follow:
         self._events = list(events)
         self._next = 0
         self._lenient = lenient
+        self.stalls_recorded = not lenient
         self._run = _RunLength()
 
     def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
