@@ -81,7 +81,9 @@ class RandomWalk:
 
 
 class _RunLength:
-    """Switch points the running thread passed in a row while another thread could run (see SPIN_PATIENCE)."""
+    """Switch points the running thread passed in a row while another thread could run (see SPIN_PATIENCE).
+    Every choice is asked by the thread holding the turn (or the controller): a hand-off shows as a new
+    ``running`` at the next question, which starts the count again."""
 
     def __init__(self) -> None:
         self._thread: int | None = None
@@ -95,10 +97,6 @@ class _RunLength:
         else:
             self._thread, self._points = running, int(others_could_run)
         return self._points >= SPIN_PATIENCE
-
-    def handed_to(self, thread: int | None) -> None:
-        if thread != self._thread:
-            self._thread, self._points = None, 0
 
 
 class Pct:
@@ -128,9 +126,7 @@ class Pct:
                 self._priority[running] = lowered
             if spinning:  # after a change point too: a spinning thread always gives way (Follow counts on it)
                 self._priority[running] = min(self._priority.values()) - 1
-        chosen = max(eligible, key=self._priority.__getitem__) if eligible else None
-        self._run.handed_to(chosen)
-        return chosen
+        return max(eligible, key=self._priority.__getitem__) if eligible else None
 
 
 class Follow:
@@ -154,11 +150,6 @@ class Follow:
         self._run = _RunLength()
 
     def choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
-        chosen = self._choose(running, count, kind, eligible)
-        self._run.handed_to(chosen)
-        return chosen
-
-    def _choose(self, running: int, count: int, kind: str, eligible: Sequence[int]) -> int | None:
         spinning = self._run.spinning(running, kind, eligible)
         while self._next < len(self._events):
             thread, at, target, recorded = self._events[self._next]
